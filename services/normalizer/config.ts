@@ -1,0 +1,14 @@
+/** Normalizer settings (prefix SLUICE_NORMALIZER_), on top of the common ones. */
+import type { Schema } from '../../shared/config.js';
+import { commonSchema } from '../../shared/common-config.js';
+
+export const normalizerSchema = {
+  groupId: { type: 'string', env: 'SLUICE_NORMALIZER_GROUP', default: 'sluice-normalizer', doc: 'Consumer group.' },
+  adminPort: { type: 'int', env: 'SLUICE_NORMALIZER_ADMIN_PORT', default: 9702, min: 0, max: 65535, doc: 'Admin port; 0 picks a free one.' },
+  maxAttributes: { type: 'int', env: 'SLUICE_NORMALIZER_MAX_ATTRIBUTES', default: 128, min: 0, doc: 'Most attributes kept per record; the rest are dropped and the record flagged `attributes_truncated`.' },
+  maxAttributeBytes: { type: 'int', env: 'SLUICE_NORMALIZER_MAX_ATTRIBUTE_BYTES', default: 4096, min: 16, unit: 'bytes', doc: 'Longest attribute value kept; longer values are cut.' },
+  maxJsonDepth: { type: 'int', env: 'SLUICE_NORMALIZER_MAX_JSON_DEPTH', default: 32, min: 1, doc: 'Deepest JSON nesting flattened into attributes; deeper parts are kept as JSON text.' },
+} as const satisfies Schema;
+
+export const schema = { ...commonSchema, ...normalizerSchema } as const;
+export const strictPrefixes = ['SLUICE_NORMALIZER_'] as const;

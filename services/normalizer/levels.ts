@@ -1,0 +1,36 @@
+/**
+ * One level table: words and abbreviations in any case, pino/bunyan numbers, syslog
+ * severities -> Sluice level and OpenTelemetry severity_number (OTel logs data model,
+ * "Severity Fields": TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17, FATAL 21).
+ */
+import type { Level } from '../../shared/records.js';
+
+export const severityNumber: Readonly<Record<Level, number>> = { TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21, UNKNOWN: 0 };
+
+const words: Readonly<Record<string, Level>> = {
+  trace: 'TRACE', trc: 'TRACE', finest: 'TRACE', finer: 'TRACE', verbose: 'TRACE', v: 'TRACE',
+  debug: 'DEBUG', dbg: 'DEBUG', d: 'DEBUG', fine: 'DEBUG', config: 'DEBUG',
+  info: 'INFO', inf: 'INFO', i: 'INFO', information: 'INFO', informational: 'INFO', notice: 'INFO', normal: 'INFO',
+  warn: 'WARN', warning: 'WARN', wrn: 'WARN', w: 'WARN',
+  error: 'ERROR', err: 'ERROR', e: 'ERROR', severe: 'ERROR', fail: 'ERROR', failure: 'ERROR',
+  fatal: 'FATAL', critical: 'FATAL', crit: 'FATAL', alert: 'FATAL', emerg: 'FATAL', emergency: 'FATAL', panic: 'FATAL', f: 'FATAL',
+};
+
+/** pino/bunyan numeric levels: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal. */
+function fromNumber(n: number): Level {
+  if (n >= 60) return 'FATAL';
+  if (n >= 50) return 'ERROR';
+  if (n >= 40) return 'WARN';
+  if (n >= 30) return 'INFO';
+  if (n >= 20) return 'DEBUG';
+  if (n >= 10) return 'TRACE';
+  return 'UNKNOWN';
+}
+
+export function toLevel(v: unknown): Level {
+  if (typeof v === 'number') return fromNumber(v);
+  if (typeof v !== 'string') return 'UNKNOWN';
+  const w = v.trim().toLowerCase();
+  if (/^\d+$/.test(w)) return fromNumber(Number(w));
+  return words[w] ?? 'UNKNOWN';
+}

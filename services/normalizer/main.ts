@@ -1,0 +1,28 @@
+/** Normalizer process: logs.collected -> normalize -> logs.normalized. The only file here that reads the environment. */
+import { loadConfig } from '../../shared/config.js';
+import { startService } from '../../shared/service.js';
+import { runMain } from '../../shared/main-helpers.js';
+import { PipelineRunner, avro } from '../../shared/runner.js';
+import type { RawEvent } from '../../shared/records.js';
+import { schema, strictPrefixes } from './config.js';
+import { createNormalizeStage } from './normalize.js';
+
+runMain(async () => {
+  const config = loadConfig(schema, process.env, strictPrefixes);
+  return startService({
+    name: 'normalizer',
+    schema,
+    config,
+    adminPort: config.adminPort,
+    topics: [config.topicCollected, config.topicNormalized, config.topicDlq],
+    start: async (ctx) => {
+      const stage = createNormalizeStage({ outputTopic: config.topicNormalized, maxAttributes: config.maxAttributes, maxAttributeBytes: config.maxAttributeBytes, maxJsonDepth: config.maxJsonDepth });
+      const runner = new PipelineRunner<RawEvent>(
+        { stageName: 'normalizer', kafka: ctx.kafka, groupId: config.groupId, inputTopic: config.topicCollected, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<RawEvent>(), metrics: ctx.metrics, log: ctx.log },
+        stage,
+      );
+      await runner.start();
+      return [runner];
+    },
+  });
+});

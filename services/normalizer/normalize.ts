@@ -1,0 +1,229 @@
+/**
+ * The normalizer stage: RawEvent -> LogRecord (DESIGN.md, "The record").
+ *
+ * Contract:
+ * - a body that is a JSON object is read field by field: well-known names for time,
+ *   level, message, service, host, trace/span ids, HTTP and error fields; everything
+ *   else is flattened (dotted keys) into bounded `attributes`;
+ * - any other body keeps its text as the message (issue #3 adds the text formats);
+ * - the event time comes from the log; when it is absent or unparseable the Kafka
+ *   timestamp is used and `timestamp_source` is "ingest";
+ * - the stage is pure: same RawEvent, same LogRecord.
+ */
+import type { Stage, StageInput, StageOutput } from '../../shared/stage.js';
+import type { ErrorInfo, Http, LogRecord, RawEvent } from '../../shared/records.js';
+import { parseTimestamp } from './timestamps.js';
+import { severityNumber, toLevel } from './levels.js';
+
+export interface NormalizeOptions {
+  outputTopic: string;
+  maxAttributes: number;
+  maxAttributeBytes: number;
+  maxJsonDepth: number;
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+const TIME_KEYS = ['@timestamp', 'timestamp', 'time', 'ts', 'datetime', 'date', '@t', 'Timestamp', 't'];
+const LEVEL_KEYS = ['level', 'log.level', 'severity', 'lvl', 'loglevel', 'levelname', 'severity_text', 'SeverityText', '@l', 'Level'];
+const MESSAGE_KEYS = ['message', 'msg', '@m', '@mt', 'Message', 'log', 'body', 'Body'];
+const SERVICE_KEYS = ['service', 'service.name', 'app', 'application', 'name', 'logger_name', 'component'];
+const HOST_KEYS = ['host', 'hostname', 'host.name', 'Hostname'];
+const TRACE_KEYS = ['trace_id', 'traceId', 'TraceID', 'traceid', 'trace.id', 'dd.trace_id'];
+const SPAN_KEYS = ['span_id', 'spanId', 'SpanID', 'spanid', 'span.id', 'dd.span_id'];
+const PARENT_KEYS = ['parent_span_id', 'parentSpanId', 'parent_id', 'ParentSpanID'];
+const ID_KEYS: Readonly<Record<string, string>> = {
+  request_id: 'request_id', requestId: 'request_id', 'x-request-id': 'request_id', req_id: 'request_id',
+  correlation_id: 'correlation_id', correlationId: 'correlation_id',
+  transaction_id: 'transaction_id', transactionId: 'transaction_id',
+  order_id: 'order_id', orderId: 'order_id', user_id: 'user_id', userId: 'user_id',
+};
+
+/** Flatten nested objects to dotted keys, up to `maxDepth`; deeper values stay JSON text. */
+function flatten(obj: JsonObject, maxDepth: number): Map<string, Json> {
+  const out = new Map<string, Json>();
+  const stack: Array<{ prefix: string; value: JsonObject; depth: number }> = [{ prefix: '', value: obj, depth: 1 }];
+  while (stack.length > 0) {
+    const { prefix, value, depth } = stack.pop()!;
+    for (const [k, v] of Object.entries(value)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (v !== null && typeof v === 'object' && !Array.isArray(v) && depth < maxDepth) stack.push({ prefix: key, value: v, depth: depth + 1 });
+      else out.set(key, v);
+    }
+  }
+  return out;
+}
+
+function take(fields: Map<string, Json>, keys: readonly string[]): Json | undefined {
+  for (const k of keys) {
+    if (fields.has(k)) {
+      const v = fields.get(k) as Json;
+      fields.delete(k);
+      if (v !== null && v !== '') return v;
+    }
+  }
+  return undefined;
+}
+
+function str(v: Json | undefined): string | null {
+  if (v === undefined || v === null) return null;
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+function hexId(v: Json | undefined, len: 16 | 32): string | null {
+  if (v === undefined || v === null) return null;
+  let s = String(v).trim().toLowerCase();
+  if (/^\d+$/.test(s) && s.length > 0 && !/^[0-9a-f]{16}$|^[0-9a-f]{32}$/.test(s)) {
+    // Datadog-style decimal ids.
+    try {
+      s = BigInt(s).toString(16);
+    } catch {
+      return null;
+    }
+  }
+  if (!/^[0-9a-f]+$/.test(s) || s.length > len) return null;
+  s = s.padStart(len, '0');
+  return /^0+$/.test(s) ? null : s;
+}
+
+/** W3C traceparent: version-traceid-parentid-flags. */
+function fromTraceparent(v: Json | undefined): { trace: string; span: string } | null {
+  if (typeof v !== 'string') return null;
+  const m = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(v.trim().toLowerCase());
+  return m ? { trace: m[1] as string, span: m[2] as string } : null;
+}
+
+function num(v: Json | undefined): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim())) return Number(v);
+  return null;
+}
+
+function httpOf(fields: Map<string, Json>): Http | null {
+  const method = take(fields, ['http.method', 'http.request.method', 'method', 'req.method']);
+  const path = take(fields, ['url.path', 'http.path', 'path', 'req.url', 'url']);
+  const status = num(take(fields, ['http.status_code', 'http.response.status_code', 'status', 'statusCode', 'res.statusCode', 'status_code']) ?? null);
+  const durMs = num(take(fields, ['duration_ms', 'responseTime', 'response_time_ms', 'elapsed_ms', 'latency_ms']) ?? null);
+  const durUs = num(take(fields, ['duration_us', 'http.duration_us']) ?? null);
+  const bytes = num(take(fields, ['bytes', 'http.response.body.bytes', 'res.bytes', 'size']) ?? null);
+  const ip = take(fields, ['client.ip', 'client_ip', 'remote_addr', 'ip', 'req.remoteAddress']);
+  const ua = take(fields, ['user_agent', 'user_agent.original', 'http.user_agent', 'req.headers.user-agent']);
+  if (method === undefined && path === undefined && status === null) {
+    // Not an HTTP event after all: give back what was taken.
+    if (durMs !== null) fields.set('duration_ms', durMs);
+    if (bytes !== null) fields.set('bytes', bytes);
+    if (ip !== undefined) fields.set('client_ip', ip);
+    if (ua !== undefined) fields.set('user_agent', ua);
+    return null;
+  }
+  return {
+    method: str(method)?.toUpperCase() ?? null,
+    route: null,
+    path: str(path),
+    status: status === null ? null : Math.trunc(status),
+    duration_us: durUs !== null ? Math.round(durUs) : durMs !== null ? Math.round(durMs * 1000) : null,
+    bytes: bytes === null ? null : Math.trunc(bytes),
+    client_ip: str(ip),
+    user_agent: str(ua),
+  };
+}
+
+function errorOf(fields: Map<string, Json>): ErrorInfo | null {
+  const type = take(fields, ['error.type', 'err.type', 'exception.type', 'error.kind']);
+  const message = take(fields, ['error.message', 'err.message', 'exception.message', 'error']);
+  const stack = take(fields, ['error.stack', 'err.stack', 'exception.stacktrace', 'stack', 'stack_trace', 'error.stack_trace']);
+  if (type === undefined && message === undefined && stack === undefined) return null;
+  return { type: str(type), message: str(message), stack: str(stack) };
+}
+
+export function createNormalizeStage(opts: NormalizeOptions): Stage<RawEvent> {
+  return {
+    name: 'normalize',
+    process(input: StageInput<RawEvent>): StageOutput[] {
+      const record = normalize(input.value, opts);
+      return [{ topic: opts.outputTopic, key: record.service, value: record }];
+    },
+  };
+}
+
+function parseJsonObject(body: string): JsonObject | null {
+  const t = body.trimStart();
+  if (!t.startsWith('{')) return null;
+  try {
+    const v = JSON.parse(body) as Json;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export function normalize(ev: RawEvent, opts: NormalizeOptions): LogRecord {
+  const flags = [...ev.flags];
+  const base: LogRecord = {
+    event_id: ev.event_id,
+    timestamp: ev.kafka_timestamp,
+    timestamp_source: 'ingest',
+    observed_at: ev.observed_at,
+    level: 'UNKNOWN',
+    severity_number: 0,
+    message: ev.body,
+    service: ev.service,
+    host: ev.host,
+    tenant: ev.tenant,
+    environment: null,
+    source: { format: ev.format ?? 'text', shipper: ev.shipper, file: ev.file, topic: ev.origin.topic, partition: ev.origin.partition, offset: ev.origin.offset },
+    trace_id: null,
+    span_id: null,
+    parent_span_id: null,
+    ids: {},
+    http: null,
+    error: null,
+    attributes: {},
+    labels: {},
+    flags,
+  };
+  const obj = parseJsonObject(ev.body);
+  if (!obj) return base;
+
+  const fields = flatten(obj, opts.maxJsonDepth);
+  base.source.format = ev.format ?? 'json';
+  const ts = parseTimestamp(take(fields, TIME_KEYS));
+  if (ts !== undefined) {
+    base.timestamp = ts;
+    base.timestamp_source = 'event';
+  }
+  const level = toLevel(take(fields, LEVEL_KEYS));
+  base.level = level;
+  base.severity_number = severityNumber[level];
+  const message = take(fields, MESSAGE_KEYS);
+  base.message = message === undefined ? '' : (str(message) ?? '');
+  base.service = str(take(fields, SERVICE_KEYS)) ?? ev.service;
+  base.host = str(take(fields, HOST_KEYS)) ?? ev.host;
+  base.environment = str(take(fields, ['environment', 'env', 'deployment.environment']));
+  const tp = fromTraceparent(take(fields, ['traceparent']));
+  base.trace_id = tp?.trace ?? hexId(take(fields, TRACE_KEYS), 32);
+  base.span_id = tp?.span ?? hexId(take(fields, SPAN_KEYS), 16);
+  base.parent_span_id = hexId(take(fields, PARENT_KEYS), 16);
+  for (const [k, name] of Object.entries(ID_KEYS)) {
+    const v = fields.get(k);
+    if (v !== undefined && v !== null) {
+      base.ids[name] = str(v) as string;
+      fields.delete(k);
+    }
+  }
+  base.http = httpOf(fields);
+  base.error = errorOf(fields);
+  let kept = 0;
+  for (const [k, v] of fields) {
+    if (kept >= opts.maxAttributes) {
+      flags.push('attributes_truncated');
+      break;
+    }
+    let s = str(v) ?? '';
+    if (Buffer.byteLength(s) > opts.maxAttributeBytes) s = s.slice(0, opts.maxAttributeBytes);
+    base.attributes[k] = s;
+    kept++;
+  }
+  return base;
+}

@@ -1,0 +1,43 @@
+/**
+ * Settings every service shares: Kafka, schema registry, topic names, logging and
+ * shutdown. Defaults point at the local stack (`scripts/stack up`), so nothing needs
+ * configuring to run against it.
+ */
+import type { Schema } from './config.js';
+
+export const kafkaSchema = {
+  brokers: { type: 'list', env: 'SLUICE_KAFKA_BROKERS', default: ['127.0.0.1:9092'], doc: 'Kafka bootstrap servers, comma-separated host:port.' },
+  clientId: { type: 'string', env: 'SLUICE_KAFKA_CLIENT_ID', default: 'sluice', doc: 'Kafka client id prefix; the service name is appended.' },
+  saslMechanism: { type: 'string', env: 'SLUICE_KAFKA_SASL_MECHANISM', default: '', choices: ['', 'plain', 'scram-sha-256', 'scram-sha-512'], doc: 'SASL mechanism; empty for none.' },
+  saslUsername: { type: 'optional-string', env: 'SLUICE_KAFKA_SASL_USERNAME', doc: 'SASL user name.' },
+  saslPassword: { type: 'optional-string', env: 'SLUICE_KAFKA_SASL_PASSWORD', doc: 'SASL password.', secret: true },
+  ssl: { type: 'bool', env: 'SLUICE_KAFKA_SSL', default: false, doc: 'Connect to Kafka with TLS.' },
+  topicPartitions: { type: 'int', env: 'SLUICE_TOPIC_PARTITIONS', default: 3, min: 1, max: 10000, doc: 'Partitions for topics Sluice creates at start (existing topics are left as they are).' },
+  topicReplication: { type: 'int', env: 'SLUICE_TOPIC_REPLICATION', default: 1, min: 1, max: 10, doc: 'Replication factor for topics Sluice creates.' },
+  createTopics: { type: 'bool', env: 'SLUICE_CREATE_TOPICS', default: true, doc: 'Create missing topics at start.' },
+} as const satisfies Schema;
+
+export const registrySchema = {
+  registryUrl: { type: 'string', env: 'SLUICE_REGISTRY_URL', default: 'http://127.0.0.1:8081', doc: 'Schema registry with the Confluent REST API.' },
+  registryUsername: { type: 'optional-string', env: 'SLUICE_REGISTRY_USERNAME', doc: 'Registry basic-auth user.' },
+  registryPassword: { type: 'optional-string', env: 'SLUICE_REGISTRY_PASSWORD', doc: 'Registry basic-auth password.', secret: true },
+} as const satisfies Schema;
+
+export const topicSchema = {
+  topicRaw: { type: 'string', env: 'SLUICE_TOPIC_RAW', default: 'logs.raw', doc: 'Raw lines from shippers.' },
+  topicCollected: { type: 'string', env: 'SLUICE_TOPIC_COLLECTED', default: 'logs.collected', doc: 'RawEvent, written by the collector.' },
+  topicNormalized: { type: 'string', env: 'SLUICE_TOPIC_NORMALIZED', default: 'logs.normalized', doc: 'LogRecord, written by the normalizer.' },
+  topicEnriched: { type: 'string', env: 'SLUICE_TOPIC_ENRICHED', default: 'logs.enriched', doc: 'LogRecord with enrichment, written by the enricher.' },
+  topicMetrics: { type: 'string', env: 'SLUICE_TOPIC_METRICS', default: 'metrics.derived', doc: 'MetricWindow, written by the enricher.' },
+  topicSpans: { type: 'string', env: 'SLUICE_TOPIC_SPANS', default: 'traces.spans', doc: 'Span, written by the enricher.' },
+  topicTraces: { type: 'string', env: 'SLUICE_TOPIC_TRACES', default: 'traces.summaries', doc: 'TraceSummary, written by the enricher.' },
+  topicDlq: { type: 'string', env: 'SLUICE_TOPIC_DLQ', default: 'logs.dlq', doc: 'DeadLetter, written by every stage.' },
+} as const satisfies Schema;
+
+export const processSchema = {
+  logLevel: { type: 'string', env: 'SLUICE_LOG_LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level.' },
+  adminHost: { type: 'string', env: 'SLUICE_ADMIN_HOST', default: '127.0.0.1', doc: 'Address of the admin endpoints (/metrics, /healthz, /readyz). Loopback by default; set 0.0.0.0 only behind a network policy.' },
+  shutdownTimeoutMs: { type: 'int', env: 'SLUICE_SHUTDOWN_TIMEOUT_MS', default: 30000, min: 1000, unit: 'ms', doc: 'Deadline for the graceful shutdown (drain, flush, commit, close) before the process exits anyway.' },
+} as const satisfies Schema;
+
+export const commonSchema = { ...kafkaSchema, ...registrySchema, ...topicSchema, ...processSchema } as const satisfies Schema;

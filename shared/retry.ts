@@ -1,0 +1,51 @@
+/**
+ * Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff
+ * And Jitter"): delay = random(0, min(cap, base * 2^attempt)).
+ */
+export interface BackoffPolicy {
+  /** First delay ceiling, ms. */
+  baseMs: number;
+  /** Largest delay ceiling, ms. */
+  capMs: number;
+}
+
+export const defaultBackoff: BackoffPolicy = { baseMs: 200, capMs: 30_000 };
+
+export function backoffDelay(attempt: number, policy: BackoffPolicy = defaultBackoff, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));
+  return Math.floor(random() * ceiling);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Run `op` until it succeeds, retrying errors for which `retryable(err)` is true with
+ * backoff. Stops retrying (re-throws the last error) when `signal` aborts.
+ */
+export async function withRetry<T>(
+  op: () => Promise<T>,
+  opts: { retryable: (err: unknown) => boolean; policy?: BackoffPolicy; signal?: AbortSignal; onRetry?: (err: unknown, attempt: number, delayMs: number) => void; maxAttempts?: number },
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      const last = opts.maxAttempts !== undefined && attempt + 1 >= opts.maxAttempts;
+      if (!opts.retryable(err) || opts.signal?.aborted || last) throw err;
+      const delay = backoffDelay(attempt, opts.policy);
+      opts.onRetry?.(err, attempt + 1, delay);
+      await sleep(delay, opts.signal);
+    }
+  }
+}

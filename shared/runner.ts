@@ -1,0 +1,500 @@
+/**
+ * The one runner that owns all I/O of a stage (CONVENTIONS.md, "Stages are pure; I/O
+ * lives in one runner"). Two shapes share the consumer loop:
+ *
+ * - PipelineRunner (Kafka -> Kafka): consume -> decode -> stage -> encode -> produce
+ *   (acks=all) -> commit, per fetched batch and partition. An offset is committed only
+ *   after every record derived from it, dead letters included, is acknowledged.
+ * - SinkRunner (Kafka -> Elasticsearch/S3): consume -> decode -> buffer per partition
+ *   by a bounded batch policy -> writer.write() -> commit up to the last offset whose
+ *   outputs are all durable.
+ *
+ * Poison input (undecodable bytes, a PermanentError from the stage or the writer) goes
+ * to the dead-letter topic with its code and original bytes; the stage goes on.
+ * Environment failures (RetryableError) back off with jitter and are retried without
+ * committing, so nothing is lost.
+ */
+import type { Consumer, EachBatchPayload, KafkaMessage, Producer, IHeaders } from 'kafkajs';
+import type { KafkaClient } from './kafka.js';
+import type { Logger } from './logger.js';
+import type { RunnerMetrics } from './metrics.js';
+import type { TopicCodecs } from './codec.js';
+import type { Envelope, Stage, StageContext, StageInput, StageOutput } from './stage.js';
+import type { DeadLetter } from './records.js';
+import { classify, ErrorCodes, errorMessage, PermanentError, RetryableError, SluiceError } from './errors.js';
+import { backoffDelay, sleep } from './retry.js';
+
+export type Decoder<I> = (raw: Buffer, codecs: TopicCodecs) => Promise<I> | I;
+
+/** Decoders for the two kinds of input: raw bytes (logs.raw) and registry-framed Avro. */
+export const rawBytes: Decoder<Buffer> = (raw) => raw;
+export function avro<I>(): Decoder<I> {
+  return async (raw, codecs) => (await codecs.decode(raw)) as I;
+}
+
+export interface RunnerOptions<I> {
+  /** Stage name in dead letters and logs: collector | normalizer | enricher | sink-es | sink-parquet. */
+  stageName: string;
+  kafka: KafkaClient;
+  groupId: string;
+  inputTopic: string;
+  dlqTopic: string;
+  codecs: TopicCodecs;
+  decode: Decoder<I>;
+  metrics: RunnerMetrics;
+  log: Logger;
+  /** Start from the earliest offset when the group has no committed offset. */
+  fromBeginning?: boolean;
+  /** Wall clock, ms; injectable for tests. */
+  now?: () => number;
+}
+
+function headersOf(h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!h) return out;
+  for (const [k, v] of Object.entries(h)) {
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last !== undefined) out[k] = Buffer.isBuffer(last) ? last.toString('utf8') : String(last);
+  }
+  return out;
+}
+
+function envelopeOf(topic: string, partition: number, m: KafkaMessage): Envelope {
+  return { topic, partition, offset: m.offset, timestampMs: Number(m.timestamp), key: m.key ?? null, headers: headersOf(m.headers) };
+}
+
+function nextOffset(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
+}
+
+interface Encoded {
+  topic: string;
+  key: Buffer | string | null;
+  value: Buffer;
+}
+
+/** The consumer loop, DLQ and produce-with-retry shared by both runner shapes. */
+abstract class ConsumerLoop<I> {
+  protected consumer: Consumer | undefined;
+  protected producer: Producer | undefined;
+  private ready = false;
+  private stopping = false;
+  protected readonly abort = new AbortController();
+  protected readonly now: () => number;
+  protected readonly log: Logger;
+
+  constructor(protected readonly opts: RunnerOptions<I>) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log.child({ component: 'runner', stage: opts.stageName });
+  }
+
+  isReady(): boolean {
+    return this.ready && !this.stopping;
+  }
+
+  /** Connect, subscribe and start consuming. Resolves once the consumer runs. */
+  async start(): Promise<void> {
+    const { kafka, groupId } = this.opts;
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 5 });
+    await this.producer.connect();
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.ready = true;
+      this.onAssignment(e.payload.memberAssignment);
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.ready = false;
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.opts.inputTopic], fromBeginning: this.opts.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.track(this.eachBatch(payload)),
+    });
+  }
+
+  /** Called on every (re)join with the new assignment. */
+  protected onAssignment(_assignment: Record<string, number[]>): void {}
+
+  protected abstract eachBatch(payload: EachBatchPayload): Promise<void>;
+
+  private inFlight = new Set<Promise<void>>();
+
+  private track(p: Promise<void>): Promise<void> {
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Shutdown step 1: stop fetching (pause every topic: the group membership stays, so
+   * offsets can still be committed) and wait for the in-flight batch to finish.
+   */
+  async stopFetching(): Promise<void> {
+    this.stopping = true;
+    this.consumer?.pause([{ topic: this.opts.inputTopic }]);
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Last shutdown step (after the subclass flushed and committed): leave the group, close connections. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    await this.consumer?.stop().catch((err: unknown) => this.log.warn({ err }, 'consumer stop failed'));
+    await this.consumer?.disconnect().catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
+    await this.producer?.disconnect().catch((err: unknown) => this.log.warn({ err }, 'producer disconnect failed'));
+  }
+
+  protected get running(): boolean {
+    return !this.abort.signal.aborted;
+  }
+
+  /** A dead letter for `raw`, encoded for the DLQ topic. */
+  protected async deadLetter(env: Envelope, raw: Buffer, error: SluiceError, eventId: string | null = null): Promise<Encoded> {
+    const { metrics } = this.opts;
+    metrics.failed.inc({ code: error.code });
+    metrics.dlq.inc();
+    const letter: DeadLetter = {
+      stage: this.opts.stageName,
+      error_code: error.code,
+      message: error.message.slice(0, 4096),
+      original: raw,
+      origin_topic: env.topic,
+      origin_partition: env.partition,
+      origin_offset: Number(env.offset),
+      origin_key: env.key,
+      failed_at: this.now() * 1000,
+      event_id: eventId,
+    };
+    return { topic: this.opts.dlqTopic, key: env.key, value: await this.opts.codecs.encode(this.opts.dlqTopic, letter) };
+  }
+
+  /**
+   * Decode with retry: a RetryableError (registry unreachable) is retried until it
+   * succeeds or the runner stops; a PermanentError is returned for the DLQ.
+   */
+  protected async decode(raw: Buffer, heartbeat: () => Promise<void>): Promise<{ ok: true; value: I } | { ok: false; error: SluiceError }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return { ok: true, value: await this.opts.decode(raw, this.opts.codecs) };
+      } catch (err) {
+        const e = classify(err, ErrorCodes.decodeAvro);
+        if (!e.retryable) return { ok: false, error: e };
+        if (!this.running) throw e;
+        await this.backoff('decode', e, attempt, heartbeat);
+      }
+    }
+  }
+
+  protected async backoff(op: string, err: unknown, attempt: number, heartbeat: () => Promise<void>): Promise<void> {
+    const delay = backoffDelay(attempt);
+    this.opts.metrics.retries.inc({ op });
+    if (attempt === 0 || attempt % 10 === 0) this.log.warn({ op, attempt, delayMs: delay, err: errorMessage(err) }, `${op} failed; retrying`);
+    await sleep(delay, this.abort.signal);
+    await heartbeat().catch(() => undefined);
+  }
+
+  /** Produce with acks=all, retrying until acknowledged or the runner stops (then throws: nothing is committed). */
+  protected async produce(messages: Encoded[], heartbeat: () => Promise<void>): Promise<void> {
+    if (messages.length === 0) return;
+    const byTopic = new Map<string, Array<{ key: Buffer | string | null; value: Buffer }>>();
+    for (const m of messages) {
+      let list = byTopic.get(m.topic);
+      if (!list) byTopic.set(m.topic, (list = []));
+      list.push({ key: m.key, value: m.value });
+    }
+    const topicMessages = [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.producer!.sendBatch({ topicMessages, acks: -1 });
+        return;
+      } catch (err) {
+        if (!this.running) throw new RetryableError(ErrorCodes.kafkaProduce, `produce failed during shutdown: ${errorMessage(err)}`, err);
+        await this.backoff('produce', err, attempt, heartbeat);
+      }
+    }
+  }
+
+  protected async commit(topic: string, partition: number, lastOffset: string): Promise<void> {
+    await this.consumer!.commitOffsets([{ topic, partition, offset: nextOffset(lastOffset) }]);
+  }
+}
+
+/** Kafka -> Kafka: one pure stage between an input and output topics. */
+export class PipelineRunner<I> extends ConsumerLoop<I> {
+  private readonly ctx: StageContext;
+
+  constructor(opts: RunnerOptions<I>, private readonly stage: Stage<I>) {
+    super(opts);
+    this.ctx = { now: this.now };
+  }
+
+  protected async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { metrics } = this.opts;
+    const out: Encoded[] = [];
+    let last: string | undefined;
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const env = envelopeOf(batch.topic, batch.partition, m);
+      const raw = m.value ?? Buffer.alloc(0);
+      metrics.received.inc();
+      out.push(...(await this.handle(env, raw, heartbeat)));
+      last = m.offset;
+    }
+    if (last === undefined) return;
+    metrics.batchSize.observe(out.length);
+    await this.produce(out, heartbeat);
+    metrics.sent.inc({}, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
+    resolveOffset(last);
+    await this.commit(batch.topic, batch.partition, last);
+    metrics.commitLag.set(Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)), { partition: String(batch.partition) });
+  }
+
+  private async handle(env: Envelope, raw: Buffer, heartbeat: () => Promise<void>): Promise<Encoded[]> {
+    const decoded = await this.decode(raw, heartbeat);
+    if (!decoded.ok) return [await this.deadLetter(env, raw, decoded.error)];
+    const input: StageInput<I> = { ...env, value: decoded.value, raw };
+    for (let attempt = 0; ; attempt++) {
+      let outputs: StageOutput[];
+      try {
+        outputs = this.stage.process(input, this.ctx);
+      } catch (err) {
+        const e = classify(err);
+        if (e.retryable && this.running) {
+          await this.backoff('stage', e, attempt, heartbeat);
+          continue;
+        }
+        return [await this.deadLetter(env, raw, e)];
+      }
+      if (outputs.length === 0) {
+        this.opts.metrics.dropped.inc({ reason: (outputs as { dropReason?: string }).dropReason ?? 'stage' });
+        return [];
+      }
+      const encoded: Encoded[] = [];
+      for (const o of outputs) {
+        try {
+          encoded.push({ topic: o.topic, key: o.key, value: await this.opts.codecs.encode(o.topic, o.value) });
+        } catch (err) {
+          // The stage produced a record its schema rejects: a bug or an input the stage
+          // should have refused. Either way the input is dead-lettered, with the reason.
+          const eventId = (o.value as { event_id?: unknown }).event_id;
+          encoded.push(await this.deadLetter(env, raw, classify(err, ErrorCodes.encodeAvro), typeof eventId === 'string' ? eventId : null));
+        }
+      }
+      return encoded;
+    }
+  }
+
+  /** Graceful stop: stop fetching (the in-flight batch produces and commits), then close. */
+  async shutdown(): Promise<void> {
+    await this.stopFetching();
+    await this.close();
+  }
+}
+
+export interface SinkItem<T> {
+  value: T;
+  raw: Buffer;
+  envelope: Envelope;
+}
+
+export interface SinkBatch<T> {
+  topic: string;
+  partition: number;
+  /** First and last Kafka offsets covered by this batch (items may skip dead-lettered offsets). */
+  firstOffset: string;
+  lastOffset: string;
+  items: SinkItem<T>[];
+}
+
+export interface SinkFailure<T> {
+  item: SinkItem<T>;
+  error: SluiceError;
+}
+
+/**
+ * A destination for one consumer group. `write` must make every item of the batch
+ * durable before it resolves, and is idempotent for the same batch (Elasticsearch
+ * `_id` = event_id; S3 keys derived from offsets), because a crash between write and
+ * commit redelivers it. It resolves with the items that failed permanently (they go
+ * to the DLQ) and throws a RetryableError when the destination is unavailable.
+ */
+export interface SinkWriter<T> {
+  readonly name: string;
+  start(): Promise<void>;
+  write(batch: SinkBatch<T>): Promise<SinkFailure<T>[]>;
+  close(): Promise<void>;
+}
+
+export interface BatchPolicy {
+  /** Flush a partition's buffer at this many records. */
+  maxRecords: number;
+  /** ... or at this many bytes of encoded input. */
+  maxBytes: number;
+  /** ... or when its oldest record has waited this long, ms. */
+  maxAgeMs: number;
+}
+
+interface PartitionBuffer<T> {
+  topic: string;
+  partition: number;
+  items: SinkItem<T>[];
+  bytes: number;
+  firstOffset: string | undefined;
+  lastSeen: string | undefined;
+  openedAt: number;
+  /** Serializes flushes of this partition. */
+  chain: Promise<void>;
+}
+
+/** Kafka -> destination, with per-partition batching and commit after durability. */
+export class SinkRunner<T> extends ConsumerLoop<T> {
+  private readonly buffers = new Map<string, PartitionBuffer<T>>();
+  private timer: NodeJS.Timeout | undefined;
+  private generation = 0;
+
+  constructor(opts: RunnerOptions<T>, private readonly writer: SinkWriter<T>, private readonly policy: BatchPolicy) {
+    super(opts);
+  }
+
+  override async start(): Promise<void> {
+    await this.writer.start();
+    await super.start();
+    this.timer = setInterval(() => this.flushAged(), Math.max(50, Math.min(1000, Math.floor(this.policy.maxAgeMs / 4))));
+    this.timer.unref();
+  }
+
+  /**
+   * After a rebalance kafkajs resumes every partition from its committed offset, so
+   * whatever is buffered but uncommitted will be delivered again: drop it now rather
+   * than write it twice.
+   */
+  protected override onAssignment(): void {
+    this.generation++;
+    if (this.buffers.size > 0) this.log.info({ dropped: [...this.buffers.values()].reduce((n, b) => n + b.items.length, 0) }, 'rebalance: dropping uncommitted buffers (they are redelivered)');
+    this.buffers.clear();
+  }
+
+  private bufferFor(topic: string, partition: number): PartitionBuffer<T> {
+    const key = `${topic}:${partition}`;
+    let b = this.buffers.get(key);
+    if (!b) {
+      b = { topic, partition, items: [], bytes: 0, firstOffset: undefined, lastSeen: undefined, openedAt: this.now(), chain: Promise.resolve() };
+      this.buffers.set(key, b);
+    }
+    return b;
+  }
+
+  protected async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { metrics } = this.opts;
+    const dead: Encoded[] = [];
+    const buf = this.bufferFor(batch.topic, batch.partition);
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const env = envelopeOf(batch.topic, batch.partition, m);
+      const raw = m.value ?? Buffer.alloc(0);
+      metrics.received.inc();
+      const decoded = await this.decode(raw, heartbeat);
+      if (buf.items.length === 0 && buf.firstOffset === undefined) {
+        buf.firstOffset = m.offset;
+        buf.openedAt = this.now();
+      }
+      if (decoded.ok) {
+        buf.items.push({ value: decoded.value, raw, envelope: env });
+        buf.bytes += raw.length;
+      } else {
+        dead.push(await this.deadLetter(env, raw, decoded.error));
+      }
+      buf.lastSeen = m.offset;
+      resolveOffset(m.offset);
+      if (buf.items.length >= this.policy.maxRecords || buf.bytes >= this.policy.maxBytes) {
+        await this.produce(dead.splice(0), heartbeat);
+        await this.flush(buf, heartbeat);
+      }
+    }
+    // Dead letters are durable before the offsets they stand for can be committed.
+    await this.produce(dead, heartbeat);
+  }
+
+  private flushAged(): void {
+    const now = this.now();
+    for (const b of this.buffers.values()) {
+      if (b.lastSeen !== undefined && now - b.openedAt >= this.policy.maxAgeMs) {
+        void this.flush(b, async () => undefined).catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'flush failed'));
+      }
+    }
+  }
+
+  /**
+   * Write the buffered items and commit past the last offset seen. Queued behind any
+   * flush of the same partition already running.
+   */
+  private flush(b: PartitionBuffer<T>, heartbeat: () => Promise<void>): Promise<void> {
+    if (b.lastSeen === undefined) return b.chain;
+    const batch: SinkBatch<T> = { topic: b.topic, partition: b.partition, firstOffset: b.firstOffset ?? b.lastSeen, lastOffset: b.lastSeen, items: b.items };
+    const generation = this.generation;
+    b.items = [];
+    b.bytes = 0;
+    b.firstOffset = undefined;
+    b.lastSeen = undefined;
+    b.chain = b.chain.then(() => this.writeAndCommit(batch, generation, heartbeat));
+    return b.chain;
+  }
+
+  private async writeAndCommit(batch: SinkBatch<T>, generation: number, heartbeat: () => Promise<void>): Promise<void> {
+    const { metrics } = this.opts;
+    if (batch.items.length > 0) {
+      metrics.batchSize.observe(batch.items.length);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const failures = await this.writer.write(batch);
+          const dead: Encoded[] = [];
+          for (const f of failures) {
+            const id = (f.item.value as { event_id?: unknown }).event_id;
+            dead.push(await this.deadLetter(f.item.envelope, f.item.raw, f.error, typeof id === 'string' ? id : null));
+          }
+          await this.produce(dead, heartbeat);
+          metrics.sent.inc({}, batch.items.length - failures.length);
+          break;
+        } catch (err) {
+          const e = classify(err);
+          if (!e.retryable) {
+            // A writer that throws a permanent error for a whole batch: dead-letter each item.
+            const dead = await Promise.all(batch.items.map((it) => this.deadLetter(it.envelope, it.raw, e)));
+            await this.produce(dead, heartbeat);
+            break;
+          }
+          if (!this.running) throw e;
+          await this.backoff(`write:${this.writer.name}`, e, attempt, heartbeat);
+        }
+      }
+    }
+    if (generation !== this.generation) return; // partition may have moved: the new owner commits.
+    try {
+      await this.commit(batch.topic, batch.partition, batch.lastOffset);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err), partition: batch.partition }, 'commit failed (rebalance?); the batch will be redelivered and rewritten idempotently');
+    }
+  }
+
+  /** Flush every buffer now (used at shutdown). */
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.buffers.values()].map((b) => this.flush(b, async () => undefined)));
+  }
+
+  /** Graceful stop: stop fetching, flush buffers, commit, close the writer and connections. */
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.stopFetching();
+    await this.flushAll();
+    await this.writer.close();
+    await this.close();
+  }
+}
+
+export { PermanentError };

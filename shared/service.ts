@@ -1,0 +1,104 @@
+/**
+ * What every service does around its runner(s): logger, metrics, admin endpoints,
+ * Kafka client, schema registration, topic creation, and the one shutdown order
+ * (stop fetching -> drain -> flush -> commit -> close) under a deadline.
+ *
+ * It never reads the environment and never exits: each service's main.ts passes the
+ * parsed configuration in and decides about the process.
+ */
+import { createLogger, type Logger } from './logger.js';
+import { Registry, runnerMetrics, type RunnerMetrics } from './metrics.js';
+import { startAdminServer, type AdminServer } from './admin-server.js';
+import { createKafka, ensureTopics, type KafkaClient } from './kafka.js';
+import { createRegistry } from './registry.js';
+import { TopicCodecs } from './codec.js';
+import { redacted, type ConfigOf, type Schema } from './config.js';
+import type { commonSchema } from './common-config.js';
+import { errorMessage } from './errors.js';
+import { withRetry } from './retry.js';
+
+export type CommonConfig = ConfigOf<typeof commonSchema>;
+
+export interface Runnable {
+  isReady(): boolean;
+  shutdown(): Promise<void>;
+}
+
+export interface ServiceContext {
+  name: string;
+  log: Logger;
+  kafka: KafkaClient;
+  codecs: TopicCodecs;
+  metrics: RunnerMetrics;
+  registry: Registry;
+}
+
+export interface RunningService {
+  readonly adminPort: number;
+  /** Idempotent; resolves when the shutdown order has run (or its deadline passed). */
+  shutdown(reason: string): Promise<void>;
+}
+
+export async function startService<S extends Schema>(opts: {
+  name: string;
+  schema: S;
+  config: ConfigOf<S> & CommonConfig;
+  adminPort: number;
+  /** Topics this service reads or writes; created when missing. */
+  topics: string[];
+  start: (ctx: ServiceContext) => Promise<Runnable[]>;
+}): Promise<RunningService> {
+  const { name, config } = opts;
+  const log = createLogger(name, config.logLevel);
+  log.info({ config: redacted(opts.schema, config) }, `${name} starting`);
+  const registry = new Registry();
+  const metrics = runnerMetrics(registry);
+  const runnables: Runnable[] = [];
+  let ready = false;
+  const admin: AdminServer = await startAdminServer({
+    host: config.adminHost,
+    port: opts.adminPort,
+    registry,
+    ready: () => ready && runnables.every((r) => r.isReady()),
+  });
+  log.info({ admin: `http://${config.adminHost}:${admin.port}` }, 'admin endpoints listening');
+
+  const kafka = createKafka(config, name, log);
+  // The stack may still be starting: wait for Kafka and the registry rather than crash-loop.
+  const untilUp = <T>(what: string, op: () => Promise<T>) =>
+    withRetry(op, {
+      retryable: () => true,
+      maxAttempts: 30,
+      onRetry: (err, attempt) => log.warn({ attempt, err: errorMessage(err) }, `${what} not reachable yet; retrying`),
+    });
+  if (config.createTopics) {
+    await untilUp('kafka', () => ensureTopics(kafka, opts.topics, config.topicPartitions, config.topicReplication, log));
+  }
+  const schemaRegistry = createRegistry({ url: config.registryUrl, username: config.registryUsername, password: config.registryPassword });
+  const codecs = await untilUp('schema registry', () => TopicCodecs.register(schemaRegistry, config));
+
+  runnables.push(...(await opts.start({ name, log, kafka, codecs, metrics, registry })));
+  ready = true;
+  log.info(`${name} running`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    adminPort: admin.port,
+    shutdown(reason: string) {
+      stopping ??= (async () => {
+        ready = false;
+        log.info({ reason }, 'shutdown: stop fetching, drain, flush, commit, close');
+        const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
+        const work = Promise.allSettled(runnables.map((r) => r.shutdown())).then((results) => {
+          for (const r of results) if (r.status === 'rejected') log.error({ err: errorMessage(r.reason) }, 'shutdown step failed');
+          return 'done' as const;
+        });
+        const outcome = await Promise.race([work, deadline]);
+        if (outcome === 'timeout') log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting with uncommitted work (it will be redelivered)');
+        await admin.close();
+        log.info({ received: metrics.received.total(), sent: metrics.sent.total(), dlq: metrics.dlq.total() }, `${name} stopped`);
+      })();
+      return stopping;
+    },
+  };
+}
