@@ -1,0 +1,102 @@
+/**
+ * Starts the four Sluice services as child processes (the built dist/ entry points)
+ * and stops them in pipeline order with SIGTERM, waiting for each to exit.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { repoRoot } from '../../shared/schemas.js';
+
+export const SERVICE_NAMES = ['collector', 'normalizer', 'enricher', 'sink'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export interface ServiceProcess {
+  name: ServiceName;
+  child: ChildProcess;
+  adminPort: number;
+  logFile: string;
+  exited: Promise<number | null>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServices(opts: { env: NodeJS.ProcessEnv; logDir: string; names?: readonly ServiceName[] }): Promise<ServiceProcess[]> {
+  mkdirSync(opts.logDir, { recursive: true });
+  const out: ServiceProcess[] = [];
+  for (const name of opts.names ?? SERVICE_NAMES) {
+    const adminPort = await freePort();
+    const logFile = join(opts.logDir, `${name}.log`);
+    const log = createWriteStream(logFile, { flags: 'a' });
+    const env = { ...opts.env, [`SLUICE_${name.toUpperCase()}_ADMIN_PORT`]: String(adminPort) };
+    const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'services', name, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    out.push({ name, child, adminPort, logFile, exited });
+  }
+  return out;
+}
+
+async function get(url: string): Promise<{ status: number; body: string } | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Wait until every service answers /readyz with 200; rejects if one exits or the time runs out. */
+export async function waitReady(procs: readonly ServiceProcess[], timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const p of procs) {
+    for (;;) {
+      if (p.child.exitCode !== null) throw new Error(`${p.name} exited with ${p.child.exitCode} while starting; see ${p.logFile}`);
+      const r = await get(`http://127.0.0.1:${p.adminPort}/readyz`);
+      if (r?.status === 200) break;
+      if (Date.now() > deadline) throw new Error(`${p.name} not ready after ${timeoutMs} ms; see ${p.logFile}`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  }
+}
+
+/** Prometheus text of one service, parsed into name{labels} -> value. */
+export async function scrape(p: ServiceProcess): Promise<Map<string, number>> {
+  const r = await get(`http://127.0.0.1:${p.adminPort}/metrics`);
+  const m = new Map<string, number>();
+  for (const line of (r?.body ?? '').split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    m.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return m;
+}
+
+/** Sum of every series of a metric. */
+export function metricTotal(m: Map<string, number>, name: string): number {
+  let t = 0;
+  for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) t += v;
+  return t;
+}
+
+/** SIGTERM in pipeline order (upstream first, so downstream can drain what it produced), waiting for each. */
+export async function stopServices(procs: readonly ServiceProcess[], timeoutMs = 45_000): Promise<void> {
+  for (const p of procs) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
+    p.child.kill('SIGTERM');
+    const t = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
+    await p.exited;
+    clearTimeout(t);
+  }
+}

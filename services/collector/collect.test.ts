@@ -1,0 +1,53 @@
+import { createCollectStage, cleanBody } from './collect.js';
+import { PermanentError } from '../../shared/errors.js';
+import type { RawEvent } from '../../shared/records.js';
+import type { StageInput } from '../../shared/stage.js';
+
+const stage = createCollectStage({ outputTopic: 'logs.collected', defaultTenant: 'default', maxEventBytes: 1024 });
+const ctx = { now: () => 1_700_000_000_000 };
+function input(value: Buffer, headers: Record<string, string> = {}): StageInput<Buffer> {
+  return { topic: 'logs.raw', partition: 0, offset: '7', timestampMs: 1_699_999_999_000, key: Buffer.from('k'), headers, value, raw: value };
+}
+const one = (value: Buffer, headers?: Record<string, string>) => stage.process(input(value, headers), ctx)[0]!.value as RawEvent;
+
+describe('collect', () => {
+  test('stamps ids, times and origin', () => {
+    const ev = one(Buffer.from('hello\n'));
+    expect(ev.body).toBe('hello');
+    expect(ev.observed_at).toBe(1_700_000_000_000_000);
+    expect(ev.kafka_timestamp).toBe(1_699_999_999_000_000);
+    expect(ev.origin).toEqual({ topic: 'logs.raw', partition: 0, offset: 7, index: 0 });
+    expect(ev.event_id).toBe(one(Buffer.from('other body')).event_id); // id depends on coordinates, not content
+    expect(ev.tenant).toBe('default');
+  });
+
+  test('honours tenant, service and format headers', () => {
+    const ev = one(Buffer.from('x'), { tenant: 'acme', service: 'api', format: 'logfmt' });
+    expect([ev.tenant, ev.service, ev.format]).toEqual(['acme', 'api', 'logfmt']);
+  });
+
+  test('flags invalid UTF-8 and NUL bytes', () => {
+    const ev = one(Buffer.from([0x61, 0xff, 0x00, 0x62]));
+    expect(ev.body).toBe('a\uFFFDb');
+    expect(ev.flags).toEqual(['invalid_utf8', 'nul_bytes']);
+  });
+
+  test('a real U+FFFD in valid UTF-8 is not flagged', () => {
+    expect(one(Buffer.from('a\uFFFDb')).flags).toEqual([]);
+  });
+
+  test('truncates at a character boundary and flags it', () => {
+    const ev = one(Buffer.from('é'.repeat(600))); // 1,200 bytes
+    expect(Buffer.byteLength(ev.body)).toBeLessThanOrEqual(1024);
+    expect(ev.body).toBe('é'.repeat(512));
+    expect(ev.flags).toContain('truncated');
+  });
+
+  test('an empty message is a permanent error (dead letter)', () => {
+    expect(() => stage.process(input(Buffer.from('  \n')), ctx)).toThrow(PermanentError);
+  });
+
+  test('cleanBody leaves clean text alone', () => {
+    expect(cleanBody(Buffer.from('plain'), 100)).toEqual({ text: 'plain', flags: [] });
+  });
+});
