@@ -82,8 +82,11 @@ abstract class ConsumerLoop<I> {
   protected readonly abort = new AbortController();
   protected readonly now: () => number;
   protected readonly log: Logger;
+  /** Every runner metric carries the stage, so one process running two writers stays readable. */
+  protected readonly stageLabel: Readonly<Record<string, string>>;
 
   constructor(protected readonly opts: RunnerOptions<I>) {
+    this.stageLabel = { stage: opts.stageName };
     this.now = opts.now ?? Date.now;
     this.log = opts.log.child({ component: 'runner', stage: opts.stageName });
   }
@@ -157,8 +160,8 @@ abstract class ConsumerLoop<I> {
   /** A dead letter for `raw`, encoded for the DLQ topic. */
   protected async deadLetter(env: Envelope, raw: Buffer, error: SluiceError, eventId: string | null = null): Promise<Encoded> {
     const { metrics } = this.opts;
-    metrics.failed.inc({ code: error.code });
-    metrics.dlq.inc();
+    metrics.failed.inc({ ...this.stageLabel, code: error.code });
+    metrics.dlq.inc(this.stageLabel);
     const letter: DeadLetter = {
       stage: this.opts.stageName,
       error_code: error.code,
@@ -242,17 +245,17 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       if (!isRunning() || isStale()) break;
       const env = envelopeOf(batch.topic, batch.partition, m);
       const raw = m.value ?? Buffer.alloc(0);
-      metrics.received.inc();
+      metrics.received.inc(this.stageLabel);
       out.push(...(await this.handle(env, raw, heartbeat)));
       last = m.offset;
     }
     if (last === undefined) return;
     metrics.batchSize.observe(out.length);
     await this.produce(out, heartbeat);
-    metrics.sent.inc({}, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
+    metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
     resolveOffset(last);
     await this.commit(batch.topic, batch.partition, last);
-    metrics.commitLag.set(Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)), { partition: String(batch.partition) });
+    metrics.commitLag.set(Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)), { ...this.stageLabel, partition: String(batch.partition) });
   }
 
   private async handle(env: Envelope, raw: Buffer, heartbeat: () => Promise<void>): Promise<Encoded[]> {
@@ -272,7 +275,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
         return [await this.deadLetter(env, raw, e)];
       }
       if (outputs.length === 0) {
-        this.opts.metrics.dropped.inc({ reason: (outputs as { dropReason?: string }).dropReason ?? 'stage' });
+        this.opts.metrics.dropped.inc({ ...this.stageLabel, reason: (outputs as { dropReason?: string }).dropReason ?? 'stage' });
         return [];
       }
       const encoded: Encoded[] = [];
@@ -398,7 +401,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
       if (!isRunning() || isStale()) break;
       const env = envelopeOf(batch.topic, batch.partition, m);
       const raw = m.value ?? Buffer.alloc(0);
-      metrics.received.inc();
+      metrics.received.inc(this.stageLabel);
       const decoded = await this.decode(raw, heartbeat);
       if (buf.items.length === 0 && buf.firstOffset === undefined) {
         buf.firstOffset = m.offset;
@@ -459,7 +462,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
             dead.push(await this.deadLetter(f.item.envelope, f.item.raw, f.error, typeof id === 'string' ? id : null));
           }
           await this.produce(dead, heartbeat);
-          metrics.sent.inc({}, batch.items.length - failures.length);
+          metrics.sent.inc(this.stageLabel, batch.items.length - failures.length);
           break;
         } catch (err) {
           const e = classify(err);
