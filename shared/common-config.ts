@@ -18,7 +18,7 @@ export const kafkaSchema = {
 } as const satisfies Schema;
 
 export const registrySchema = {
-  registryUrl: { type: 'string', env: 'SLUICE_REGISTRY_URL', default: 'http://127.0.0.1:8081', doc: 'Schema registry with the Confluent REST API.' },
+  registryUrl: { type: 'string', env: 'SLUICE_REGISTRY_URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', doc: 'Schema registry with the Confluent REST API (the local stack runs Apicurio Registry, whose Confluent-compatible API lives under /apis/ccompat/v7).' },
   registryUsername: { type: 'optional-string', env: 'SLUICE_REGISTRY_USERNAME', doc: 'Registry basic-auth user.' },
   registryPassword: { type: 'optional-string', env: 'SLUICE_REGISTRY_PASSWORD', doc: 'Registry basic-auth password.', secret: true },
 } as const satisfies Schema;
