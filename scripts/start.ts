@@ -11,6 +11,7 @@
  *    then the stack if this command started it. Nothing is left running.
  */
 import { readFileSync } from 'node:fs';
+import kafkajs from 'kafkajs';
 import { join } from 'node:path';
 import { loadConfig } from '../shared/config.js';
 import { commonSchema } from '../shared/common-config.js';
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
   const dlqBefore = await topicMessageCount(kafka, common.topicDlq);
 
   const lines = readFileSync(join(root, 'samples', 'sample.log'), 'utf8').split('\n').filter((l) => l.length > 0);
-  const producer = kafka.producer();
+  const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
   await producer.connect();
   await producer.send({
     topic: common.topicRaw,

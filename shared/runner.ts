@@ -14,6 +14,7 @@
  * Environment failures (RetryableError) back off with jitter and are retried without
  * committing, so nothing is lost.
  */
+import kafkajs from 'kafkajs';
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer, IHeaders } from 'kafkajs';
 import type { KafkaClient } from './kafka.js';
 import type { Logger } from './logger.js';
@@ -98,7 +99,7 @@ abstract class ConsumerLoop<I> {
   /** Connect, subscribe and start consuming. Resolves once the consumer runs. */
   async start(): Promise<void> {
     const { kafka, groupId } = this.opts;
-    this.producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 5 });
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 5, createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
     await this.producer.connect();
     const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
     this.consumer = consumer;
