@@ -31,6 +31,12 @@ export function freePort(): Promise<number> {
   });
 }
 
+const children = new Set<ChildProcess>();
+// If the parent dies without its orderly shutdown, take the services with it.
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
 export async function startServices(opts: { env: NodeJS.ProcessEnv; logDir: string; names?: readonly ServiceName[] }): Promise<ServiceProcess[]> {
   mkdirSync(opts.logDir, { recursive: true });
   const out: ServiceProcess[] = [];
@@ -39,7 +45,11 @@ export async function startServices(opts: { env: NodeJS.ProcessEnv; logDir: stri
     const logFile = join(opts.logDir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
     const env = { ...opts.env, [`SLUICE_${name.toUpperCase()}_ADMIN_PORT`]: String(adminPort) };
-    const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'services', name, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: a terminal's Ctrl-C reaches only the parent, which stops the services one
+    // by one in pipeline order; a service must not get SIGINT and SIGTERM at once.
+    const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'services', name, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
