@@ -12,7 +12,7 @@ const common = {
 export default {
   reporters: ['default', '<rootDir>/scripts/summary-reporter.cjs'],
   projects: [
-    { ...common, displayName: 'unit', roots: ['<rootDir>/services', '<rootDir>/shared', '<rootDir>/scripts'], testMatch: ['**/*.test.ts'] },
+    { ...common, displayName: 'unit', roots: ['<rootDir>/services', '<rootDir>/shared', '<rootDir>/scripts', '<rootDir>/bin'], testMatch: ['**/*.test.ts'] },
     { ...common, displayName: 'integration', roots: ['<rootDir>/test'], testMatch: ['**/*.test.ts'], testTimeout: 300000 },
   ],
 };

@@ -41,3 +41,15 @@ export const processSchema = {
 } as const satisfies Schema;
 
 export const commonSchema = { ...kafkaSchema, ...registrySchema, ...topicSchema, ...processSchema } as const satisfies Schema;
+
+/**
+ * Variables read by scripts/stack (the local stack), not by the services. Listed so the
+ * services' strict prefix check does not reject them. See README, "The local stack".
+ */
+export const stackVariables = [
+  'SLUICE_STACK_DIR', 'SLUICE_M2_REPO',
+  'SLUICE_KAFKA_PORT', 'SLUICE_KAFKA_CONTROLLER_PORT', 'SLUICE_KAFKA_VERSION', 'SLUICE_KAFKA_HEAP', 'SLUICE_KAFKA_LOG4J_VERSION',
+  'SLUICE_REGISTRY_PORT', 'SLUICE_REGISTRY_MANAGEMENT_PORT', 'SLUICE_REGISTRY_VERSION', 'SLUICE_REGISTRY_JAVA', 'SLUICE_REGISTRY_STORAGE', 'SLUICE_REGISTRY_TOPIC', 'SLUICE_REGISTRY_HEAP',
+  'SLUICE_ES_PORT', 'SLUICE_ES_TRANSPORT_PORT', 'SLUICE_ES_VERSION', 'SLUICE_ES_JAVA_HOME', 'SLUICE_ES_JAVA_OPTS', 'SLUICE_ES_USER',
+  'SLUICE_S3_PORT', 'SLUICE_S3_LOG_LEVEL', 'SLUICE_S3PROXY_VERSION', 'SLUICE_S3PROXY_INSTALL',
+] as const;

@@ -71,12 +71,13 @@ function parseField(spec: FieldSpec, raw: string | undefined): unknown {
 
 /**
  * Parse `env` against `schema`. `strictPrefixes` are the variable prefixes this schema
- * owns; unknown variables under them are rejected. All problems are reported at once.
+ * owns; unknown variables under them are rejected, unless listed in `alsoKnown`
+ * (variables other tools read under the same prefix, e.g. scripts/stack's ports). All problems are reported at once.
  */
-export function loadConfig<S extends Schema>(schema: S, env: Env, strictPrefixes: readonly string[] = []): ConfigOf<S> {
+export function loadConfig<S extends Schema>(schema: S, env: Env, strictPrefixes: readonly string[] = [], alsoKnown: readonly string[] = []): ConfigOf<S> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
-  const known = new Set(Object.values(schema).map((f) => f.env));
+  const known = new Set([...Object.values(schema).map((f) => f.env), ...alsoKnown]);
   for (const [key, spec] of Object.entries(schema)) {
     try {
       out[key] = parseField(spec, env[spec.env]);

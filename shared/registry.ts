@@ -23,16 +23,31 @@ export interface RegistryOptions {
   password?: string | undefined;
 }
 
+/**
+ * Evolution is BACKWARD compatible (DESIGN.md). Set it on the subject explicitly
+ * before registering: registries differ in what an unset subject reports (Apicurio
+ * says NONE where Confluent says 404), and the client refuses a mismatch.
+ */
+async function setBackward(opts: RegistryOptions, subject: string): Promise<void> {
+  const headers: Record<string, string> = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
+  if (opts.username) headers['authorization'] = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`;
+  const res = await fetch(`${opts.url.replace(/\/$/, '')}/config/${encodeURIComponent(subject)}`, {
+    method: 'PUT',
+    headers,
+    body: JSON.stringify({ compatibility: 'BACKWARD' }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!res.ok) throw new Error(`PUT /config/${subject} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+}
+
 export function createRegistry(opts: RegistryOptions): SchemaRegistryPort {
   const auth = opts.username ? { username: opts.username, password: opts.password ?? '' } : undefined;
   const client = new SchemaRegistry({ host: opts.url, ...(auth ? { auth } : {}), retry: { retries: 5 } });
   return {
     async register(subject, schema) {
       try {
-        const { id } = await client.register(
-          { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-          { subject, compatibility: COMPATIBILITY.BACKWARD, updateConfig: true },
-        );
+        await setBackward(opts, subject);
+        const { id } = await client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject, compatibility: COMPATIBILITY.BACKWARD });
         return id;
       } catch (err) {
         throw new RetryableError(ErrorCodes.registryUnavailable, `registering ${subject} at ${opts.url} failed: ${errorMessage(err)}`, err);

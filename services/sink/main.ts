@@ -4,6 +4,7 @@
  * here that reads the environment.
  */
 import { loadConfig } from '../../shared/config.js';
+import { stackVariables } from '../../shared/common-config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { startService, type Runnable } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
@@ -16,7 +17,7 @@ import { createParquetEncoder } from './parquet-encoder.js';
 import { createParquetWriter } from './parquet-writer.js';
 
 runMain(async () => {
-  const config = loadConfig(schema, process.env, strictPrefixes);
+  const config = loadConfig(schema, process.env, strictPrefixes, stackVariables);
   const unknown = config.writers.filter((w) => w !== 'es' && w !== 'parquet');
   if (unknown.length > 0 || config.writers.length === 0) throw new ConfigError(`SLUICE_SINK_WRITERS must list es and/or parquet, got: ${config.writers.join(',')}`);
   return startService({
