@@ -13,6 +13,6 @@ export default {
   reporters: ['default', '<rootDir>/scripts/summary-reporter.cjs'],
   projects: [
     { ...common, displayName: 'unit', roots: ['<rootDir>/services', '<rootDir>/shared', '<rootDir>/scripts', '<rootDir>/bin'], testMatch: ['**/*.test.ts'] },
-    { ...common, displayName: 'integration', roots: ['<rootDir>/test'], testMatch: ['**/*.test.ts'], testTimeout: 300000 },
+    { ...common, displayName: 'integration', roots: ['<rootDir>/test'], testMatch: ['**/*.test.ts'] },
   ],
 };

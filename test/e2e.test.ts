@@ -106,4 +106,4 @@ test('1,000 lines reach Elasticsearch and Parquet exactly once', async () => {
   const ts = await db.runAndReadAll(`select epoch_us("timestamp")::BIGINT, json_extract_string(attributes, '$.seq')::INTEGER from read_parquet('${dir}/*.parquet')`);
   for (const [us, seq] of ts.getRows()) expect(Number(us)).toBe(eventUs(Number(seq)));
   rmSync(dir, { recursive: true, force: true });
-});
+}, 300_000);
