@@ -68,6 +68,30 @@ function nextOffset(offset: string): string {
   return (BigInt(offset) + 1n).toString();
 }
 
+/** Upper bound of one produce request's payload, bytes: below Kafka's default message.max.bytes (1 MB). */
+export const MAX_PRODUCE_BYTES = 768 * 1024;
+/** Per-record overhead counted against MAX_PRODUCE_BYTES (record header, varints, headers). */
+const RECORD_OVERHEAD = 64;
+
+/** Split messages, in order, into chunks whose estimated size stays under `maxBytes` (a single larger message is a chunk of its own). */
+export function chunkByBytes<M extends { key: Buffer | string | null; value: Buffer }>(messages: readonly M[], maxBytes: number): M[][] {
+  const chunks: M[][] = [];
+  let current: M[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const n = m.value.length + (m.key === null ? 0 : Buffer.byteLength(m.key)) + RECORD_OVERHEAD;
+    if (current.length > 0 && size + n > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(m);
+    size += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
 interface Encoded {
   topic: string;
   key: Buffer | string | null;
@@ -203,8 +227,17 @@ abstract class ConsumerLoop<I> {
     await heartbeat().catch(() => undefined);
   }
 
-  /** Produce with acks=all, retrying until acknowledged or the runner stops (then throws: nothing is committed). */
+  /**
+   * Produce with acks=all, retrying until acknowledged or the runner stops (then throws:
+   * nothing is committed). Sent in chunks of at most MAX_PRODUCE_BYTES, because a
+   * broker refuses a record batch above its message.max.bytes (1 MB by default) and one
+   * fetched batch can hold far more than that.
+   */
   protected async produce(messages: Encoded[], heartbeat: () => Promise<void>): Promise<void> {
+    for (const chunk of chunkByBytes(messages, MAX_PRODUCE_BYTES)) await this.produceChunk(chunk, heartbeat);
+  }
+
+  private async produceChunk(messages: Encoded[], heartbeat: () => Promise<void>): Promise<void> {
     if (messages.length === 0) return;
     const byTopic = new Map<string, Array<{ key: Buffer | string | null; value: Buffer }>>();
     for (const m of messages) {

@@ -91,3 +91,28 @@ export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v
   }
   return last;
 }
+
+/** Read `count` messages from a topic (from the beginning) with a throwaway consumer group. */
+export async function readTopic(kafka: KafkaClient, topic: string, count: number, timeoutMs = 60_000): Promise<Array<{ key: Buffer | null; value: Buffer; partition: number; offset: string }>> {
+  const consumer = kafka.consumer({ groupId: `reader-${topic}-${Date.now()}` });
+  const got: Array<{ key: Buffer | null; value: Buffer; partition: number; offset: string }> = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${got.length}/${count} messages from ${topic} in ${timeoutMs} ms`)), timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          got.push({ key: message.key, value: message.value ?? Buffer.alloc(0), partition, offset: message.offset });
+          if (got.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
+}

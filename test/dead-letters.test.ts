@@ -1,0 +1,61 @@
+/**
+ * Poison input against the real stack: the stage dead-letters it with a classified
+ * reason and the original bytes, and goes on with the next message.
+ * - collector: an empty message -> SLUICE_ERR_INPUT_EMPTY;
+ * - normalizer: bytes that are not registry-framed Avro -> SLUICE_ERR_CODEC_DECODE.
+ */
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import { repoRoot } from '../shared/schemas.js';
+import { createRegistry } from '../shared/registry.js';
+import { TopicCodecs } from '../shared/codec.js';
+import type { DeadLetter, LogRecord } from '../shared/records.js';
+import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
+import { cleanup, clients, isolatedEnv, newRunId, readTopic, topicName } from './helpers.js';
+
+const { Partitioners } = kafkajs;
+const runId = newRunId('dlq');
+const c = clients('dlq');
+const env = isolatedEnv(runId);
+let procs: ServiceProcess[] = [];
+let codecs: TopicCodecs;
+
+beforeAll(async () => {
+  procs = await startServices({ env, logDir: join(repoRoot(), '.stack', 'logs', 'test', runId), names: ['collector', 'normalizer'] });
+  await waitReady(procs);
+  const registry = createRegistry({ url: env['SLUICE_REGISTRY_URL'] || 'http://127.0.0.1:8081/apis/ccompat/v7' });
+  const t = (b: string) => topicName(runId, b);
+  codecs = await TopicCodecs.register(registry, {
+    topicCollected: t('logs.collected'), topicNormalized: t('logs.normalized'), topicEnriched: t('logs.enriched'), topicMetrics: t('metrics.derived'),
+    topicSpans: t('traces.spans'), topicTraces: t('traces.summaries'), topicDlq: t('logs.dlq'),
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await stopServices(procs);
+  await cleanup(c, runId, runId).catch((err: unknown) => console.warn(`cleanup failed: ${String(err)}`));
+}, 120_000);
+
+test('poison input becomes a dead letter with its reason and bytes, and the stages go on', async () => {
+  const producer = c.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const garbage = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x01]);
+  // One partition key per topic so the order of poison and good input is fixed.
+  await producer.send({ topic: topicName(runId, 'logs.raw'), acks: -1, messages: [{ key: 'k', value: '' }, { key: 'k', value: '{"msg":"after the empty one","level":"info"}' }] });
+  await producer.send({ topic: topicName(runId, 'logs.collected'), acks: -1, messages: [{ key: 'k', value: garbage }] });
+  await producer.disconnect();
+
+  const letters = await Promise.all((await readTopic(c.kafka, topicName(runId, 'logs.dlq'), 2)).map(async (m) => (await codecs.decode(m.value)) as DeadLetter));
+  const byStage = Object.fromEntries(letters.map((l) => [l.stage, l]));
+  expect(byStage['collector']).toMatchObject({ error_code: 'SLUICE_ERR_INPUT_EMPTY', origin_topic: topicName(runId, 'logs.raw') });
+  expect(Buffer.from(byStage['collector']!.original)).toEqual(Buffer.alloc(0));
+  expect(byStage['normalizer']).toMatchObject({ error_code: 'SLUICE_ERR_CODEC_DECODE', origin_topic: topicName(runId, 'logs.collected') });
+  expect(Buffer.from(byStage['normalizer']!.original)).toEqual(garbage);
+  expect(byStage['normalizer']!.message).toMatch(/magic byte/);
+
+  // The good line after the poison one still went through both stages.
+  const normalized = await readTopic(c.kafka, topicName(runId, 'logs.normalized'), 1);
+  const record = (await codecs.decode(normalized[0]!.value)) as LogRecord;
+  expect(record.message).toBe('after the empty one');
+  expect(record.level).toBe('INFO');
+}, 300_000);
