@@ -37,7 +37,8 @@ async function setBackward(opts: RegistryOptions, subject: string): Promise<void
     body: JSON.stringify({ compatibility: 'BACKWARD' }),
     signal: AbortSignal.timeout(10_000),
   });
-  if (!res.ok) throw new Error(`PUT /config/${subject} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  // 409: another process set the rule first; `register` below still checks it is BACKWARD.
+  if (!res.ok && res.status !== 409) throw new Error(`PUT /config/${subject} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
 }
 
 export function createRegistry(opts: RegistryOptions): SchemaRegistryPort {

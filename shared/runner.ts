@@ -15,7 +15,8 @@
  * committing, so nothing is lost.
  */
 import kafkajs from 'kafkajs';
-import type { Consumer, EachBatchPayload, KafkaMessage, Producer, IHeaders } from 'kafkajs';
+import type { Consumer, EachBatchPayload, KafkaMessage, Producer, ProducerConfig, IHeaders } from 'kafkajs';
+import { hostname } from 'node:os';
 import type { KafkaClient } from './kafka.js';
 import type { Logger } from './logger.js';
 import type { RunnerMetrics } from './metrics.js';
@@ -98,6 +99,20 @@ interface Encoded {
   value: Buffer;
 }
 
+function byTopic(messages: readonly Encoded[]): Array<{ topic: string; messages: Array<{ key: Buffer | string | null; value: Buffer }> }> {
+  const map = new Map<string, Array<{ key: Buffer | string | null; value: Buffer }>>();
+  for (const m of messages) {
+    let list = map.get(m.topic);
+    if (!list) map.set(m.topic, (list = []));
+    list.push({ key: m.key, value: m.value });
+  }
+  return [...map].map(([topic, msgs]) => ({ topic, messages: msgs }));
+}
+
+/** Dead letters keep at most this much of the original bytes, so they fit in a Kafka message. */
+const MAX_DLQ_ORIGINAL_BYTES = 256 * 1024;
+
+
 /** The consumer loop, DLQ and produce-with-retry shared by both runner shapes. */
 abstract class ConsumerLoop<I> {
   protected consumer: Consumer | undefined;
@@ -123,8 +138,9 @@ abstract class ConsumerLoop<I> {
   /** Connect, subscribe and start consuming. Resolves once the consumer runs. */
   async start(): Promise<void> {
     const { kafka, groupId } = this.opts;
-    this.producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 5, createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 5, createPartitioner: kafkajs.Partitioners.DefaultPartitioner, ...this.producerOptions() });
     await this.producer.connect();
+    await this.beforeConsume();
     const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -144,6 +160,14 @@ abstract class ConsumerLoop<I> {
       eachBatch: (payload) => this.track(this.eachBatch(payload)),
     });
   }
+
+  /** Extra producer settings (the pipeline runner makes its producer transactional). */
+  protected producerOptions(): Partial<ProducerConfig> {
+    return {};
+  }
+
+  /** Start-up work after the producer connected and before consuming. */
+  protected async beforeConsume(): Promise<void> {}
 
   /** Called on every (re)join with the new assignment. */
   protected onAssignment(_assignment: Record<string, number[]>): void {}
@@ -191,7 +215,7 @@ abstract class ConsumerLoop<I> {
       stage: this.opts.stageName,
       error_code: error.code,
       message: error.message.slice(0, 4096),
-      original: raw,
+      original: raw.length > MAX_DLQ_ORIGINAL_BYTES ? raw.subarray(0, MAX_DLQ_ORIGINAL_BYTES) : raw,
       origin_topic: env.topic,
       origin_partition: env.partition,
       origin_offset: Number(env.offset),
@@ -239,16 +263,9 @@ abstract class ConsumerLoop<I> {
 
   private async produceChunk(messages: Encoded[], heartbeat: () => Promise<void>): Promise<void> {
     if (messages.length === 0) return;
-    const byTopic = new Map<string, Array<{ key: Buffer | string | null; value: Buffer }>>();
-    for (const m of messages) {
-      let list = byTopic.get(m.topic);
-      if (!list) byTopic.set(m.topic, (list = []));
-      list.push({ key: m.key, value: m.value });
-    }
-    const topicMessages = [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs }));
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.producer!.sendBatch({ topicMessages, acks: -1 });
+        await this.producer!.sendBatch({ topicMessages: byTopic(messages), acks: -1 });
         return;
       } catch (err) {
         if (!this.running) throw new RetryableError(ErrorCodes.kafkaProduce, `produce failed during shutdown: ${errorMessage(err)}`, err);
@@ -262,13 +279,55 @@ abstract class ConsumerLoop<I> {
   }
 }
 
-/** Kafka -> Kafka: one pure stage between an input and output topics. */
+/**
+ * Kafka -> Kafka: one pure stage between an input and output topics.
+ *
+ * Exactly once between topics: each fetched batch's outputs (dead letters included) and
+ * its consumer offset are written in ONE Kafka transaction, so a crash or a retry
+ * never leaves a partial batch visible to read_committed consumers (kafkajs's default).
+ * A record larger than its topic allows (max.message.bytes, read at start) can never be
+ * written: its input is dead-lettered instead of failing the transaction forever.
+ */
 export class PipelineRunner<I> extends ConsumerLoop<I> {
   private readonly ctx: StageContext;
+  private readonly maxRecordBytes = new Map<string, number>();
+  private readonly outputTopics: readonly string[];
 
-  constructor(opts: RunnerOptions<I>, private readonly stage: Stage<I>) {
+  constructor(
+    opts: RunnerOptions<I> & {
+      /** Topics the stage writes to; their record size limits are read at start. */
+      outputTopics: string[];
+    },
+    private readonly stage: Stage<I>,
+  ) {
     super(opts);
     this.ctx = { now: this.now };
+    this.outputTopics = opts.outputTopics;
+  }
+
+  protected override producerOptions(): Partial<ProducerConfig> {
+    // One transactional id per process: unique, so instances never fence each other.
+    return { transactionalId: `${this.opts.groupId}-${hostname()}-${process.pid}`, idempotent: true, maxInFlightRequests: 1 };
+  }
+
+  protected override async beforeConsume(): Promise<void> {
+    const topics = [...new Set([...this.outputTopics, this.opts.dlqTopic])];
+    const admin = this.opts.kafka.admin();
+    await admin.connect();
+    try {
+      const res = await admin.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })) });
+      for (const r of res.resources) {
+        const v = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+        if (Number.isFinite(v) && v > 0) this.maxRecordBytes.set(r.resourceName, v);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Largest record value we send to `topic`, leaving room for the batch and record headers. */
+  private limitFor(topic: string): number {
+    return (this.maxRecordBytes.get(topic) ?? 1_048_588) - 512;
   }
 
   protected async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -285,11 +344,30 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     }
     if (last === undefined) return;
     metrics.batchSize.observe(out.length);
-    await this.produce(out, heartbeat);
+    await this.produceAndCommit(out, batch.topic, batch.partition, last, heartbeat);
     metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
     resolveOffset(last);
-    await this.commit(batch.topic, batch.partition, last);
     metrics.commitLag.set(Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)), { ...this.stageLabel, partition: String(batch.partition) });
+  }
+
+  /** Outputs and the offset past `lastOffset`, in one transaction; retried whole until committed or stopped. */
+  private async produceAndCommit(messages: Encoded[], topic: string, partition: number, lastOffset: string, heartbeat: () => Promise<void>): Promise<void> {
+    const offsets = { consumerGroupId: this.opts.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset(lastOffset) }] }] };
+    for (let attempt = 0; ; attempt++) {
+      const txn = await this.producer!.transaction();
+      try {
+        for (const chunk of chunkByBytes(messages, MAX_PRODUCE_BYTES)) {
+          await txn.sendBatch({ topicMessages: byTopic(chunk), acks: -1 });
+        }
+        await txn.sendOffsets(offsets);
+        await txn.commit();
+        return;
+      } catch (err) {
+        await txn.abort().catch(() => undefined);
+        if (!this.running) throw new RetryableError(ErrorCodes.kafkaProduce, `transaction failed during shutdown: ${errorMessage(err)}`, err);
+        await this.backoff('transaction', err, attempt, heartbeat);
+      }
+    }
   }
 
   private async handle(env: Envelope, raw: Buffer, heartbeat: () => Promise<void>): Promise<Encoded[]> {
@@ -315,7 +393,11 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       const encoded: Encoded[] = [];
       for (const o of outputs) {
         try {
-          encoded.push({ topic: o.topic, key: o.key, value: await this.opts.codecs.encode(o.topic, o.value) });
+          const value = await this.opts.codecs.encode(o.topic, o.value);
+          if (value.length > this.limitFor(o.topic)) {
+            throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds ${o.topic}'s max.message.bytes (${this.maxRecordBytes.get(o.topic) ?? 'broker default'})`);
+          }
+          encoded.push({ topic: o.topic, key: o.key, value });
         } catch (err) {
           // The stage produced a record its schema rejects: a bug or an input the stage
           // should have refused. Either way the input is dead-lettered, with the reason.

@@ -116,3 +116,28 @@ export async function readTopic(kafka: KafkaClient, topic: string, count: number
   }
   return got;
 }
+
+/**
+ * Count the committed messages of a topic by reading it (offsets would also count the
+ * transaction markers): consume from the beginning until nothing arrives for `idleMs`.
+ */
+export async function countMessages(kafka: KafkaClient, topic: string, idleMs = 3000): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `counter-${topic}-${Date.now()}-${Math.random()}` });
+  let n = 0;
+  let lastAt = Date.now();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        n += batch.messages.length;
+        lastAt = Date.now();
+      },
+    });
+    lastAt = Date.now();
+    while (Date.now() - lastAt < idleMs) await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await consumer.disconnect();
+  }
+  return n;
+}

@@ -17,7 +17,7 @@ runMain(async () => {
     start: async (ctx) => {
       const stage = createCollectStage({ outputTopic: config.topicCollected, defaultTenant: config.defaultTenant, maxEventBytes: config.maxEventBytes });
       const runner = new PipelineRunner(
-        { stageName: 'collector', kafka: ctx.kafka, groupId: config.groupId, inputTopic: config.topicRaw, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: rawBytes, metrics: ctx.metrics, log: ctx.log },
+        { stageName: 'collector', kafka: ctx.kafka, groupId: config.groupId, outputTopics: [config.topicCollected], inputTopic: config.topicRaw, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: rawBytes, metrics: ctx.metrics, log: ctx.log },
         stage,
       );
       await runner.start();

@@ -17,7 +17,7 @@ runMain(async () => {
     topics: [config.topicNormalized, config.topicEnriched, config.topicMetrics, config.topicSpans, config.topicTraces, config.topicDlq],
     start: async (ctx) => {
       const runner = new PipelineRunner<LogRecord>(
-        { stageName: 'enricher', kafka: ctx.kafka, groupId: config.groupId, inputTopic: config.topicNormalized, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<LogRecord>(), metrics: ctx.metrics, log: ctx.log },
+        { stageName: 'enricher', kafka: ctx.kafka, groupId: config.groupId, outputTopics: [config.topicEnriched, config.topicMetrics, config.topicSpans, config.topicTraces], inputTopic: config.topicNormalized, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<LogRecord>(), metrics: ctx.metrics, log: ctx.log },
         createEnrichStage({ outputTopic: config.topicEnriched }),
       );
       await runner.start();

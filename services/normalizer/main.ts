@@ -18,7 +18,7 @@ runMain(async () => {
     start: async (ctx) => {
       const stage = createNormalizeStage({ outputTopic: config.topicNormalized, maxAttributes: config.maxAttributes, maxAttributeBytes: config.maxAttributeBytes, maxJsonDepth: config.maxJsonDepth });
       const runner = new PipelineRunner<RawEvent>(
-        { stageName: 'normalizer', kafka: ctx.kafka, groupId: config.groupId, inputTopic: config.topicCollected, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<RawEvent>(), metrics: ctx.metrics, log: ctx.log },
+        { stageName: 'normalizer', kafka: ctx.kafka, groupId: config.groupId, outputTopics: [config.topicNormalized], inputTopic: config.topicCollected, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<RawEvent>(), metrics: ctx.metrics, log: ctx.log },
         stage,
       );
       await runner.start();
