@@ -47,6 +47,11 @@ async function main(): Promise<void> {
   const root = repoRoot();
   const common = loadConfig(commonSchema, process.env);
   const sink = loadConfig(sinkSchema, process.env);
+  // A closed terminal or pipe must not cut the shutdown short: writes to it fail
+  // quietly, and SIGHUP shuts down like Ctrl-C.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+  process.on('SIGHUP', () => void shutdown('SIGHUP').then(() => process.exit(0)));
   process.on('SIGINT', () => void shutdown('Ctrl-C').then(() => process.exit(0)));
   process.on('SIGTERM', () => void shutdown('SIGTERM').then(() => process.exit(0)));
 
