@@ -50,4 +50,39 @@ describe('collect', () => {
   test('cleanBody leaves clean text alone', () => {
     expect(cleanBody(Buffer.from('plain'), 100)).toEqual({ text: 'plain', flags: [] });
   });
+
+  test('a message with several lines becomes several events, each with its index and id', () => {
+    const out = stage.process(input(Buffer.from('first\nsecond\n\tcontinued\nthird\n')), ctx).map((o) => o.value as RawEvent);
+    expect(out.map((e) => e.body)).toEqual(['first', 'second\n\tcontinued', 'third']);
+    expect(out.map((e) => e.origin.index)).toEqual([0, 1, 2]);
+    expect(new Set(out.map((e) => e.event_id)).size).toBe(3);
+    expect(out[0]!.event_id).toBe(one(Buffer.from('x')).event_id); // index 0 keeps the single-event id
+  });
+
+  test('Kafka headers win over the envelope; the envelope fills the rest', () => {
+    const line = JSON.stringify({ timereported: '2024-01-01T00:00:00Z', hostname: 'h1', programname: 'sshd', msg: 'hello' });
+    const ev = one(Buffer.from(line), { service: 'from-header', format: 'logfmt' });
+    expect([ev.service, ev.format, ev.host, ev.shipper, ev.body]).toEqual(['from-header', 'logfmt', 'h1', 'rsyslog', 'hello']);
+    expect(one(Buffer.from(line)).service).toBe('sshd');
+  });
+
+  test('an envelope whose line is empty is an empty message (dead letter)', () => {
+    const docker = JSON.stringify({ log: '\n', stream: 'stdout', time: '2024-01-01T00:00:00Z' });
+    expect(() => stage.process(input(Buffer.from(docker)), ctx)).toThrow(PermanentError);
+  });
+
+  test('invalid_utf8 marks only the events that hold a replacement character', () => {
+    const out = stage.process(input(Buffer.concat([Buffer.from('good\nbad '), Buffer.from([0xff]), Buffer.from('\n')])), ctx).map((o) => o.value as RawEvent);
+    expect(out.map((e) => e.flags)).toEqual([[], ['invalid_utf8']]);
+  });
+
+  test('truncation is per event, not per message', () => {
+    const out = stage.process(input(Buffer.from(`${'a'.repeat(2000)}\nshort`)), ctx).map((o) => o.value as RawEvent);
+    expect(out.map((e) => [e.body.length, e.flags])).toEqual([[1024, ['truncated']], [5, []]]);
+  });
+
+  test('an unterminated CRI partial line is kept and flagged', () => {
+    const ev = one(Buffer.from('2024-01-01T00:00:00.1Z stdout P half a li'));
+    expect([ev.body, ev.flags, ev.shipper]).toEqual(['half a li', ['partial'], 'cri']);
+  });
 });

@@ -7,6 +7,7 @@ export const normalizerSchema = {
   adminPort: { type: 'int', env: 'SLUICE_NORMALIZER_ADMIN_PORT', default: 9702, min: 0, max: 65535, doc: 'Admin port; 0 picks a free one.' },
   maxAttributes: { type: 'int', env: 'SLUICE_NORMALIZER_MAX_ATTRIBUTES', default: 128, min: 0, doc: 'Most attributes kept per record; the rest are dropped and the record flagged `attributes_truncated`.' },
   maxAttributeBytes: { type: 'int', env: 'SLUICE_NORMALIZER_MAX_ATTRIBUTE_BYTES', default: 4096, min: 16, unit: 'bytes', doc: 'Longest attribute value kept; longer values are cut.' },
+  zone: { type: 'optional-string', env: 'SLUICE_NORMALIZER_ZONE', doc: 'IANA time zone for timestamps that carry none (e.g. Europe/Berlin); unset means UTC. DST is resolved per instant.' },
   maxJsonDepth: { type: 'int', env: 'SLUICE_NORMALIZER_MAX_JSON_DEPTH', default: 32, min: 1, doc: 'Deepest JSON nesting flattened into attributes; deeper parts are kept as JSON text.' },
 } as const satisfies Schema;
 

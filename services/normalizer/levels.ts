@@ -34,3 +34,25 @@ export function toLevel(v: unknown): Level {
   if (/^\d+$/.test(w)) return fromNumber(Number(w));
   return words[w] ?? 'UNKNOWN';
 }
+
+/** Syslog severity (RFC 5424 §6.2.1): 0-2 emerg/alert/crit FATAL, 3 ERROR, 4 WARN, 5-6 notice/info INFO, 7 DEBUG. */
+export function fromSyslogSeverity(sev: number): Level {
+  if (sev <= 2) return 'FATAL';
+  if (sev === 3) return 'ERROR';
+  if (sev === 4) return 'WARN';
+  if (sev <= 6) return 'INFO';
+  return 'DEBUG';
+}
+
+/** One-letter priorities: Android logcat (V D I W E F A) and klog (I W E F). */
+export function fromLetter(c: string): Level {
+  switch (c) {
+    case 'V': return 'TRACE';
+    case 'D': return 'DEBUG';
+    case 'I': return 'INFO';
+    case 'W': return 'WARN';
+    case 'E': return 'ERROR';
+    case 'F': case 'A': return 'FATAL';
+    default: return 'UNKNOWN';
+  }
+}

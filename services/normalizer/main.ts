@@ -1,5 +1,6 @@
 /** Normalizer process: logs.collected -> normalize -> logs.normalized. The only file here that reads the environment. */
 import { loadConfig } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
 import { startService } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
 import { PipelineRunner, avro } from '../../shared/runner.js';
@@ -9,6 +10,13 @@ import { createNormalizeStage } from './normalize.js';
 
 runMain(async () => {
   const config = loadConfig(schema, process.env, strictPrefixes);
+  if (config.zone) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: config.zone });
+    } catch {
+      throw new ConfigError(`SLUICE_NORMALIZER_ZONE=${JSON.stringify(config.zone)} is not an IANA time zone`);
+    }
+  }
   return startService({
     name: 'normalizer',
     schema,
@@ -16,7 +24,7 @@ runMain(async () => {
     adminPort: config.adminPort,
     topics: [config.topicCollected, config.topicNormalized, config.topicDlq],
     start: async (ctx) => {
-      const stage = createNormalizeStage({ outputTopic: config.topicNormalized, maxAttributes: config.maxAttributes, maxAttributeBytes: config.maxAttributeBytes, maxJsonDepth: config.maxJsonDepth });
+      const stage = createNormalizeStage({ outputTopic: config.topicNormalized, maxAttributes: config.maxAttributes, maxAttributeBytes: config.maxAttributeBytes, maxJsonDepth: config.maxJsonDepth, ...(config.zone ? { zone: config.zone } : {}) });
       const runner = new PipelineRunner<RawEvent>(
         { stageName: 'normalizer', kafka: ctx.kafka, groupId: config.groupId, outputTopics: [config.topicNormalized], inputTopic: config.topicCollected, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<RawEvent>(), metrics: ctx.metrics, log: ctx.log },
         stage,

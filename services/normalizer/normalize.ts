@@ -5,21 +5,33 @@
  * - a body that is a JSON object is read field by field: well-known names for time,
  *   level, message, service, host, trace/span ids, HTTP and error fields; everything
  *   else is flattened (dotted keys) into bounded `attributes`;
- * - any other body keeps its text as the message (issue #3 adds the text formats);
+ * - any other body is detected as one of the text formats of `text-formats.ts` (logfmt,
+ *   syslog 5424/3164, access logs, log4j-like application logs, klog, Loghub families)
+ *   or forced to one by the RawEvent `format` hint; logfmt fields take the JSON path;
+ *   a body no format matches (or that fails its forced format, flagged
+ *   `format_mismatch`) keeps its text as the message;
  * - the event time comes from the log; when it is absent or unparseable the Kafka
- *   timestamp is used and `timestamp_source` is "ingest";
+ *   timestamp is used and `timestamp_source` is "ingest". Zone-less times are read in
+ *   `zone` (UTC by default); year-less ones get the year rule of `yearlessMicros`;
  * - the stage is pure: same RawEvent, same LogRecord.
  */
 import type { Stage, StageInput, StageOutput } from '../../shared/stage.js';
 import type { ErrorInfo, Http, LogRecord, RawEvent } from '../../shared/records.js';
-import { parseTimestamp } from './timestamps.js';
+import { assertZone, parseTimestamp } from './timestamps.js';
 import { severityNumber, toLevel } from './levels.js';
+import { detectAndParse, hintFamily, parseAs } from './text-formats.js';
+import type { ParsedText } from './parsed.js';
 
 export interface NormalizeOptions {
   outputTopic: string;
   maxAttributes: number;
   maxAttributeBytes: number;
   maxJsonDepth: number;
+  /**
+   * IANA zone (e.g. "Europe/Berlin") for timestamps that carry no offset; optional,
+   * default UTC. Checked by `createNormalizeStage` (an unknown zone throws RangeError).
+   */
+  zone?: string | undefined;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -30,8 +42,8 @@ const LEVEL_KEYS = ['level', 'log.level', 'severity', 'lvl', 'loglevel', 'leveln
 const MESSAGE_KEYS = ['message', 'msg', '@m', '@mt', 'Message', 'log', 'body', 'Body'];
 const SERVICE_KEYS = ['service', 'service.name', 'app', 'application', 'name', 'logger_name', 'component'];
 const HOST_KEYS = ['host', 'hostname', 'host.name', 'Hostname'];
-const TRACE_KEYS = ['trace_id', 'traceId', 'TraceID', 'traceid', 'trace.id', 'dd.trace_id'];
-const SPAN_KEYS = ['span_id', 'spanId', 'SpanID', 'spanid', 'span.id', 'dd.span_id'];
+const TRACE_KEYS = ['trace_id', 'traceId', 'traceID', 'TraceID', 'traceid', 'trace.id', 'dd.trace_id'];
+const SPAN_KEYS = ['span_id', 'spanId', 'spanID', 'SpanID', 'spanid', 'span.id', 'dd.span_id'];
 const PARENT_KEYS = ['parent_span_id', 'parentSpanId', 'parent_id', 'ParentSpanID'];
 const ID_KEYS: Readonly<Record<string, string>> = {
   request_id: 'request_id', requestId: 'request_id', 'x-request-id': 'request_id', req_id: 'request_id',
@@ -138,6 +150,7 @@ function errorOf(fields: Map<string, Json>): ErrorInfo | null {
 }
 
 export function createNormalizeStage(opts: NormalizeOptions): Stage<RawEvent> {
+  if (opts.zone) assertZone(opts.zone);
   return {
     name: 'normalize',
     process(input: StageInput<RawEvent>): StageOutput[] {
@@ -183,12 +196,70 @@ export function normalize(ev: RawEvent, opts: NormalizeOptions): LogRecord {
     labels: {},
     flags,
   };
-  const obj = parseJsonObject(ev.body);
-  if (!obj) return base;
+  const family = hintFamily(ev.format);
+  if (family === undefined || family === 'json') {
+    const obj = parseJsonObject(ev.body);
+    if (obj) {
+      base.source.format = ev.format ?? 'json';
+      fromFields(base, flatten(obj, opts.maxJsonDepth), ev, opts);
+      return base;
+    }
+    if (family === 'json') flags.push('format_mismatch');
+  }
+  if (family === 'text' || family === 'json') return base;
+  const line = trimEol(ev.body);
+  const ctx = { ingest: ev.kafka_timestamp, zone: opts.zone };
+  const parsed = family === undefined ? detectAndParse(line, ctx) : parseAs(family, line, ctx);
+  if (!parsed) {
+    if (family !== undefined) flags.push('format_mismatch');
+    return base;
+  }
+  base.source.format = ev.format ?? parsed.format;
+  if (parsed.fields) fromFields(base, parsed.fields, ev, opts);
+  else fromText(base, parsed, opts);
+  return base;
+}
 
-  const fields = flatten(obj, opts.maxJsonDepth);
-  base.source.format = ev.format ?? 'json';
-  const ts = parseTimestamp(take(fields, TIME_KEYS));
+function trimEol(s: string): string {
+  let end = s.length;
+  while (end > 0 && (s.charCodeAt(end - 1) === 0x0a || s.charCodeAt(end - 1) === 0x0d)) end--;
+  return end === s.length ? s : s.slice(0, end);
+}
+
+function putAttributes(base: LogRecord, entries: Iterable<[string, Json]>, opts: NormalizeOptions): void {
+  let kept = Object.keys(base.attributes).length;
+  for (const [k, v] of entries) {
+    if (kept >= opts.maxAttributes) {
+      base.flags.push('attributes_truncated');
+      break;
+    }
+    let s = str(v) ?? '';
+    if (Buffer.byteLength(s) > opts.maxAttributeBytes) s = s.slice(0, opts.maxAttributeBytes);
+    base.attributes[k] = s;
+    kept++;
+  }
+}
+
+function fromText(base: LogRecord, p: ParsedText, opts: NormalizeOptions): void {
+  if (p.time !== undefined) {
+    base.timestamp = p.time;
+    base.timestamp_source = 'event';
+  }
+  if (p.level) {
+    base.level = p.level;
+    base.severity_number = severityNumber[p.level];
+  }
+  base.message = p.message;
+  if (p.host) base.host = p.host;
+  if (p.service) base.service = p.service;
+  if (p.http) base.http = p.http;
+  if (p.ids) Object.assign(base.ids, p.ids);
+  putAttributes(base, Object.entries(p.attributes), opts);
+}
+
+/** The field-by-field path shared by JSON objects and logfmt pairs. */
+function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions): void {
+  const ts = parseTimestamp(take(fields, TIME_KEYS), opts.zone);
   if (ts !== undefined) {
     base.timestamp = ts;
     base.timestamp_source = 'event';
@@ -214,16 +285,5 @@ export function normalize(ev: RawEvent, opts: NormalizeOptions): LogRecord {
   }
   base.http = httpOf(fields);
   base.error = errorOf(fields);
-  let kept = 0;
-  for (const [k, v] of fields) {
-    if (kept >= opts.maxAttributes) {
-      flags.push('attributes_truncated');
-      break;
-    }
-    let s = str(v) ?? '';
-    if (Buffer.byteLength(s) > opts.maxAttributeBytes) s = s.slice(0, opts.maxAttributeBytes);
-    base.attributes[k] = s;
-    kept++;
-  }
-  return base;
+  putAttributes(base, fields, opts);
 }

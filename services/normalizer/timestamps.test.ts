@@ -1,4 +1,4 @@
-import { formatMicros, parseEpoch, parseIso, parseTimestamp } from './timestamps.js';
+import { civilMicros, formatMicros, parseEpoch, parseIso, parseTimestamp, yearlessMicros } from './timestamps.js';
 
 const at = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) => Date.UTC(y, mo - 1, d, h, mi, s) * 1000;
 
@@ -40,5 +40,43 @@ describe('timestamps', () => {
     for (const us of [at(2000, 2, 29) + 1, at(2026, 11, 21) + 123_456, at(2038, 1, 19, 3, 14, 8) + 999_999]) {
       expect(parseIso(formatMicros(us))).toBe(us);
     }
+  });
+
+  describe('zones (IANA, DST-correct)', () => {
+    test.each([
+      ['Europe/Berlin', [2026, 7, 1, 12, 0], at(2026, 7, 1, 10)], // CEST +02:00
+      ['Europe/Berlin', [2026, 1, 15, 12, 0], at(2026, 1, 15, 11)], // CET +01:00
+      ['America/New_York', [2026, 1, 15, 12, 0], at(2026, 1, 15, 17)],
+      ['Europe/Berlin', [2026, 3, 29, 2, 30], at(2026, 3, 29, 1, 30)], // spring gap: offset before the gap
+      ['Europe/Berlin', [2026, 10, 25, 2, 30], at(2026, 10, 25, 0, 30)], // repeated hour: first occurrence
+      ['Europe/Berlin', [2026, 10, 25, 3, 0], at(2026, 10, 25, 2, 0)],
+      ['Asia/Kolkata', [2026, 11, 21, 10, 0], at(2026, 11, 21, 4, 30)],
+    ])('%s %j', (zone, [y, mo, d, h, mi], us) => {
+      expect(civilMicros(y!, mo!, d!, h!, mi!, 0, 7, zone)).toBe(us + 7);
+    });
+    test('zone-less ISO strings use the zone; explicit offsets win', () => {
+      expect(parseIso('2026-07-01 12:00:00.123456', 'Europe/Berlin')).toBe(at(2026, 7, 1, 10) + 123_456);
+      expect(parseIso('2026-07-01T12:00:00Z', 'Europe/Berlin')).toBe(at(2026, 7, 1, 12));
+      expect(parseTimestamp('2026-07-01 12:00:00')).toBe(at(2026, 7, 1, 12));
+    });
+    test('invalid calendar dates are rejected, not rolled over', () => {
+      expect(civilMicros(2026, 2, 29, 0, 0, 0, 0)).toBeUndefined();
+      expect(civilMicros(2024, 2, 29, 0, 0, 0, 0)).toBe(at(2024, 2, 29));
+    });
+  });
+
+  describe('year-less dates', () => {
+    const ingest = at(2026, 11, 21, 12);
+    test('take the ingest year', () => expect(yearlessMicros(3, 17, 16, 13, 38, 811_000, ingest)).toBe(at(2026, 3, 17, 16, 13, 38) + 811_000));
+    test('up to 7 days in the future stay in the ingest year', () => expect(yearlessMicros(11, 28, 11, 0, 0, 0, ingest)).toBe(at(2026, 11, 28, 11)));
+    test('more than 7 days in the future go to the year before', () => expect(yearlessMicros(12, 31, 23, 59, 58, 0, ingest)).toBe(at(2025, 12, 31, 23, 59, 58)));
+    test('New Year: a Dec 31 line read on Jan 1 is last year', () => {
+      expect(yearlessMicros(12, 31, 23, 59, 59, 0, at(2027, 1, 1, 0, 0, 5))).toBe(at(2026, 12, 31, 23, 59, 59));
+      expect(yearlessMicros(1, 1, 0, 0, 1, 0, at(2027, 1, 1, 0, 0, 5))).toBe(at(2027, 1, 1, 0, 0, 1));
+    });
+    test('Feb 29 that does not exist in the ingest year is taken from the year before, else unparsed', () => {
+      expect(yearlessMicros(2, 29, 0, 0, 0, 0, at(2025, 3, 5))).toBe(at(2024, 2, 29));
+      expect(yearlessMicros(2, 29, 0, 0, 0, 0, ingest)).toBeUndefined();
+    });
   });
 });

@@ -1,0 +1,22 @@
+/**
+ * Prints the normalizer's per-system accuracy on the Loghub samples as a markdown table.
+ * Corpus: $SLUICE_CORPUS_DIR, else ../shared/corpus relative to the repo root.
+ *   npm run build && node dist/scripts/corpus-accuracy.js [--misses]
+ */
+import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { LOGHUB_SYSTEMS, defaultCorpusDir, evaluateLoghub, loghubAvailable, markdownTable } from '../services/normalizer/corpus-eval.js';
+
+// Compiled to dist/scripts/, run from source by ts tools at scripts/: find the repo root by package.json.
+let root = dirname(fileURLToPath(import.meta.url));
+while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
+const corpus = resolve(defaultCorpusDir(root));
+if (!loghubAvailable(corpus)) {
+  console.error(`corpus absent: no loghub/ under ${corpus} (set SLUICE_CORPUS_DIR)`);
+  process.exit(2);
+}
+const reports = LOGHUB_SYSTEMS.map((s) => evaluateLoghub(corpus, s));
+console.log(`Normalizer accuracy on Loghub 2k samples (${corpus})\n`);
+console.log(markdownTable(reports));
+if (process.argv.includes('--misses')) for (const r of reports) for (const m of r.misses) console.log(m);

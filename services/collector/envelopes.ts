@@ -1,0 +1,192 @@
+/**
+ * Shipper envelopes: take ONE physical line as a shipper wrote it and return the inner
+ * log line plus what the envelope says about it. Pure; no I/O, no clock.
+ *
+ * Recognised (first match wins; detection keys are chosen so that an application's own
+ * JSON log, e.g. pino or ECS logging, is NOT mistaken for an envelope):
+ * - CRI (containerd / CRI-O files): `<RFC3339Nano> <stdout|stderr> <P|F> <msg>`;
+ *   `P` marks a partial line that continues in the next line of the same stream.
+ * - Docker json-file: `{"log": "...\n", "stream": "stdout", "time": "..."}` (nothing else
+ *   but optional `attrs`).
+ * - Fluent Bit: a string `log` plus `date` (its default time key) or a `kubernetes`
+ *   object, or `log` + `time` without `stream`.
+ * - Filebeat / Elastic Agent: `@timestamp` + `message` + one of `agent.type`,
+ *   `log.file.path`, `input.type` (an application's own ECS log has none of them).
+ * - Vector: `message` + `source_type`.
+ * - rsyslog JSON templates: `msg`/`message`/`rawmsg` + one of `programname`,
+ *   `syslogtag`, `timereported`, `fromhost`, `fromhost-ip`.
+ * - syslog-ng `format-json`: upper-case `MESSAGE`/`MSG` + `HOST`, `PROGRAM` or `ISODATE`.
+ * - anything else is a bare line (`shipper` null), returned unchanged.
+ * A format hint is set only from an explicit envelope field (`format`, Filebeat
+ * `fields.format` / `labels.format`). A shipper that forwards a CRI line inside its own
+ * envelope (tailing containerd files without a CRI parser) is unwrapped twice.
+ *
+ * The inner body loses one trailing newline. A body that is not a string (a shipper that
+ * already decoded JSON) is re-serialised as JSON text, so the normalizer reads it as JSON.
+ * Fields of the envelope that RawEvent has no place for (labels, severity, offsets) are
+ * not kept.
+ */
+
+export interface Unwrapped {
+  shipper: string | null;
+  body: string;
+  host: string | null;
+  service: string | null;
+  file: string | null;
+  /** The envelope's own time stamp, verbatim (numbers as their decimal text). */
+  envelopeTime: string | null;
+  /** A format hint, only when the envelope states one. */
+  format: string | null;
+  /** Stream within a source (stdout/stderr) when the envelope names it; lines merge only within one stream. */
+  stream: string | null;
+  /** CRI `P`: this line is continued by the next line of the same stream. */
+  partial: boolean;
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+const CRI = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) (stdout|stderr) ([PF])(?: (.*))?$/s;
+
+function bare(line: string): Unwrapped {
+  return { shipper: null, body: line, host: null, service: null, file: null, envelopeTime: null, format: null, stream: null, partial: false };
+}
+
+function isObject(v: Json | undefined): v is JsonObject {
+  return v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Read a dotted path from nested objects, also accepting the dotted name as one flat key. */
+function at(obj: JsonObject, path: string): Json | undefined {
+  if (path in obj) return obj[path];
+  let cur: Json | undefined = obj;
+  for (const part of path.split('.')) {
+    if (!isObject(cur)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+function text(v: Json | undefined): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return null;
+}
+
+function first(obj: JsonObject, paths: readonly string[]): string | null {
+  for (const p of paths) {
+    const v = text(at(obj, p));
+    if (v !== null) return v;
+  }
+  return null;
+}
+
+function bodyOf(v: Json | undefined): string {
+  if (v === undefined || v === null) return '';
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return s.replace(/\r?\n$/, '');
+}
+
+function parseObject(line: string): JsonObject | null {
+  const t = line.trim();
+  if (!t.startsWith('{') || !t.endsWith('}')) return null;
+  try {
+    const v = JSON.parse(t) as Json;
+    return isObject(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function envelope(shipper: string, obj: JsonObject, body: Json | undefined, f: Partial<Omit<Unwrapped, 'shipper' | 'body'>>): Unwrapped {
+  return {
+    shipper,
+    body: bodyOf(body),
+    host: f.host ?? null,
+    service: f.service ?? null,
+    file: f.file ?? null,
+    envelopeTime: f.envelopeTime ?? null,
+    format: f.format ?? text(obj['format']),
+    stream: f.stream ?? null,
+    partial: false,
+  };
+}
+
+const DOCKER_KEYS = new Set(['log', 'stream', 'time', 'attrs']);
+
+function fromObject(o: JsonObject): Unwrapped | null {
+  // Docker json-file: exactly its own keys.
+  if (typeof o['log'] === 'string' && typeof o['stream'] === 'string' && typeof o['time'] === 'string' && Object.keys(o).every((k) => DOCKER_KEYS.has(k))) {
+    return envelope('docker', o, o['log'], { envelopeTime: o['time'], stream: o['stream'], service: first(o, ['attrs.tag', 'attrs.name']), format: null });
+  }
+  // Fluent Bit: `date` is its default time key; the kubernetes filter adds `kubernetes`.
+  if (typeof o['log'] === 'string' && ('date' in o || isObject(o['kubernetes']) || ('time' in o && !('stream' in o)))) {
+    return envelope('fluent-bit', o, o['log'], {
+      envelopeTime: text(o['date']) ?? text(o['time']),
+      host: first(o, ['kubernetes.host', 'host', 'hostname']),
+      service: first(o, ['kubernetes.container_name', 'container_name', 'service']),
+      file: first(o, ['file', 'path', 'filename']),
+      stream: text(o['stream']),
+    });
+  }
+  // Filebeat / Elastic Agent.
+  if ('@timestamp' in o && 'message' in o && (text(at(o, 'agent.type')) !== null || text(at(o, 'log.file.path')) !== null || text(at(o, 'input.type')) !== null)) {
+    const agent = text(at(o, 'agent.type'));
+    return envelope(agent === 'elastic-agent' || text(at(o, 'elastic_agent.id')) !== null ? 'elastic-agent' : 'filebeat', o, o['message'], {
+      envelopeTime: text(o['@timestamp']),
+      host: first(o, ['host.name', 'host.hostname', 'host']),
+      service: first(o, ['service.name', 'kubernetes.container.name', 'container.name']),
+      file: first(o, ['log.file.path']),
+      stream: first(o, ['stream']),
+      format: first(o, ['fields.format', 'labels.format', 'format']),
+    });
+  }
+  // Vector.
+  if ('message' in o && typeof o['source_type'] === 'string') {
+    return envelope('vector', o, o['message'], {
+      envelopeTime: text(o['timestamp']),
+      host: first(o, ['host', 'hostname', 'kubernetes.pod_node_name']),
+      service: first(o, ['kubernetes.container_name', 'container_name', 'appname', 'service']),
+      file: first(o, ['file', 'kubernetes.file']),
+      stream: text(o['stream']),
+    });
+  }
+  // rsyslog JSON template (property names, possibly renamed by the template).
+  const rsMsg = ['msg', 'message', 'rawmsg'].find((k) => k in o);
+  if (rsMsg !== undefined && ['programname', 'syslogtag', 'timereported', 'fromhost', 'fromhost-ip'].some((k) => k in o)) {
+    // rsyslog's %msg% keeps the space that separates it from the syslog header.
+    const msg = o[rsMsg];
+    return envelope('rsyslog', o, typeof msg === 'string' ? msg.replace(/^ /, '') : msg, {
+      envelopeTime: first(o, ['timereported', 'timegenerated', '@timestamp', 'timestamp']),
+      host: first(o, ['hostname', 'host', 'fromhost']),
+      service: first(o, ['programname', 'app-name', 'appname']),
+    });
+  }
+  // syslog-ng format-json (macro names are upper case).
+  const ngMsg = ['MESSAGE', 'MSG'].find((k) => k in o);
+  if (ngMsg !== undefined && ['HOST', 'PROGRAM', 'ISODATE'].some((k) => k in o)) {
+    return envelope('syslog-ng', o, o[ngMsg], {
+      envelopeTime: first(o, ['ISODATE', 'DATE', 'R_ISODATE']),
+      host: first(o, ['HOST', 'HOST_FROM']),
+      service: first(o, ['PROGRAM']),
+      file: first(o, ['FILE_NAME']),
+    });
+  }
+  return null;
+}
+
+/** Unwrap one physical line (without its newline). */
+export function unwrapLine(line: string): Unwrapped {
+  const c = CRI.exec(line);
+  if (c) {
+    return { shipper: 'cri', body: c[4] ?? '', host: null, service: null, file: null, envelopeTime: c[1] as string, format: null, stream: c[2] as string, partial: c[3] === 'P' };
+  }
+  const obj = parseObject(line);
+  const env = obj && fromObject(obj);
+  if (!env) return bare(line);
+  // A shipper tailing containerd files without a CRI parser forwards the CRI line whole.
+  const inner = CRI.exec(env.body);
+  if (inner) return { ...env, body: inner[4] ?? '', stream: inner[2] as string, partial: inner[3] === 'P' };
+  return env;
+}

@@ -1,0 +1,89 @@
+/**
+ * Split the text of ONE Kafka message into events (pure).
+ *
+ * 1. physical lines (`\n` or `\r\n`); each is unwrapped from its shipper envelope;
+ * 2. CRI partial lines (`P`) are joined, without a separator, with the following lines of
+ *    the same stream up to the `F` line (an unterminated run becomes an event flagged
+ *    `partial`);
+ * 3. continuation lines (multiline.ts) join the preceding event of the same stream with
+ *    `\n`; the event keeps the envelope fields of its first line.
+ * Events come back in the order of their first line; events with an empty body are left out.
+ */
+import { unwrapLine, type Unwrapped } from './envelopes.js';
+import { LineGrouper } from './multiline.js';
+
+export interface SplitEvent {
+  envelope: Unwrapped;
+  body: string;
+  flags: string[];
+}
+
+interface Item {
+  at: number;
+  env: Unwrapped;
+  body: string;
+  flags: string[];
+}
+
+function streamKeyOf(u: Unwrapped): string {
+  return `${u.shipper ?? ''}|${u.stream ?? ''}|${u.service ?? ''}|${u.host ?? ''}|${u.file ?? ''}`;
+}
+
+/** A message that is one pretty-printed JSON document is one event, not one per line. */
+function wholeJson(text: string): boolean {
+  const t = text.trim();
+  if (!t.includes('\n') || !t.startsWith('{') || !t.endsWith('}')) return false;
+  try {
+    JSON.parse(t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function splitMessage(text: string): SplitEvent[] {
+  if (wholeJson(text)) {
+    const env = unwrapLine(text.trim());
+    return [{ envelope: env, body: env.body, flags: [] }];
+  }
+  const lines = text.split(/\r?\n/);
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+
+  const partials = new Map<string, Item>();
+  const groupers = new Map<string, LineGrouper<Item>>();
+  const groups: Item[][] = [];
+  const feed = (key: string, item: Item): void => {
+    let g = groupers.get(key);
+    if (!g) groupers.set(key, (g = new LineGrouper<Item>((i) => i.body)));
+    groups.push(...g.push(item));
+  };
+
+  lines.forEach((line, at) => {
+    const env = unwrapLine(line);
+    const key = streamKeyOf(env);
+    const open = partials.get(key);
+    if (open) {
+      open.body += env.body;
+      if (env.partial) return;
+      partials.delete(key);
+      feed(key, open);
+      return;
+    }
+    const item: Item = { at, env, body: env.body, flags: [] };
+    if (env.partial) partials.set(key, item);
+    else feed(key, item);
+  });
+  for (const [key, open] of partials) {
+    open.flags.push('partial');
+    feed(key, open);
+  }
+  for (const g of groupers.values()) groups.push(...g.finish());
+
+  return groups
+    .sort((a, b) => (a[0] as Item).at - (b[0] as Item).at)
+    .map((g) => {
+      const head = g[0] as Item;
+      return { envelope: head.env, body: g.map((i) => i.body).join('\n'), flags: [...new Set(g.flatMap((i) => i.flags))] };
+    })
+    .filter((e) => e.body.trim().length > 0);
+}

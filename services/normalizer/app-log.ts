@@ -1,0 +1,277 @@
+/**
+ * Application text logs whose header is a timestamp followed by level / thread / logger:
+ * log4j, logback, Python logging, oslo.log (OpenStack, optionally prefixed by the file
+ * name), ZooKeeper, Kafka (`[ts] LEVEL msg (logger)`), Spring Boot, Calico, klog, and the
+ * Loghub families HDFS (`yyMMdd HHmmss pid LEVEL component: msg`), Spark (`yy/MM/dd
+ * HH:mm:ss LEVEL component: msg`) and Android logcat (`MM-dd HH:mm:ss.SSS pid tid L tag: msg`).
+ *
+ * The emitting logger / class / tag goes to attribute `component`; thread, pid, tid and
+ * caller file:line go to attributes of those names. Every regex here is anchored and
+ * compiled once; a line that matches none of them is not this family (null).
+ */
+import type { Level } from '../../shared/records.js';
+import { fromLetter, toLevel } from './levels.js';
+import { parseLogfmt } from './logfmt.js';
+import type { ParseContext, ParsedText } from './parsed.js';
+import { civilMicros, fracMicros, offsetMinutes, yearlessMicros } from './timestamps.js';
+
+/** Leading `[yyyy-MM-dd HH:mm:ss[.,]frac[zone]]`, with or without brackets. */
+const ISO_HEAD = /^(\[)?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?\]? +/;
+// Variants after the timestamp (R = rest of the line).
+const LOG4J = /^([A-Za-z]+) +\[([^\]]*)\] +(\S+) +- ?([\s\S]*)$/; //            LEVEL [thread] logger - msg
+const LOGBACK = /^\[([^\]]*)\] +([A-Za-z]+) +(\S+) +- ?([\s\S]*)$/; //         [thread] LEVEL logger - msg
+const PY_DASH = /^- (\S+) - ([A-Za-z]+) - ([\s\S]*)$/; //                         - name - LEVEL - msg
+const ZK = /^- ([A-Za-z]+) +\[(.*?)\] - ([\s\S]*)$/; //                          - LEVEL [thread:Class@line] - msg
+const OSLO = /^(\d+) ([A-Za-z]+) (\S+) (?:\[([^\]]*)\] )?([\s\S]*)$/; //          pid LEVEL module [req ...] msg
+const SPRING = /^([A-Za-z]+) +(\d+) --- \[ *([^\]]*)\] +(\S+) +: ([\s\S]*)$/; //   LEVEL pid --- [thread] logger : msg
+const CALICO = /^\[([A-Za-z]+)\]\[(\d+)\] (\S+) (\d+): ([\s\S]*)$/; //             [LEVEL][pid] file line: msg
+const LEVEL_LOGGER = /^\[?([A-Za-z]+)\]?:? +([\w.$/-]+): ([\s\S]*)$/; //            LEVEL logger: msg
+const LEVEL_ONLY = /^\[?([A-Za-z]+)\]?:? +([\s\S]*)$/; //                           LEVEL msg
+const FILE_PREFIX = /^(\S+) (?=\d{4}-\d{2}-\d{2}[T ]\d{2}:)/;
+
+const HDFS = /^(\d{2})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2}) (\d+) ([A-Za-z]+) ([^\s:]+): ?([\s\S]*)$/;
+const SPARK = /^(\d{2})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([A-Za-z]+) ([^\s:]+): ?([\s\S]*)$/;
+const LOGCAT = /^(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3,6}) +(\d+) +(\d+) ([VDIWEFA]) ([\s\S]*)$/;
+const KLOG = /^([IWEF])(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{6}) +(\d+) ([^\s:\]]+):(\d+)\] ([\s\S]*)$/;
+const PY_BASIC = /^(DEBUG|INFO|WARNING|ERROR|CRITICAL):([^:\s]*):([\s\S]*)$/;
+const OSLO_HTTP = /^(\S+) "([A-Z]+) (\S+) [^"]*" status: (\d{3}) len: (\d+) time: (\d+)\.(\d+)/;
+
+function level(word: string): Level | undefined {
+  const l = toLevel(word);
+  return l === 'UNKNOWN' ? undefined : l;
+}
+
+/** ZooKeeper / log4j `%t:%C@%L`: thread, then class after the last ':' and line after '@'. */
+function threadClassLine(s: string, attrs: Record<string, string>): void {
+  const at = s.lastIndexOf('@');
+  const head = at > 0 && /^\d+$/.test(s.slice(at + 1)) ? s.slice(0, at) : s;
+  if (head !== s) attrs['line'] = s.slice(at + 1);
+  const colon = head.lastIndexOf(':');
+  if (colon > 0) {
+    attrs['thread'] = head.slice(0, colon);
+    attrs['component'] = head.slice(colon + 1);
+  } else attrs['component'] = head;
+}
+
+/** `[req-<uuid> user project domain ...]` of oslo.log: the request id goes to ids. */
+function osloContext(ctx: string | undefined, out: ParsedText): void {
+  if (!ctx) return;
+  const sp = ctx.indexOf(' ');
+  const first = sp < 0 ? ctx : ctx.slice(0, sp);
+  if (first.startsWith('req-')) out.ids = { request_id: first };
+  out.attributes['context'] = ctx;
+}
+
+function osloHttp(out: ParsedText): void {
+  const h = OSLO_HTTP.exec(out.message);
+  if (!h) return;
+  out.http = {
+    method: h[2] as string, route: null, path: h[3] as string, status: Number(h[4]),
+    duration_us: Number(h[6]) * 1_000_000 + fracMicros(h[7]), bytes: Number(h[5]), client_ip: h[1] as string, user_agent: null,
+  };
+}
+
+/** After the timestamp: try the known header layouts. */
+function afterTime(r: string, bracketed: boolean, out: ParsedText): boolean {
+  const c = r.charCodeAt(0);
+  let m: RegExpExecArray | null;
+  if (c === 0x2d /* - */) {
+    if ((m = ZK.exec(r)) && (out.level = level(m[1] as string))) {
+      threadClassLine(m[2] as string, out.attributes);
+      out.message = m[3] as string;
+      out.format = 'log4j';
+      return true;
+    }
+    if ((m = PY_DASH.exec(r)) && (out.level = level(m[2] as string))) {
+      out.attributes['component'] = m[1] as string;
+      out.message = m[3] as string;
+      out.format = 'python';
+      return true;
+    }
+    return false;
+  }
+  if (c >= 0x30 && c <= 0x39) {
+    if ((m = OSLO.exec(r)) && (out.level = level(m[2] as string))) {
+      out.attributes['pid'] = m[1] as string;
+      out.attributes['component'] = m[3] as string;
+      out.message = m[5] as string;
+      osloContext(m[4], out);
+      osloHttp(out);
+      out.format = 'oslo';
+      return true;
+    }
+    return false;
+  }
+  if (c === 0x5b /* [ */) {
+    if ((m = CALICO.exec(r)) && (out.level = level(m[1] as string))) {
+      out.attributes['pid'] = m[2] as string;
+      out.attributes['caller'] = `${m[3]}:${m[4]}`;
+      out.message = m[5] as string;
+      out.format = 'calico';
+      return true;
+    }
+    if ((m = LOGBACK.exec(r)) && (out.level = level(m[2] as string))) {
+      out.attributes['thread'] = m[1] as string;
+      out.attributes['component'] = m[3] as string;
+      out.message = m[4] as string;
+      out.format = 'logback';
+      return true;
+    }
+  }
+  if ((m = LOG4J.exec(r)) && (out.level = level(m[1] as string))) {
+    out.attributes['thread'] = m[2] as string;
+    out.attributes['component'] = m[3] as string;
+    out.message = m[4] as string;
+    out.format = 'log4j';
+    return true;
+  }
+  if ((m = SPRING.exec(r)) && (out.level = level(m[1] as string))) {
+    out.attributes['pid'] = m[2] as string;
+    out.attributes['thread'] = m[3] as string;
+    out.attributes['component'] = m[4] as string;
+    out.message = m[5] as string;
+    out.format = 'logback';
+    return true;
+  }
+  if (bracketed && (m = LEVEL_ONLY.exec(r)) && (out.level = level(m[1] as string))) {
+    // Kafka: `[ts] LEVEL msg (logger)`.
+    let msg = m[2] as string;
+    const nl = msg.indexOf('\n');
+    const first = nl < 0 ? msg : msg.slice(0, nl);
+    const open = first.lastIndexOf(' (');
+    if (first.endsWith(')') && open >= 0 && /^[\w.$]+$/.test(first.slice(open + 2, -1))) {
+      out.attributes['component'] = first.slice(open + 2, -1);
+      msg = first.slice(0, open) + (nl < 0 ? '' : msg.slice(nl));
+    }
+    out.message = msg;
+    out.format = 'log4j';
+    return true;
+  }
+  if ((m = LEVEL_LOGGER.exec(r)) && (out.level = level(m[1] as string))) {
+    out.attributes['component'] = m[2] as string;
+    out.message = m[3] as string;
+    out.format = 'log4j';
+    return true;
+  }
+  if ((m = LEVEL_ONLY.exec(r)) && (out.level = level(m[1] as string))) {
+    out.message = m[2] as string;
+    out.format = 'log4j';
+    return true;
+  }
+  return false;
+}
+
+function isoHeaded(line: string, ctx: ParseContext): ParsedText | null {
+  const m = ISO_HEAD.exec(line);
+  if (!m) return null;
+  const [, br, y, mo, d, h, mi, s, frac, off] = m;
+  let time = civilMicros(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s), fracMicros(frac), off ? undefined : ctx.zone);
+  if (time !== undefined && off) time -= offsetMinutes(off) * 60_000_000;
+  const out: ParsedText = { format: 'log4j', time, message: '', attributes: {} };
+  return afterTime(line.slice(m[0].length), br !== undefined, out) ? out : null;
+}
+
+function hdfs(line: string, ctx: ParseContext): ParsedText | null {
+  const m = HDFS.exec(line);
+  if (!m) return null;
+  const lv = level(m[8] as string);
+  if (!lv) return null;
+  return {
+    format: 'hdfs', time: civilMicros(2000 + Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), 0, ctx.zone),
+    level: lv, message: m[10] as string, attributes: { pid: m[7] as string, component: m[9] as string },
+  };
+}
+
+function spark(line: string, ctx: ParseContext): ParsedText | null {
+  const m = SPARK.exec(line);
+  if (!m) return null;
+  const lv = level(m[7] as string);
+  if (!lv) return null;
+  return {
+    format: 'spark', time: civilMicros(2000 + Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), 0, ctx.zone),
+    level: lv, message: m[9] as string, attributes: { component: m[8] as string },
+  };
+}
+
+function logcat(line: string, ctx: ParseContext): ParsedText | null {
+  const m = LOGCAT.exec(line);
+  if (!m) return null;
+  const rest = m[10] as string;
+  // The tag runs to the first ": " (tags are space-padded, may contain spaces, never ": ").
+  let sep = rest.indexOf(': ');
+  if (sep < 0 && rest.endsWith(':')) sep = rest.length - 1;
+  return {
+    format: 'logcat',
+    time: yearlessMicros(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), fracMicros(m[6]), ctx.ingest, ctx.zone),
+    level: fromLetter(m[9] as string),
+    message: sep < 0 ? rest : rest.slice(sep + 2),
+    attributes: sep < 0 ? { pid: m[7] as string, tid: m[8] as string } : { pid: m[7] as string, tid: m[8] as string, component: rest.slice(0, sep).trim() },
+  };
+}
+
+function klog(line: string, ctx: ParseContext): ParsedText | null {
+  const m = KLOG.exec(line);
+  if (!m) return null;
+  const out: ParsedText = {
+    format: 'klog',
+    time: yearlessMicros(Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), fracMicros(m[7]), ctx.ingest, ctx.zone),
+    level: fromLetter(m[1] as string),
+    message: m[11] as string,
+    attributes: { tid: m[8] as string, caller: `${m[9]}:${m[10]}` },
+  };
+  // Structured klog (InfoS): `"msg" k=v k2="v 2"`.
+  const msg = out.message;
+  if (msg.charCodeAt(0) === 0x22) {
+    const kv = parseLogfmt(`msg=${msg}`);
+    if (kv) {
+      out.message = kv.get('msg') ?? msg;
+      kv.delete('msg');
+      for (const [k, v] of kv) out.attributes[k] = v;
+    }
+  }
+  return out;
+}
+
+function pyBasic(line: string): ParsedText | null {
+  const m = PY_BASIC.exec(line);
+  if (!m) return null;
+  return { format: 'python', level: level(m[1] as string), message: m[3] as string, attributes: { component: m[2] as string } };
+}
+
+/** oslo.log lines prefixed with the log file name (the Loghub OpenStack sample). */
+function filePrefixed(line: string, ctx: ParseContext): ParsedText | null {
+  const f = FILE_PREFIX.exec(line);
+  if (!f) return null;
+  const out = isoHeaded(line.slice(f[0].length), ctx);
+  if (out) out.attributes['log_file'] = f[1] as string;
+  return out;
+}
+
+/** Dispatch on the first character; each candidate is an anchored regex. */
+export function parseAppLog(line: string, ctx: ParseContext): ParsedText | null {
+  const c = line.charCodeAt(0);
+  if (c >= 0x30 && c <= 0x39) {
+    const c2 = line.charCodeAt(2);
+    if (c2 === 0x2f /* / */) return spark(line, ctx);
+    if (c2 === 0x2d /* - */) return logcat(line, ctx);
+    return line.charCodeAt(4) === 0x2d ? isoHeaded(line, ctx) : hdfs(line, ctx);
+  }
+  if (c === 0x5b /* [ */) return isoHeaded(line, ctx);
+  if (c === 0x49 || c === 0x57 || c === 0x45 || c === 0x46) {
+    // I W E F: klog, else Python basicConfig (INFO:, WARNING:, ERROR:).
+    const k = klog(line, ctx);
+    if (k) return k;
+  }
+  return pyBasic(line) ?? filePrefixed(line, ctx);
+}
+
+/** A named member of this family, for the `format` hint. */
+export function parseAppLogAs(name: string, line: string, ctx: ParseContext): ParsedText | null {
+  switch (name) {
+    case 'hdfs': return hdfs(line, ctx);
+    case 'spark': return spark(line, ctx);
+    case 'logcat': return logcat(line, ctx);
+    case 'klog': return klog(line, ctx);
+    default: return parseAppLog(line, ctx);
+  }
+}

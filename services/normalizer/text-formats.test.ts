@@ -1,0 +1,65 @@
+import type { RawEvent } from '../../shared/records.js';
+import { createNormalizeStage, normalize } from './normalize.js';
+import { parseLogfmt } from './logfmt.js';
+
+const opts = { outputTopic: 'logs.normalized', maxAttributes: 128, maxAttributeBytes: 4096, maxJsonDepth: 32 };
+const INGEST = Date.UTC(2026, 10, 21, 12) * 1000;
+const ev = (body: string, format: string | null = null): RawEvent => ({
+  event_id: 'E', tenant: 't', observed_at: 2, kafka_timestamp: INGEST, origin: { topic: 'logs.raw', partition: 0, offset: 5, index: 0 },
+  format, shipper: null, service: 'hdr', host: null, file: null, envelope_time: null, body, flags: [],
+});
+
+describe('logfmt', () => {
+  test('quoted values, escapes, bare keys', () => {
+    expect(Object.fromEntries(parseLogfmt('a=1 b="x y" c="q\\"\\\\n" d= flag e=\\t')!)).toEqual({ a: '1', b: 'x y', c: 'q"\\n', d: '', flag: 'true', e: '\\t' });
+  });
+  test('an unterminated quote is not logfmt', () => expect(parseLogfmt('a=1 b="open')).toBeNull());
+  test('prose with one "=" is not auto-detected as logfmt', () => {
+    expect(normalize(ev('x=1 happened'), opts).source.format).toBe('text');
+  });
+});
+
+describe('format hint', () => {
+  test('forces a family', () => {
+    const r = normalize(ev('level=error msg=boom', 'logfmt'), opts);
+    expect([r.level, r.message, r.source.format]).toEqual(['ERROR', 'boom', 'logfmt']);
+  });
+  test('a body that fails its forced format stays text, flagged', () => {
+    const r = normalize(ev('Nov 21 10:00:00 host app: hi', 'clf'), opts);
+    expect(r.message).toBe('Nov 21 10:00:00 host app: hi');
+    expect(r.timestamp_source).toBe('ingest');
+    expect(r.flags).toContain('format_mismatch');
+  });
+  test('text keeps the body even when it looks like syslog', () => {
+    expect(normalize(ev('Nov 21 10:00:00 host app: hi', 'text'), opts).timestamp_source).toBe('ingest');
+  });
+});
+
+describe('zone option', () => {
+  test('zone-less text times are read in the zone; year-less too', () => {
+    const z = { ...opts, zone: 'Europe/Berlin' };
+    expect(normalize(ev('2026-07-01 12:00:00,250 INFO [main] a.B - x'), z).timestamp).toBe(Date.UTC(2026, 6, 1, 10, 0, 0, 250) * 1000);
+    expect(normalize(ev('Jul  1 12:00:00 h sshd[1]: x'), z).timestamp).toBe(Date.UTC(2026, 6, 1, 10) * 1000);
+    // CLF carries its own offset: the zone does not apply.
+    expect(normalize(ev('1.2.3.4 - - [01/Jul/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 5'), z).timestamp).toBe(Date.UTC(2026, 6, 1, 12) * 1000);
+  });
+  test('an unknown zone is refused at stage creation', () => {
+    expect(() => createNormalizeStage({ ...opts, zone: 'Mars/Olympus' })).toThrow(RangeError);
+  });
+});
+
+describe('robustness', () => {
+  test('multi-line events keep the continuation lines in the message', () => {
+    const r = normalize(ev('2026-11-21 10:00:00,000 ERROR [main] a.B - failed\njava.lang.X: y\n\tat a.B.c(B.java:1)\n'), opts);
+    expect(r.level).toBe('ERROR');
+    expect(r.message).toBe('failed\njava.lang.X: y\n\tat a.B.c(B.java:1)');
+  });
+  test('a huge unstructured line falls through quickly to text', () => {
+    const r = normalize(ev('a'.repeat(1_000_000) + ' "' + '\\"'.repeat(100_000)), opts);
+    expect(r.source.format).toBe('text');
+  });
+  test('RFC 5424 with nil fields and BOM', () => {
+    const r = normalize(ev('<14>1 - - - - - - \uFEFFhello'), opts);
+    expect([r.message, r.level, r.timestamp_source, r.service]).toEqual(['hello', 'INFO', 'ingest', 'hdr']);
+  });
+});
