@@ -16,6 +16,8 @@ import { redacted, type ConfigOf, type Schema } from './config.js';
 import type { commonSchema } from './common-config.js';
 import { errorMessage } from './errors.js';
 import { withRetry } from './retry.js';
+import { PipelineRunner, type Decoder } from './runner.js';
+import type { Stage } from './stage.js';
 
 export type CommonConfig = ConfigOf<typeof commonSchema>;
 
@@ -101,4 +103,35 @@ export async function startService<S extends Schema>(opts: {
       return stopping;
     },
   };
+}
+
+/**
+ * A Kafka -> Kafka service: one pure stage between `inputTopic` and `outputTopics`,
+ * run by a PipelineRunner. Collector, normalizer and enricher are all this shape.
+ */
+export function startPipelineService<S extends Schema, I>(opts: {
+  name: string;
+  schema: S;
+  config: ConfigOf<S> & CommonConfig & { groupId: string; adminPort: number };
+  inputTopic: string;
+  outputTopics: string[];
+  decode: Decoder<I>;
+  stage: Stage<I>;
+}): Promise<RunningService> {
+  const { config } = opts;
+  return startService({
+    name: opts.name,
+    schema: opts.schema,
+    config,
+    adminPort: config.adminPort,
+    topics: [opts.inputTopic, ...opts.outputTopics, config.topicDlq],
+    start: async (ctx) => {
+      const runner = new PipelineRunner<I>(
+        { stageName: opts.name, kafka: ctx.kafka, groupId: config.groupId, inputTopic: opts.inputTopic, outputTopics: opts.outputTopics, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: opts.decode, metrics: ctx.metrics, log: ctx.log },
+        opts.stage,
+      );
+      await runner.start();
+      return [runner];
+    },
+  });
 }

@@ -1,9 +1,9 @@
 /** Normalizer process: logs.collected -> normalize -> logs.normalized. The only file here that reads the environment. */
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
-import { startService } from '../../shared/service.js';
+import { startPipelineService } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
-import { PipelineRunner, avro } from '../../shared/runner.js';
+import { avro } from '../../shared/runner.js';
 import type { RawEvent } from '../../shared/records.js';
 import { schema, strictPrefixes } from './config.js';
 import { createNormalizeStage } from './normalize.js';
@@ -17,20 +17,19 @@ runMain(async () => {
       throw new ConfigError(`SLUICE_NORMALIZER_ZONE=${JSON.stringify(config.zone)} is not an IANA time zone`);
     }
   }
-  return startService({
+  return startPipelineService({
     name: 'normalizer',
     schema,
     config,
-    adminPort: config.adminPort,
-    topics: [config.topicCollected, config.topicNormalized, config.topicDlq],
-    start: async (ctx) => {
-      const stage = createNormalizeStage({ outputTopic: config.topicNormalized, maxAttributes: config.maxAttributes, maxAttributeBytes: config.maxAttributeBytes, maxJsonDepth: config.maxJsonDepth, ...(config.zone ? { zone: config.zone } : {}) });
-      const runner = new PipelineRunner<RawEvent>(
-        { stageName: 'normalizer', kafka: ctx.kafka, groupId: config.groupId, outputTopics: [config.topicNormalized], inputTopic: config.topicCollected, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<RawEvent>(), metrics: ctx.metrics, log: ctx.log },
-        stage,
-      );
-      await runner.start();
-      return [runner];
-    },
+    inputTopic: config.topicCollected,
+    outputTopics: [config.topicNormalized],
+    decode: avro<RawEvent>(),
+    stage: createNormalizeStage({
+      outputTopic: config.topicNormalized,
+      maxAttributes: config.maxAttributes,
+      maxAttributeBytes: config.maxAttributeBytes,
+      maxJsonDepth: config.maxJsonDepth,
+      ...(config.zone ? { zone: config.zone } : {}),
+    }),
   });
 });

@@ -8,7 +8,8 @@ import { stackVariables } from '../../shared/common-config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { startService, type Runnable } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
-import { SinkRunner, avro } from '../../shared/runner.js';
+import { SinkRunner, avro, type BatchPolicy, type SinkWriter } from '../../shared/runner.js';
+import type { Logger } from '../../shared/logger.js';
 import type { LogRecord } from '../../shared/records.js';
 import { schema, strictPrefixes } from './config.js';
 import { createEsClient, createEsWriter } from './es-writer.js';
@@ -28,18 +29,21 @@ runMain(async () => {
     topics: [config.topicEnriched, config.topicDlq],
     start: async (ctx) => {
       const runners: Runnable[] = [];
-      const base = { kafka: ctx.kafka, inputTopic: config.topicEnriched, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<LogRecord>(), metrics: ctx.metrics };
+      /** One consumer group per writer: a bulkhead between the stores. */
+      const run = async (stageName: string, groupId: string, writer: SinkWriter<LogRecord>, policy: BatchPolicy, log: Logger) => {
+        const runner = new SinkRunner<LogRecord>(
+          { kafka: ctx.kafka, inputTopic: config.topicEnriched, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<LogRecord>(), metrics: ctx.metrics, stageName, groupId, log },
+          writer,
+          policy,
+        );
+        await runner.start();
+        runners.push(runner);
+      };
       if (config.writers.includes('es')) {
         const log = ctx.log.child({ writer: 'es' });
         const client = createEsClient({ url: config.esUrl, username: config.esUsername, password: config.esPassword, apiKey: config.esApiKey, caFile: config.esCaFile, indexPrefix: config.esIndexPrefix });
         const writer = createEsWriter({ client, indexPrefix: config.esIndexPrefix, log });
-        const runner = new SinkRunner<LogRecord>({ ...base, stageName: 'sink-es', groupId: config.esGroupId, log }, writer, {
-          maxRecords: config.esMaxDocs,
-          maxBytes: config.esMaxBytes,
-          maxAgeMs: config.esMaxAgeMs,
-        });
-        await runner.start();
-        runners.push(runner);
+        await run('sink-es', config.esGroupId, writer, { maxRecords: config.esMaxDocs, maxBytes: config.esMaxBytes, maxAgeMs: config.esMaxAgeMs }, log);
       }
       if (config.writers.includes('parquet')) {
         const log = ctx.log.child({ writer: 'parquet' });
@@ -56,13 +60,7 @@ runMain(async () => {
             rows.inc({}, n);
           },
         });
-        const runner = new SinkRunner<LogRecord>({ ...base, stageName: 'sink-parquet', groupId: config.parquetGroupId, log }, writer, {
-          maxRecords: config.parquetMaxRows,
-          maxBytes: config.parquetMaxBytes,
-          maxAgeMs: config.parquetMaxAgeMs,
-        });
-        await runner.start();
-        runners.push(runner);
+        await run('sink-parquet', config.parquetGroupId, writer, { maxRecords: config.parquetMaxRows, maxBytes: config.parquetMaxBytes, maxAgeMs: config.parquetMaxAgeMs }, log);
       }
       return runners;
     },
