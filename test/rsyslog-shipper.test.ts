@@ -1,0 +1,79 @@
+/**
+ * A real shipper: rsyslog (imfile + omkafka, Debian packages rsyslog and rsyslog-kafka)
+ * tails a file and produces to logs.raw in its JSON template; the lines must arrive in
+ * logs.normalized with the right host, service, timestamps and levels.
+ * Skips with a clear message when rsyslogd or omkafka is not installed.
+ */
+import { appendFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, execSync } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../shared/schemas.js';
+import { createRegistry } from '../shared/registry.js';
+import type { LogRecord } from '../shared/records.js';
+import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
+import { cleanup, clients, endpoints, isolatedEnv, newRunId, readTopic, topicName } from './helpers.js';
+
+function rsyslogAvailable(): boolean {
+  try {
+    execSync('command -v rsyslogd', { stdio: 'ignore' });
+    return execSync("find /usr/lib -name omkafka.so -path '*rsyslog*'", { encoding: 'utf8' }).trim().length > 0;
+  } catch {
+    return false;
+  }
+}
+const available = rsyslogAvailable();
+if (!available) console.warn('rsyslog-shipper test SKIPPED: rsyslogd or omkafka.so is missing (apt-get install rsyslog rsyslog-kafka; .ci/run installs them)');
+const maybe = available ? test : test.skip;
+
+const runId = newRunId('rsys');
+const c = clients('rsys');
+const dir = mkdtempSync(join(tmpdir(), 'sluice-rsyslog-'));
+const logFile = join(dir, 'checkout.log');
+const state = join(dir, 'state');
+const shipper = join(repoRoot(), 'scripts', 'rsyslog-shipper');
+let procs: ServiceProcess[] = [];
+
+afterAll(async () => {
+  if (existsSync(state)) execFileSync(shipper, ['stop', '--state', state]);
+  await stopServices(procs);
+  await cleanup(c, runId, runId).catch((err: unknown) => console.warn(`cleanup failed: ${String(err)}`));
+}, 120_000);
+
+maybe('lines tailed by rsyslog arrive normalized with host, service, time and level', async () => {
+  const env = isolatedEnv(runId);
+  procs = await startServices({ env, logDir: join(repoRoot(), '.stack', 'logs', 'test', runId), names: ['collector', 'normalizer'] });
+  await waitReady(procs); // the collector has created <run>.logs.raw
+  writeFileSync(logFile, '');
+  execFileSync(shipper, ['start', '--file', logFile, '--tag', 'checkout', '--topic', topicName(runId, 'logs.raw'), '--brokers', endpoints.kafka, '--state', state]);
+
+  const levels = ['INFO', 'WARN', 'ERROR', 'DEBUG'];
+  const lines: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const us = String(100_000 + i).padStart(6, '0');
+    lines.push(i % 2 === 0
+      ? JSON.stringify({ timestamp: `2026-11-21T08:00:${String(i).padStart(2, '0')}.${us}Z`, level: levels[i % 4]!.toLowerCase(), msg: `json line ${i}`, order_id: `o-${i}` })
+      : `2026-11-21 08:00:${String(i).padStart(2, '0')},${String(i).padStart(3, '0')} ${levels[i % 4]} [main] com.example.Checkout - text line ${i}`);
+  }
+  // imfile polls once a second; write in two steps like an application would.
+  appendFileSync(logFile, lines.slice(0, 10).join('\n') + '\n');
+  await new Promise((r) => setTimeout(r, 1500));
+  appendFileSync(logFile, lines.slice(10).join('\n') + '\n');
+
+  const registry = createRegistry({ url: process.env['SLUICE_REGISTRY_URL'] || 'http://127.0.0.1:8081/apis/ccompat/v7' });
+  const out = await readTopic(c.kafka, topicName(runId, 'logs.normalized'), lines.length, 90_000);
+  const records = (await Promise.all(out.map((m) => registry.decode(m.value)))) as LogRecord[];
+  records.sort((a, b) => a.timestamp - b.timestamp);
+  expect(records).toHaveLength(20);
+  for (const [i, r] of records.entries()) {
+    expect(r.source.shipper).toBe('rsyslog');
+    expect(r.host).toBe(hostname());
+    expect(r.service).toBe('checkout');
+    expect(r.level).toBe(levels[i % 4]);
+    expect(r.timestamp_source).toBe('event');
+    const expectedUs = Date.UTC(2026, 10, 21, 8, 0, i) * 1000 + (i % 2 === 0 ? 100_000 + i : i * 1000);
+    expect(r.timestamp).toBe(expectedUs);
+    expect(r.message).toBe(i % 2 === 0 ? `json line ${i}` : `text line ${i}`);
+  }
+  expect(records[0]!.ids['order_id']).toBe('o-0');
+}, 300_000);
