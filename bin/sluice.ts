@@ -27,9 +27,13 @@ const sections = {
 function usage(): string {
   return [
     'usage: sluice config [common|collector|normalizer|enricher|sink]',
-    '       sluice parse [--format <hint>] [--zone <IANA>] [--source <service>] [--tenant <tenant>] [file ...]',
-    '         runs the collector and normalizer stages on each line of the files (or stdin, or "-"),',
-    '         writes LogRecords as NDJSON to stdout and a one-line summary to stderr',
+    '       sluice parse [--format <hint>] [--zone <IANA>] [--source <service>] [--tenant <tenant>]',
+    '                    [--multiline-timeout <ms>] [--no-multiline] [file ...]',
+    '         runs the collector and normalizer stages on the files (or stdin, or "-"), merging',
+    '         multi-line events (stack traces) across lines; writes LogRecords as NDJSON to stdout',
+    '         and a one-line summary to stderr. On stdin a pending multi-line event is written once',
+    '         its stream has been quiet for --multiline-timeout ms (default 1000; 0 = only at end',
+    '         of input). --no-multiline: every line is its own record.',
     '       sluice help',
     '',
   ].join('\n');
@@ -48,17 +52,37 @@ async function parseCommand(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { format: { type: 'string' }, zone: { type: 'string' }, source: { type: 'string' }, tenant: { type: 'string' } },
+      options: {
+        format: { type: 'string' },
+        zone: { type: 'string' },
+        source: { type: 'string' },
+        tenant: { type: 'string' },
+        'multiline-timeout': { type: 'string' },
+        'no-multiline': { type: 'boolean' },
+      },
     });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${usage()}`);
     return 2;
   }
   const { values, positionals } = parsed;
+  const timeoutText = values['multiline-timeout'] ?? '1000';
+  const idleFlushMs = Number(timeoutText);
+  if (!/^\d+$/.test(timeoutText) || !Number.isSafeInteger(idleFlushMs)) {
+    process.stderr.write(`sluice parse: --multiline-timeout must be a whole number of milliseconds, got ${JSON.stringify(timeoutText)}\n${usage()}`);
+    return 2;
+  }
   const startedAtMs = Date.now();
   let pipeline: ParsePipeline;
   try {
-    pipeline = new ParsePipeline({ format: values.format, zone: values.zone, source: values.source, tenant: values.tenant, startedAtMs });
+    pipeline = new ParsePipeline({
+      format: values.format,
+      zone: values.zone,
+      source: values.source,
+      tenant: values.tenant,
+      startedAtMs,
+      multiline: values['no-multiline'] !== true,
+    });
   } catch (err) {
     process.stderr.write(`sluice parse: ${(err as Error).message}\n`);
     return 2;
@@ -72,7 +96,7 @@ async function parseCommand(argv: string[]): Promise<number> {
   for (const file of positionals.length > 0 ? positionals : ['-']) {
     try {
       if (file === '-') {
-        await pipeline.run('stdin', Date.now(), process.stdin, writeOut);
+        await pipeline.run('stdin', Date.now(), process.stdin, writeOut, { idleFlushMs });
       } else {
         const mtimeMs = Math.trunc(statSync(file).mtimeMs);
         await pipeline.run(file, mtimeMs, createReadStream(file), writeOut);

@@ -36,7 +36,7 @@ describe('ParsePipeline', () => {
     const lines = await runAll(p, 'input.log', createReadStream(join(caseDir, 'input.log'), { highWaterMark: 16 }));
     const actual = lines.map((l) => l + '\n').join('');
     expect(actual).toBe(goldenText(join(caseDir, 'expected.ndjson'), actual));
-    expect(p.summary).toMatchObject({ lines: 7, emptyLines: 2, records: 5 });
+    expect(p.summary).toMatchObject({ lines: 12, emptyLines: 2, mergedLines: 3, records: 7 });
   });
 
   test('records keep the Avro field names and render times as RFC 3339 with six digits', async () => {
@@ -63,8 +63,61 @@ describe('ParsePipeline', () => {
     expect(JSON.parse(lines[0]!).flags).toEqual(['invalid_utf8']);
     expect(p.summary).toMatchObject({ lines: 5, emptyLines: 3, records: 1 });
     expect(p.summaryLine()).toBe(
-      'sluice parse: 5 lines read, 3 empty skipped, 0 oversized cut, 1 records written, 1 dead letters: SLUICE_ERR_INPUT_EMPTY x1 (e.g. "empty message: nothing to collect")',
+      'sluice parse: 5 lines read, 3 empty skipped, 0 oversized cut, 0 merged into multi-line events, 1 records written, 1 dead letters: SLUICE_ERR_INPUT_EMPTY x1 (e.g. "empty message: nothing to collect")',
     );
+  });
+
+  test('a Java stack trace across lines is one record; the next line starts a new one', async () => {
+    const p = new ParsePipeline({ startedAtMs: STARTED });
+    const text = '2024-11-21 10:00:00,001 ERROR [main] c.e.Orders - failed\njava.lang.IllegalStateException: boom\n\tat c.e.Orders.place(Orders.java:42)\n\t... 3 more\n2024-11-21 10:00:01,000 INFO [main] c.e.Orders - ok\n';
+    const recs = (await runAll(p, 'app.log', Readable.from([text]))).map((l) => JSON.parse(l) as { message: string; level: string; source: { offset: number } });
+    expect(recs.map((r) => [r.level, r.source.offset])).toEqual([['ERROR', 1], ['INFO', 5]]);
+    expect(recs[0]!.message).toContain('failed');
+    expect(p.summary).toMatchObject({ lines: 5, records: 2, mergedLines: 3 });
+  });
+
+  test('multiline: false keeps one record per line', async () => {
+    const p = new ParsePipeline({ startedAtMs: STARTED, multiline: false });
+    const lines = await runAll(p, 'x', Readable.from(['head\n\tat a.B(B.java:1)\n']));
+    expect(lines).toHaveLength(2);
+  });
+
+  test('interleaved streams merge separately and come out in order of first line', async () => {
+    const d = (log: string, stream: string, s: number) => JSON.stringify({ log: log + '\n', stream, time: `2024-11-21T10:00:0${s}Z` });
+    const input = [d('out one', 'stdout', 0), d('err head', 'stderr', 1), d('out two', 'stdout', 2), d('\tat x.Y(Y.java:1)', 'stderr', 3), d('out three', 'stdout', 4)].join('\n') + '\n';
+    const p = new ParsePipeline({ startedAtMs: STARTED });
+    const recs = (await runAll(p, 'd', Readable.from([input]))).map((l) => JSON.parse(l) as { message: string; source: { offset: number } });
+    expect(recs.map((r) => [r.source.offset, r.message])).toEqual([
+      [1, 'out one'],
+      [2, 'err head\n\tat x.Y(Y.java:1)'],
+      [3, 'out two'],
+      [5, 'out three'],
+    ]);
+  });
+
+  test('CRI partial lines are joined across lines', async () => {
+    const input = '2024-11-21T10:00:00.1Z stdout P part one \n2024-11-21T10:00:00.2Z stdout F and two\n';
+    const p = new ParsePipeline({ startedAtMs: STARTED });
+    const recs = (await runAll(p, 'c', Readable.from([input]))).map((l) => JSON.parse(l) as { message: string });
+    expect(recs.map((r) => r.message)).toEqual(['part one and two']);
+  });
+
+  test('idleFlushMs emits a pending event of a quiet stream before the input ends', async () => {
+    const p = new ParsePipeline({ startedAtMs: STARTED });
+    const out: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    async function* slow(): AsyncGenerator<string> {
+      yield 'first event\n\tat a.B(B.java:1)\n';
+      await gate;
+      yield 'second\n';
+    }
+    const run = p.run('stdin', MTIME, slow(), (l) => {
+      out.push(l);
+      if (out.length === 1) release();
+    }, { idleFlushMs: 20 });
+    await run;
+    expect(out.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['first event\n\tat a.B(B.java:1)', 'second']);
   });
 
   test('an unknown --zone fails before reading input', () => {
@@ -100,7 +153,16 @@ describe('sluice parse (built CLI)', () => {
       ['one', 'cli', 'file:stdin', 1],
       ['two', 'cli', 'file:stdin', 3],
     ]);
-    expect(r.stderr).toContain('sluice parse: 3 lines read, 1 empty skipped, 0 oversized cut, 2 records written, 0 dead letters');
+    expect(r.stderr).toContain('sluice parse: 3 lines read, 1 empty skipped, 0 oversized cut, 0 merged into multi-line events, 2 records written, 0 dead letters');
+  });
+  test('merges a stack trace on stdin; --no-multiline does not', () => {
+    const input = 'boom\n\tat a.B(B.java:1)\nnext\n';
+    const merged = spawnSync(process.execPath, [cli, 'parse', '--multiline-timeout', '0'], { input, encoding: 'utf8' });
+    expect(merged.stdout.trim().split('\n')).toHaveLength(2);
+    expect(merged.stderr).toContain('1 merged into multi-line events, 2 records written');
+    const single = spawnSync(process.execPath, [cli, 'parse', '--no-multiline'], { input, encoding: 'utf8' });
+    expect(single.stdout.trim().split('\n')).toHaveLength(3);
+    expect(spawnSync(process.execPath, [cli, 'parse', '--multiline-timeout', 'soon'], { input, encoding: 'utf8' }).status).toBe(2);
   });
   test('a missing file is reported and exits 1, after the summary', () => {
     const r = spawnSync(process.execPath, [cli, 'parse', '/nonexistent/x.log'], { encoding: 'utf8' });

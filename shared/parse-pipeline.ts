@@ -3,20 +3,42 @@
  * over lines of a file or stdin and renders LogRecords as NDJSON.
  *
  * Contract:
- * - each input line (without `\n` / `\r\n`) is one raw Kafka message at topic
- *   `file:<name>`, partition 0, offset = its 1-based line number, Kafka timestamp =
- *   the caller's `timestampMs` (file mtime, or now for stdin); `observed_at` is the
- *   fixed `startedAtMs`;
- * - lines that are empty or whitespace-only are skipped and counted, not dead-lettered;
+ * - input lines (without `\n` / `\r\n`) are merged into multi-line events across lines
+ *   by `MultilineMerger` (services/collector/multiline.ts: stack traces, Python
+ *   tracebacks, Go dumps, CRI partial lines), keyed by input and envelope stream
+ *   (`streamKeyOf`, as the collector keys them within a message). Each merged event is
+ *   ONE raw Kafka message (its raw lines joined with `\n`) at topic `file:<name>`,
+ *   partition 0, offset = the 1-based line number of its first line, Kafka timestamp =
+ *   the caller's `timestampMs` (file mtime, or now for stdin); `observed_at` is the fixed
+ *   `startedAtMs`. The collector then splits that message exactly as it would a
+ *   multi-line Kafka message, so the merge rules are the collector's. Pending events
+ *   are emitted at the end of each input, and, with `idleFlushMs` (streaming stdin),
+ *   once their stream has been quiet that long. With `multiline: false` every line is
+ *   its own message (the pre-merge behaviour);
+ * - records come out in input order of their event's first line, also when streams
+ *   interleave (Docker stdout/stderr): a completed event waits for the pending events
+ *   of other streams that started before it. A pending event is closed once
+ *   `MAX_HOLD_LINES` lines have been read after its first line, which bounds that wait
+ *   (and the memory it takes) for files with several streams;
+ * - lines that are empty or whitespace-only are counted and are not events: they are
+ *   kept inside a multi-line event when a continuation follows (a Go panic's blank line),
+ *   dropped otherwise, never dead-lettered. A non-blank line whose envelope holds an
+ *   empty body (`{"log":"\n",...}`) goes to the collector alone when its stream has no
+ *   pending event (and is dead-lettered as SLUICE_ERR_INPUT_EMPTY, as before);
  * - a stage error (PermanentError or anything unexpected) is counted by code as a dead
  *   letter and the run goes on: bad input never stops it;
  * - output keeps the Avro LogRecord field names and order; `timestamp` and `observed_at`
  *   are RFC 3339 UTC strings with exactly six fractional digits;
- * - memory is bounded by the longest line (capped at `maxLineBytes`; the rest of such a
- *   line is discarded and counted), never by the file.
+ * - memory is bounded per stream by one pending event (at most `maxLineBytes` per line,
+ *   1000 lines, and `maxEventBytes` characters of continuation; longer traces are cut
+ *   into several events), never by the file; lines longer than `maxLineBytes` are cut and
+ *   counted.
  */
 import type { Readable } from 'node:stream';
 import { createCollectStage } from '../services/collector/collect.js';
+import { unwrapLine } from '../services/collector/envelopes.js';
+import { MultilineMerger, type MergedEvent } from '../services/collector/multiline.js';
+import { streamKeyOf } from '../services/collector/split.js';
 import { createNormalizeStage, type NormalizeOptions } from '../services/normalizer/normalize.js';
 import { formatMicros } from '../services/normalizer/timestamps.js';
 import type { LogRecord, RawEvent } from './records.js';
@@ -38,6 +60,16 @@ export interface ParseOptions {
   maxEventBytes?: number;
   /** Longest input line kept, bytes; the rest is discarded. Default 8 MiB. */
   maxLineBytes?: number;
+  /** Merge multi-line events across input lines. Default true. */
+  multiline?: boolean;
+}
+
+export interface RunOptions {
+  /**
+   * Emit a pending multi-line event once its stream has been quiet this long (ms); for
+   * streaming input (stdin). 0 or absent: only at the end of the input.
+   */
+  idleFlushMs?: number;
 }
 
 export interface ParseSummary {
@@ -45,6 +77,8 @@ export interface ParseSummary {
   emptyLines: number;
   oversizedLines: number;
   records: number;
+  /** Lines that joined the event of an earlier line (continuations, kept blank lines). */
+  mergedLines: number;
   /** Dead letters by error code, with the first message seen for each. */
   deadLetters: Map<string, { count: number; example: string }>;
 }
@@ -92,13 +126,32 @@ export async function* readLines(stream: Readable | AsyncIterable<Buffer | strin
   if (size > 0 || overflow) yield line();
 }
 
-function isBlank(b: Buffer): boolean {
+interface PendingLine {
+  lineNo: number;
+  timestampMs: number;
+  raw: Buffer;
+}
+
+const NEWLINE = Buffer.from('\n');
+/** A pending multi-line event is closed this many input lines after its first line. */
+export const MAX_HOLD_LINES = 1000;
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+function isBlank(b: Buffer | string): boolean {
+  if (typeof b === 'string') return b.trim().length === 0;
   for (const byte of b) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d && byte !== 0x0b && byte !== 0x0c) return false;
   return true;
 }
 
 export class ParsePipeline {
-  readonly summary: ParseSummary = { lines: 0, emptyLines: 0, oversizedLines: 0, records: 0, deadLetters: new Map() };
+  readonly summary: ParseSummary = { lines: 0, emptyLines: 0, oversizedLines: 0, records: 0, mergedLines: 0, deadLetters: new Map() };
+  private readonly merger: MultilineMerger<PendingLine> | null;
+  /** Streams whose last line was a CRI partial (`P`): their next line continues it. */
+  private readonly openPartials = new Set<string>();
+  /** Completed events not yet written, ordered by first line (waiting for earlier pending ones). */
+  private ready: MergedEvent<PendingLine>[] = [];
+  /** Wall-clock time of the last line per stream, for `idleFlushMs`. */
+  private readonly lastSeen = new Map<string, number>();
   private readonly collect: Stage<Buffer>;
   private readonly normalize: Stage<RawEvent>;
   private readonly ctx: StageContext;
@@ -124,24 +177,119 @@ export class ParsePipeline {
     if (opts.source) this.headers['service'] = opts.source;
     if (opts.format) this.headers['format'] = opts.format;
     this.maxLineBytes = opts.maxLineBytes ?? 8 * 1_048_576;
+    this.merger = opts.multiline === false ? null : new MultilineMerger<PendingLine>({ maxLines: 1000, maxChars: opts.maxEventBytes ?? 1_048_576 });
   }
 
   /** Run one input to the end; `name` becomes topic `file:<name>`. */
-  async run(name: string, timestampMs: number, input: Readable | AsyncIterable<Buffer | string>, sink: LineSink): Promise<void> {
-    let lineNo = 0;
-    for await (const line of readLines(input, this.maxLineBytes, () => this.summary.oversizedLines++)) {
-      lineNo++;
-      for (const out of this.processLine(name, timestampMs, lineNo, line)) await sink(out);
+  async run(name: string, timestampMs: number, input: Readable | AsyncIterable<Buffer | string>, sink: LineSink, opts: RunOptions = {}): Promise<void> {
+    // Sink calls are chained so the idle-flush timer and the read loop never interleave.
+    let chain: Promise<void> = Promise.resolve();
+    const emit = (lines: string[]): Promise<void> => {
+      if (lines.length > 0) {
+        chain = chain.then(async () => {
+          for (const l of lines) await sink(l);
+        });
+      }
+      return chain;
+    };
+    const idle = opts.idleFlushMs ?? 0;
+    const timer = idle > 0 && this.merger ? setInterval(() => void emit(this.flushIdle(Date.now(), idle)).catch(() => undefined), Math.max(10, Math.floor(idle / 2))) : undefined;
+    try {
+      let lineNo = 0;
+      for await (const line of readLines(input, this.maxLineBytes, () => this.summary.oversizedLines++)) {
+        lineNo++;
+        await emit(this.processLine(name, timestampMs, lineNo, line));
+      }
+      await emit(this.finishInput());
+    } finally {
+      if (timer) clearInterval(timer);
     }
   }
 
-  /** One line = one synthetic Kafka message; returns the NDJSON lines it produced. */
+  /**
+   * Feed one input line; returns the NDJSON lines of the events it completed (with
+   * `multiline: false`, of the line itself).
+   */
   processLine(name: string, timestampMs: number, lineNo: number, line: Buffer): string[] {
     this.summary.lines++;
-    if (isBlank(line)) {
-      this.summary.emptyLines++;
-      return [];
+    const blank = isBlank(line);
+    if (blank) this.summary.emptyLines++;
+    if (!this.merger) return blank ? [] : this.processMessage(name, timestampMs, lineNo, line);
+
+    const item: PendingLine = { lineNo, timestampMs, raw: line };
+    const env = blank ? null : unwrapLine(utf8.decode(line));
+    const key = `${name}\u0000${env ? streamKeyOf(env) : ''}`;
+    if (env && isBlank(env.body) && !env.partial && !this.openPartials.has(key) && !this.merger.hasPending(key)) {
+      // An envelope around nothing, with no event to belong to: alone to the collector (a dead letter).
+      this.queue([{ streamKey: key, body: '', lineCount: 1, firstAtMs: lineNo, truncated: false, payloads: [item] }]);
+      return this.release(false);
     }
+    const continues = this.openPartials.has(key);
+    if (env?.partial) this.openPartials.add(key);
+    else if (env) this.openPartials.delete(key);
+    this.lastSeen.set(key, Date.now());
+    // The merger's clock is the line number: an event's firstAtMs is its first line.
+    this.queue(this.merger.push(env ? env.body : '', key, lineNo, { payload: item, continues }));
+    for (let old = this.merger.oldestPending(); old && lineNo - old.firstAtMs >= MAX_HOLD_LINES; old = this.merger.oldestPending()) {
+      this.queue(this.closeStream(old.streamKey));
+    }
+    return this.release(false);
+  }
+
+  /** End of one input: emit every pending event. */
+  finishInput(): string[] {
+    if (!this.merger) return [];
+    this.openPartials.clear();
+    this.lastSeen.clear();
+    this.queue(this.merger.flush(0, 0));
+    return this.release(true);
+  }
+
+  /** Close the pending events of streams quiet for `idleMs` of wall-clock time (streaming input). */
+  flushIdle(nowMs: number, idleMs: number): string[] {
+    if (!this.merger) return [];
+    for (const [key, at] of this.lastSeen) if (nowMs - at >= idleMs) this.queue(this.closeStream(key));
+    return this.release(false);
+  }
+
+  private closeStream(key: string): MergedEvent<PendingLine>[] {
+    this.openPartials.delete(key);
+    this.lastSeen.delete(key);
+    return this.merger?.flushStream(key) ?? [];
+  }
+
+  private queue(events: MergedEvent<PendingLine>[]): void {
+    if (events.length === 0) return;
+    this.ready.push(...events);
+    this.ready.sort((a, b) => a.firstAtMs - b.firstAtMs);
+  }
+
+  /** Write completed events that no pending event precedes (all of them when `all`). */
+  private release(all: boolean): string[] {
+    const limit = all ? Infinity : (this.merger?.oldestPending()?.firstAtMs ?? Infinity);
+    let n = 0;
+    while (n < this.ready.length && (this.ready[n] as MergedEvent<PendingLine>).firstAtMs < limit) n++;
+    if (n === 0) return [];
+    const events = this.ready.slice(0, n);
+    this.ready = this.ready.slice(n);
+    const out: string[] = [];
+    for (const e of events) {
+      const items = e.payloads ?? [];
+      const head = items[0];
+      if (!head) continue;
+      this.summary.mergedLines += items.length - 1;
+      const raw = items.length === 1 ? head.raw : Buffer.concat(items.flatMap((i, k) => (k === 0 ? [i.raw] : [NEWLINE, i.raw])));
+      out.push(...this.processMessage(this.nameOf(e), head.timestampMs, head.lineNo, raw));
+    }
+    return out;
+  }
+
+  private nameOf(e: MergedEvent<PendingLine>): string {
+    return e.streamKey.slice(0, e.streamKey.indexOf('\u0000'));
+  }
+
+  /** One synthetic Kafka message through collect + normalize; returns its NDJSON lines. */
+  private processMessage(name: string, timestampMs: number, lineNo: number, line: Buffer): string[] {
     const envelope = { topic: `file:${name}`, partition: 0, offset: String(lineNo), timestampMs, key: null, headers: this.headers };
     const out: string[] = [];
     let collected;
@@ -168,7 +316,7 @@ export class ParsePipeline {
     const s = this.summary;
     const dead = [...s.deadLetters.values()].reduce((n, d) => n + d.count, 0);
     const reasons = [...s.deadLetters].map(([code, d]) => `${code} x${d.count} (e.g. ${JSON.stringify(d.example)})`).join(', ');
-    return `sluice parse: ${s.lines} lines read, ${s.emptyLines} empty skipped, ${s.oversizedLines} oversized cut, ${s.records} records written, ${dead} dead letters${reasons ? `: ${reasons}` : ''}`;
+    return `sluice parse: ${s.lines} lines read, ${s.emptyLines} empty skipped, ${s.oversizedLines} oversized cut, ${s.mergedLines} merged into multi-line events, ${s.records} records written, ${dead} dead letters${reasons ? `: ${reasons}` : ''}`;
   }
 
   private deadLetter(err: unknown): void {

@@ -111,7 +111,7 @@ export class LineGrouper<T> {
   }
 }
 
-export interface MergedEvent {
+export interface MergedEvent<P = unknown> {
   streamKey: string;
   /** The event's lines joined with `\n`. */
   body: string;
@@ -120,6 +120,12 @@ export interface MergedEvent {
   firstAtMs: number;
   /** True when the event was cut at `maxLines` / `maxBytes`; the rest starts a new event. */
   truncated: boolean;
+  /**
+   * The payloads passed to `push` for the event's lines, in order (kept blank lines
+   * included). Present only once some `push` carried a payload, so a caller can keep the
+   * raw bytes of each line (e.g. invalid UTF-8) while the merger classifies the text.
+   */
+  payloads?: P[];
 }
 
 export interface MultilineMergerOptions {
@@ -129,10 +135,22 @@ export interface MultilineMergerOptions {
   maxChars?: number;
 }
 
-interface StreamState {
+export interface PushOptions<P> {
+  /** Carried along with the line and returned in `MergedEvent.payloads`. */
+  payload?: P;
+  /**
+   * The line continues the pending event whatever it looks like (e.g. the rest of a CRI
+   * `P` partial line). Ignored when the stream has no pending event.
+   */
+  continues?: boolean;
+}
+
+interface StreamState<P> {
   rules: ContinuationRules;
   lines: string[];
-  blanks: number;
+  payloads: P[];
+  /** Payloads of the blank lines held back (their count is the number of blanks). */
+  blanks: P[];
   chars: number;
   firstAtMs: number;
   lastAtMs: number;
@@ -142,14 +160,17 @@ interface StreamState {
  * Merges continuation lines across Kafka messages, per stream (e.g. tenant|service|host|
  * file|stdout), with a timeout so a quiet stream's last event is not held forever.
  *
- * NOT wired into the Kafka runner yet: holding lines across messages means an offset may
- * only be committed once every event that started at or before it has been emitted. The
- * lead wires it with offset-safe commits; today collect.ts merges within one message only.
+ * Used by `sluice parse` (shared/parse-pipeline.ts), keyed by input file and envelope
+ * stream. NOT wired into the Kafka runner yet: holding lines across messages means an
+ * offset may only be committed once every event that started at or before it has been
+ * emitted. The lead wires it with offset-safe commits; today collect.ts merges within
+ * one message only.
  */
-export class MultilineMerger {
-  private readonly streams = new Map<string, StreamState>();
+export class MultilineMerger<P = unknown> {
+  private readonly streams = new Map<string, StreamState<P>>();
   private readonly maxLines: number;
   private readonly maxChars: number;
+  private withPayloads = false;
 
   constructor(opts: MultilineMergerOptions = {}) {
     this.maxLines = opts.maxLines ?? 1000;
@@ -157,25 +178,34 @@ export class MultilineMerger {
   }
 
   /** Feed one physical line of `streamKey`; returns events this line completed. */
-  push(line: string, streamKey: string, nowMs: number): MergedEvent[] {
+  push(line: string, streamKey: string, nowMs: number, opts: PushOptions<P> = {}): MergedEvent<P>[] {
     let s = this.streams.get(streamKey);
     if (!s) {
-      s = { rules: new ContinuationRules(), lines: [], blanks: 0, chars: 0, firstAtMs: nowMs, lastAtMs: nowMs };
+      s = { rules: new ContinuationRules(), lines: [], payloads: [], blanks: [], chars: 0, firstAtMs: nowMs, lastAtMs: nowMs };
       this.streams.set(streamKey, s);
     }
-    const out: MergedEvent[] = [];
-    const kind = s.rules.classify(line, s.lines.length > 0);
+    if ('payload' in opts) this.withPayloads = true;
+    const payload = opts.payload as P;
+    const out: MergedEvent<P>[] = [];
+    const classified = s.rules.classify(line, s.lines.length > 0);
+    const kind = opts.continues && s.lines.length > 0 ? 'continuation' : classified;
     if (kind === 'blank') {
-      if (s.lines.length > 0) s.blanks++;
+      if (s.lines.length > 0) s.blanks.push(payload);
       s.lastAtMs = nowMs;
       return out;
     }
     if (kind === 'continuation') {
-      const full = (this.maxLines > 0 && s.lines.length + s.blanks + 1 > this.maxLines) || (this.maxChars > 0 && s.chars + s.blanks + 1 + line.length > this.maxChars);
+      const nb = s.blanks.length;
+      const full = (this.maxLines > 0 && s.lines.length + nb + 1 > this.maxLines) || (this.maxChars > 0 && s.chars + nb + 1 + line.length > this.maxChars);
       if (!full) {
-        for (; s.blanks > 0; s.blanks--) s.lines.push('');
+        for (const b of s.blanks) {
+          s.lines.push('');
+          s.payloads.push(b);
+        }
+        s.blanks = [];
         s.lines.push(line);
-        s.chars += line.length + 1;
+        s.payloads.push(payload);
+        s.chars += nb + line.length + 1;
         s.lastAtMs = nowMs;
         return out;
       }
@@ -184,7 +214,8 @@ export class MultilineMerger {
       out.push(this.emit(streamKey, s, false));
     }
     s.lines = [line];
-    s.blanks = 0;
+    s.payloads = [payload];
+    s.blanks = [];
     s.chars = line.length;
     s.firstAtMs = nowMs;
     s.lastAtMs = nowMs;
@@ -195,14 +226,36 @@ export class MultilineMerger {
    * Emit the pending event of every stream whose last line is at least `timeoutMs` old
    * (`timeoutMs` 0 flushes everything, e.g. at shutdown). Idle streams are forgotten.
    */
-  flush(nowMs: number, timeoutMs: number): MergedEvent[] {
-    const out: MergedEvent[] = [];
+  flush(nowMs: number, timeoutMs: number): MergedEvent<P>[] {
+    const out: MergedEvent<P>[] = [];
     for (const [key, s] of this.streams) {
       if (timeoutMs > 0 && nowMs - s.lastAtMs < timeoutMs) continue;
       if (s.lines.length > 0) out.push(this.emit(key, s, false));
       this.streams.delete(key);
     }
     return out;
+  }
+
+  /** Emit the pending event of one stream, if any, and forget the stream. */
+  flushStream(streamKey: string): MergedEvent<P>[] {
+    const s = this.streams.get(streamKey);
+    if (!s) return [];
+    this.streams.delete(streamKey);
+    return s.lines.length > 0 ? [this.emit(streamKey, s, false)] : [];
+  }
+
+  /** The pending event that started earliest (by `nowMs` of its first line), if any. */
+  oldestPending(): { streamKey: string; firstAtMs: number } | undefined {
+    let best: { streamKey: string; firstAtMs: number } | undefined;
+    for (const [streamKey, s] of this.streams) {
+      if (s.lines.length > 0 && (best === undefined || s.firstAtMs < best.firstAtMs)) best = { streamKey, firstAtMs: s.firstAtMs };
+    }
+    return best;
+  }
+
+  /** Whether `streamKey` holds a partial event. */
+  hasPending(streamKey: string): boolean {
+    return (this.streams.get(streamKey)?.lines.length ?? 0) > 0;
   }
 
   /** Number of streams holding a partial event. */
@@ -212,10 +265,12 @@ export class MultilineMerger {
     return n;
   }
 
-  private emit(streamKey: string, s: StreamState, truncated: boolean): MergedEvent {
-    const ev: MergedEvent = { streamKey, body: s.lines.join('\n'), lineCount: s.lines.length, firstAtMs: s.firstAtMs, truncated };
+  private emit(streamKey: string, s: StreamState<P>, truncated: boolean): MergedEvent<P> {
+    const ev: MergedEvent<P> = { streamKey, body: s.lines.join('\n'), lineCount: s.lines.length, firstAtMs: s.firstAtMs, truncated };
+    if (this.withPayloads) ev.payloads = s.payloads;
     s.lines = [];
-    s.blanks = 0;
+    s.payloads = [];
+    s.blanks = [];
     s.chars = 0;
     if (!truncated) s.rules.reset();
     return ev;

@@ -25,7 +25,8 @@ interface Item {
   flags: string[];
 }
 
-function streamKeyOf(u: Unwrapped): string {
+/** The stream a line belongs to: lines merge only within one stream (also used by `sluice parse`). */
+export function streamKeyOf(u: Unwrapped): string {
   return `${u.shipper ?? ''}|${u.stream ?? ''}|${u.service ?? ''}|${u.host ?? ''}|${u.file ?? ''}`;
 }
 

@@ -7,10 +7,12 @@
  */
 import { fromSyslogSeverity } from './levels.js';
 import type { ParseContext, ParsedText } from './parsed.js';
-import { monthNumber, parseIso, yearlessMicros, fracMicros } from './timestamps.js';
+import { civilMicros, monthNumber, parseIso, yearlessMicros, fracMicros } from './timestamps.js';
 
 const RFC5424 = /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ?([\s\S]*)$/;
-const RFC3164 = /^(?:<(\d{1,3})>)?([A-Za-z]{3}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))? ([\s\S]*)$/;
+// Lenient like rsyslog (its parse1 vectors): a space after PRI, a year before the time
+// (`Mar 7 2008 19:06:53`, used when present) and a colon after the time are accepted.
+const RFC3164 = /^(?:<(\d{1,3})> ?)?([A-Za-z]{3}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?:? ([\s\S]*)$/;
 const RFC3339 = /^(?:<(\d{1,3})>)?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) ([\s\S]*)$/;
 const TAG = /^([^\s:[\]]{1,128})(?:\[([^\]\s]{0,32})\])?: ?/;
 const NIL = '-';
@@ -55,10 +57,14 @@ function structuredData(s: string, attrs: Record<string, string>): number {
     i += idEnd;
     while (s[i] === ' ') {
       i++;
-      const eq = s.indexOf('="', i);
+      const eq = s.indexOf('=', i);
       if (eq < 0) return -1;
       const name = s.slice(i, eq);
-      i = eq + 2;
+      if (name.length === 0 || /[\s\]"]/.test(name)) return -1;
+      // Spaces between `=` and the quote are tolerated, as rsyslog does (`eventSource= "x"`).
+      for (i = eq + 1; s[i] === ' '; ) i++;
+      if (s[i] !== '"') return -1;
+      i++;
       let val = '';
       let start = i;
       for (;;) {
@@ -106,8 +112,9 @@ export function parseSyslog(line: string, ctx: ParseContext): ParsedText | null 
     if (mo === 0) return null;
     const out: ParsedText = { format: 'syslog3164', message: '', attributes: {} };
     pri(m[1], out);
-    out.time = yearlessMicros(mo, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), fracMicros(m[7]), ctx.ingest, ctx.zone);
-    hostTagMessage(m[8] as string, out);
+    const [d, h, mi, sec, us] = [Number(m[3]), Number(m[5]), Number(m[6]), Number(m[7]), fracMicros(m[8])];
+    out.time = m[4] !== undefined ? civilMicros(Number(m[4]), mo, d, h, mi, sec, us, ctx.zone) : yearlessMicros(mo, d, h, mi, sec, us, ctx.ingest, ctx.zone);
+    hostTagMessage(m[9] as string, out);
     return out;
   }
   const r = RFC3339.exec(line);
