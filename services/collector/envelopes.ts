@@ -183,7 +183,14 @@ export function unwrapLine(line: string): Unwrapped {
     return { shipper: 'cri', body: c[4] ?? '', host: null, service: null, file: null, envelopeTime: c[1] as string, format: null, stream: c[2] as string, partial: c[3] === 'P' };
   }
   const obj = parseObject(line);
-  const env = obj && fromObject(obj);
+  let env: Unwrapped | null = null;
+  try {
+    env = obj && fromObject(obj);
+  } catch (err) {
+    // A non-string body nested ~10,000 deep overflows JSON.stringify (bodyOf); such a line
+    // is kept whole as a bare line rather than thrown out of the collector.
+    if (!(err instanceof Error && err.name === 'RangeError')) throw err;
+  }
   if (!env) return bare(line);
   // A shipper tailing containerd files without a CRI parser forwards the CRI line whole.
   const inner = CRI.exec(env.body);

@@ -27,7 +27,10 @@ const PY_TRACEBACK = /^Traceback \(most recent call last\):\s*$/;
 const PY_CHAINED = /^(During handling of the above exception, another exception occurred:|The above exception was the direct cause of the following exception:)\s*$/;
 const PY_EXCEPTION_LINE = /^[A-Za-z_][\w.]*(?::.*)?$/;
 const GO_GOROUTINE = /^goroutine \d+ \[[^\]]*\]:\s*$/;
-const GO_FUNC = /^(created by .+|[\w./*()\[\]{}%$-]+\(.*\)(?: \+0x[0-9a-f]+)?)$/;
+// Bounded on purpose: the name class contains '(' and ')', so an unbounded `+` would
+// backtrack quadratically on a long run of parentheses. Real frames are far shorter.
+const GO_FUNC = /^(created by .+|[\w./*()\[\]{}%$-]{1,512}\(.*\)(?: \+0x[0-9a-f]+)?)$/;
+const GO_FUNC_MAX_LINE = 4096;
 const GENERAL = /^(\s|Caused by: |Suppressed: |\.\.\. \d+ more|---(?:>| End of ))/;
 const JAVA_EXCEPTION = /^(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::.*)?$/;
 
@@ -62,7 +65,7 @@ export class ContinuationRules {
       return PY_EXCEPTION_LINE.test(line) ? 'continuation' : 'start';
     }
     if (this.mode === 'go') {
-      if (GO_FUNC.test(line) || line.startsWith('[signal ')) return 'continuation';
+      if ((line.length <= GO_FUNC_MAX_LINE && GO_FUNC.test(line)) || line.startsWith('[signal ')) return 'continuation';
       this.mode = 'none';
       return 'start';
     }

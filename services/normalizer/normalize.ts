@@ -11,13 +11,17 @@
  *   a body no format matches (or that fails its forced format, flagged
  *   `format_mismatch`) keeps its text as the message;
  * - the event time comes from the log; when it is absent or unparseable the Kafka
- *   timestamp is used and `timestamp_source` is "ingest". Zone-less times are read in
- *   `zone` (UTC by default); year-less ones get the year rule of `yearlessMicros`;
+ *   timestamp is used and `timestamp_source` is "ingest". The same holds for a time
+ *   outside what the sinks can store (before 1970 or after 2255-06-05, `isStorableTime`:
+ *   year 0, year 9999, negative epochs). Zone-less times are read in `zone` (UTC by
+ *   default); year-less ones get the year rule of `yearlessMicros`;
+ * - JSON nested so deep that serialising a part of it overflows the stack is not read
+ *   field by field: the body stays text, flagged `json_too_deep`;
  * - the stage is pure: same RawEvent, same LogRecord.
  */
 import type { Stage, StageInput, StageOutput } from '../../shared/stage.js';
 import type { ErrorInfo, Http, LogRecord, RawEvent } from '../../shared/records.js';
-import { assertZone, parseTimestamp } from './timestamps.js';
+import { assertZone, isStorableTime, parseTimestamp } from './timestamps.js';
 import { severityNumber, toLevel } from './levels.js';
 import { detectAndParse, hintFamily, parseAs } from './text-formats.js';
 import type { ParsedText } from './parsed.js';
@@ -172,8 +176,53 @@ function parseJsonObject(body: string): JsonObject | null {
 }
 
 export function normalize(ev: RawEvent, opts: NormalizeOptions): LogRecord {
-  const flags = [...ev.flags];
-  const base: LogRecord = {
+  const family = hintFamily(ev.format);
+  if (family === undefined || family === 'json') {
+    const obj = parseJsonObject(ev.body);
+    if (obj) {
+      const base = baseRecord(ev);
+      base.source.format = ev.format ?? 'json';
+      try {
+        fromFields(base, flatten(obj, opts.maxJsonDepth), ev, opts);
+        return base;
+      } catch (err) {
+        // JSON.parse is iterative, but JSON.stringify of a part below maxJsonDepth recurses:
+        // 10,000 levels throw RangeError. Such a body is read as text instead.
+        if (!isStackOverflow(err)) throw err;
+        const text = baseRecord(ev);
+        text.flags.push('json_too_deep');
+        return text;
+      }
+    }
+    if (family === 'json') {
+      const base = baseRecord(ev);
+      base.flags.push('format_mismatch');
+      return base;
+    }
+  }
+  const base = baseRecord(ev);
+  if (family === 'text') return base;
+  const line = trimEol(ev.body);
+  const ctx = { ingest: ev.kafka_timestamp, zone: opts.zone };
+  const parsed = family === undefined ? detectAndParse(line, ctx) : parseAs(family, line, ctx);
+  if (!parsed) {
+    if (family !== undefined) base.flags.push('format_mismatch');
+    return base;
+  }
+  base.source.format = ev.format ?? parsed.format;
+  if (parsed.fields) fromFields(base, parsed.fields, ev, opts);
+  else fromText(base, parsed, opts);
+  return base;
+}
+
+function isStackOverflow(err: unknown): boolean {
+  // By name: the error may come from another realm (jest's vm), where instanceof fails.
+  return err instanceof Error && err.name === 'RangeError' && /call stack/i.test(err.message);
+}
+
+/** The record before the body is read: Kafka time as 'ingest', the body as the message. */
+function baseRecord(ev: RawEvent): LogRecord {
+  return {
     event_id: ev.event_id,
     timestamp: ev.kafka_timestamp,
     timestamp_source: 'ingest',
@@ -194,30 +243,8 @@ export function normalize(ev: RawEvent, opts: NormalizeOptions): LogRecord {
     error: null,
     attributes: {},
     labels: {},
-    flags,
+    flags: [...ev.flags],
   };
-  const family = hintFamily(ev.format);
-  if (family === undefined || family === 'json') {
-    const obj = parseJsonObject(ev.body);
-    if (obj) {
-      base.source.format = ev.format ?? 'json';
-      fromFields(base, flatten(obj, opts.maxJsonDepth), ev, opts);
-      return base;
-    }
-    if (family === 'json') flags.push('format_mismatch');
-  }
-  if (family === 'text' || family === 'json') return base;
-  const line = trimEol(ev.body);
-  const ctx = { ingest: ev.kafka_timestamp, zone: opts.zone };
-  const parsed = family === undefined ? detectAndParse(line, ctx) : parseAs(family, line, ctx);
-  if (!parsed) {
-    if (family !== undefined) flags.push('format_mismatch');
-    return base;
-  }
-  base.source.format = ev.format ?? parsed.format;
-  if (parsed.fields) fromFields(base, parsed.fields, ev, opts);
-  else fromText(base, parsed, opts);
-  return base;
 }
 
 function trimEol(s: string): string {
@@ -241,7 +268,7 @@ function putAttributes(base: LogRecord, entries: Iterable<[string, Json]>, opts:
 }
 
 function fromText(base: LogRecord, p: ParsedText, opts: NormalizeOptions): void {
-  if (p.time !== undefined) {
+  if (p.time !== undefined && isStorableTime(p.time)) {
     base.timestamp = p.time;
     base.timestamp_source = 'event';
   }
@@ -260,7 +287,7 @@ function fromText(base: LogRecord, p: ParsedText, opts: NormalizeOptions): void 
 /** The field-by-field path shared by JSON objects and logfmt pairs. */
 function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions): void {
   const ts = parseTimestamp(take(fields, TIME_KEYS), opts.zone);
-  if (ts !== undefined) {
+  if (ts !== undefined && isStorableTime(ts)) {
     base.timestamp = ts;
     base.timestamp_source = 'event';
   }

@@ -16,6 +16,19 @@ import type { Micros } from '../../shared/records.js';
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$/;
 
+/**
+ * Latest event time the pipeline can carry: the largest microsecond count a JavaScript
+ * number holds exactly (2255-06-05T23:47:34.740991Z). avsc encodes an Avro long only from a
+ * safe integer, so a later time would fail to encode and dead-letter the whole record; it is
+ * also inside the Elasticsearch `date_nanos` range (1970-01-01 .. 2262-04-11).
+ */
+export const MAX_EVENT_MICROS = Number.MAX_SAFE_INTEGER;
+
+/** True for a time every sink can store: 1970-01-01T00:00:00Z ..= MAX_EVENT_MICROS. */
+export function isStorableTime(us: Micros): boolean {
+  return us >= 0 && us <= MAX_EVENT_MICROS;
+}
+
 /** Years outside this range are not plausible event times; such values are left to the caller's fallback. */
 const MIN_YEAR = 1970;
 const MAX_YEAR = 9999;
