@@ -5,6 +5,7 @@
  * schema id, Avro body).
  */
 import registryPkg from '@kafkajs/confluent-schema-registry';
+import type avro from 'avsc';
 import { RetryableError, ErrorCodes, PermanentError, errorMessage } from './errors.js';
 import type { AvroRecordSchema } from './schemas.js';
 
@@ -15,6 +16,8 @@ export interface SchemaRegistryPort {
   register(subject: string, schema: AvroRecordSchema): Promise<number>;
   encode(schemaId: number, value: unknown): Promise<Buffer>;
   decode(payload: Buffer): Promise<unknown>;
+  /** The avsc type of a schema id (fetched once; unknown ids are a PermanentError). */
+  avroType(schemaId: number): Promise<avro.Type>;
 }
 
 export interface RegistryOptions {
@@ -59,6 +62,17 @@ export function createRegistry(opts: RegistryOptions): SchemaRegistryPort {
         return await client.encode(schemaId, value);
       } catch (err) {
         throw new PermanentError(ErrorCodes.encodeAvro, `Avro encode with schema ${schemaId} failed: ${errorMessage(err)}`, err);
+      }
+    },
+    async avroType(schemaId) {
+      try {
+        return (await client.getSchema(schemaId)) as unknown as avro.Type;
+      } catch (err) {
+        const msg = errorMessage(err);
+        if (/ECONNREFUSED|ETIMEDOUT|ECONNRESET|socket hang up|5\d\d/.test(msg)) {
+          throw new RetryableError(ErrorCodes.registryUnavailable, `schema registry unavailable: ${msg}`, err);
+        }
+        throw new PermanentError(ErrorCodes.decodeAvro, `unknown schema id ${schemaId}: ${msg}`, err);
       }
     },
     async decode(payload) {

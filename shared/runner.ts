@@ -31,7 +31,7 @@ export type Decoder<I> = (raw: Buffer, codecs: TopicCodecs) => Promise<I> | I;
 /** Decoders for the two kinds of input: raw bytes (logs.raw) and registry-framed Avro. */
 export const rawBytes: Decoder<Buffer> = (raw) => raw;
 export function avro<I>(): Decoder<I> {
-  return async (raw, codecs) => (await codecs.decode(raw)) as I;
+  return (raw, codecs) => codecs.decode(raw) as I | Promise<I>;
 }
 
 export interface RunnerOptions<I> {
@@ -223,7 +223,7 @@ abstract class ConsumerLoop<I> {
       failed_at: this.now() * 1000,
       event_id: eventId,
     };
-    return { topic: this.opts.dlqTopic, key: env.key, value: await this.opts.codecs.encode(this.opts.dlqTopic, letter) };
+    return { topic: this.opts.dlqTopic, key: env.key, value: this.opts.codecs.encode(this.opts.dlqTopic, letter) };
   }
 
   /**
@@ -233,7 +233,8 @@ abstract class ConsumerLoop<I> {
   protected async decode(raw: Buffer, heartbeat: () => Promise<void>): Promise<{ ok: true; value: I } | { ok: false; error: SluiceError }> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return { ok: true, value: await this.opts.decode(raw, this.opts.codecs) };
+        const v = this.opts.decode(raw, this.opts.codecs);
+        return { ok: true, value: v instanceof Promise ? await v : v };
       } catch (err) {
         const e = classify(err, ErrorCodes.decodeAvro);
         if (!e.retryable) return { ok: false, error: e };
@@ -393,7 +394,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       const encoded: Encoded[] = [];
       for (const o of outputs) {
         try {
-          const value = await this.opts.codecs.encode(o.topic, o.value);
+          const value = this.opts.codecs.encode(o.topic, o.value);
           if (value.length > this.limitFor(o.topic)) {
             throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds ${o.topic}'s max.message.bytes (${this.maxRecordBytes.get(o.topic) ?? 'broker default'})`);
           }
