@@ -32,6 +32,7 @@ import { repoRoot } from '../shared/schemas.js';
 import { createKafka, ensureTopics, type KafkaClient } from '../shared/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { metricTotal, scrape, startServices, stopServices, waitReady, type ServiceProcess } from './lib/services.js';
+import { deleteKafkaRun } from './lib/probes.js';
 import { stackIsUp } from './lib/stack.js';
 
 const { Partitioners } = kafkajs;
@@ -247,18 +248,6 @@ async function watch(procs: readonly ServiceProcess[], n: number, idleMs: number
   }
 }
 
-async function deleteRun(kafka: KafkaClient, runId: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${runId}.`));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
-    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${runId}-`));
-    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 async function throughKafka(root: string, sources: readonly Source[]): Promise<void> {
   const lines = sources.flatMap((s) => s.lines);
@@ -288,7 +277,7 @@ async function throughKafka(root: string, sources: readonly Source[]): Promise<v
     if (missing.length > 0) console.log(`\nnote: not every line came out (${missing.join(', ')} of ${KAFKA_LINES}); continuation lines merge, empty lines are dead letters, or the run timed out.`);
   } finally {
     await stopServices(procs);
-    await deleteRun(kafka, runId).catch((err: unknown) => console.error(`cleanup of ${runId}.* failed: ${String(err)}`));
+    await deleteKafkaRun(kafka, runId).catch((err: unknown) => console.error(`cleanup of ${runId}.* failed: ${String(err)}`));
   }
 }
 

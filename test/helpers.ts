@@ -11,7 +11,7 @@ import { createKafka, type KafkaClient } from '../shared/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { createEsClient } from '../services/sink/es-writer.js';
 import { createS3Client } from '../services/sink/object-store.js';
-import { listObjects } from '../scripts/lib/probes.js';
+import { deleteKafkaRun, listObjects } from '../scripts/lib/probes.js';
 
 export const endpoints = {
   kafka: process.env['SLUICE_KAFKA_BROKERS'] || '127.0.0.1:9092',
@@ -64,16 +64,7 @@ export async function downloadPrefix(s3: ReturnType<typeof clients>['s3'], prefi
 }
 
 export async function cleanup(c: ReturnType<typeof clients>, runId: string, tenant: string): Promise<void> {
-  const admin = c.kafka.admin();
-  await admin.connect();
-  try {
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${runId}.`));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
-    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${runId}-`));
-    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
+  await deleteKafkaRun(c.kafka, runId);
   await c.es.indices.delete({ index: `logs-${tenant}-*`, allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
   const objects = await listObjects(c.s3, endpoints.bucket, `${runId}/`);
   for (let i = 0; i < objects.length; i += 1000) {

@@ -40,3 +40,17 @@ export async function topicMessageCount(kafka: KafkaClient, topic: string): Prom
     await admin.disconnect();
   }
 }
+
+/** Delete the topics `<runId>.*` and consumer groups `<runId>-*` of one test or benchmark run. */
+export async function deleteKafkaRun(kafka: KafkaClient, runId: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${runId}.`));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${runId}-`));
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -8,6 +8,7 @@ import { createCollectStage } from './collect.js';
 import { PermanentError, ErrorCodes } from '../../shared/errors.js';
 import type { RawEvent } from '../../shared/records.js';
 import type { StageInput } from '../../shared/stage.js';
+import { seededBytes } from '../../shared/testing/seeded-bytes.js';
 
 const MAX_EVENT_BYTES = 1_048_576;
 const FIVE_MIB = 5 * 1_048_576;
@@ -20,19 +21,6 @@ function collect(value: Buffer): RawEvent[] {
   return stage.process(input, ctx).map((o) => o.value as RawEvent);
 }
 
-/** Deterministic bytes (mulberry32), so a failure reproduces. */
-function seededBytes(seed: number, n: number): Buffer {
-  const out = Buffer.alloc(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff;
-  }
-  return out;
-}
 
 function thrown(f: () => unknown): unknown {
   try {

@@ -13,6 +13,7 @@ import { createNormalizeStage } from './normalize.js';
 import { PermanentError, ErrorCodes } from '../../shared/errors.js';
 import type { LogRecord, RawEvent } from '../../shared/records.js';
 import type { StageInput } from '../../shared/stage.js';
+import { seededBytes } from '../../shared/testing/seeded-bytes.js';
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 const KAFKA_TS = Date.UTC(2026, 10, 21, 11, 59, 59, 500);
@@ -39,19 +40,6 @@ function one(raw: Buffer | string, headers?: Record<string, string>): LogRecord 
   return out[0]!;
 }
 
-/** Deterministic bytes (mulberry32, as in the collector's poison test), so a failure reproduces. */
-function seededBytes(seed: number, n: number): Buffer {
-  const out = Buffer.alloc(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff;
-  }
-  return out;
-}
 
 function deepJson(depth: number, leaf = '"leaf"'): string {
   return '{"d":'.repeat(depth) + leaf + '}'.repeat(depth);
