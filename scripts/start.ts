@@ -131,7 +131,6 @@ async function main(): Promise<void> {
   for (const [k, v] of rows) process.stdout.write(`    ${k.padEnd(52)} ${v}\n`);
   say(`Elasticsearch: ${sink.esUrl}/${esIndex}/_search   Parquet: s3://${sink.s3Bucket}/${s3Prefix}logs/   (credentials: see README)`);
   say('running; produce more lines to logs.raw, or press Ctrl-C to stop everything');
-  await kafka.admin().disconnect().catch(() => undefined);
 }
 
 main().catch((err: unknown) => {

@@ -1,8 +1,8 @@
 /**
  * The schema registry behind one small interface, so the rest of Sluice does not care
- * which server implements the Confluent REST API. The implementation uses
- * @kafkajs/confluent-schema-registry (Confluent wire format: magic byte 0, 4-byte
- * schema id, Avro body).
+ * which server implements the Confluent REST API: register a schema, resolve an id.
+ * Encoding and decoding (Confluent wire format) live in codec.ts. The implementation
+ * uses @kafkajs/confluent-schema-registry.
  */
 import registryPkg from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
@@ -14,8 +14,6 @@ const { SchemaRegistry, SchemaType, COMPATIBILITY } = registryPkg;
 export interface SchemaRegistryPort {
   /** Register (or find) `schema` under `subject`, with BACKWARD compatibility; returns its id. */
   register(subject: string, schema: AvroRecordSchema): Promise<number>;
-  encode(schemaId: number, value: unknown): Promise<Buffer>;
-  decode(payload: Buffer): Promise<unknown>;
   /** The avsc type of a schema id (fetched once; unknown ids are a PermanentError). */
   avroType(schemaId: number): Promise<avro.Type>;
 }
@@ -57,13 +55,6 @@ export function createRegistry(opts: RegistryOptions): SchemaRegistryPort {
         throw new RetryableError(ErrorCodes.registryUnavailable, `registering ${subject} at ${opts.url} failed: ${errorMessage(err)}`, err);
       }
     },
-    async encode(schemaId, value) {
-      try {
-        return await client.encode(schemaId, value);
-      } catch (err) {
-        throw new PermanentError(ErrorCodes.encodeAvro, `Avro encode with schema ${schemaId} failed: ${errorMessage(err)}`, err);
-      }
-    },
     async avroType(schemaId) {
       try {
         return (await client.getSchema(schemaId)) as unknown as avro.Type;
@@ -73,21 +64,6 @@ export function createRegistry(opts: RegistryOptions): SchemaRegistryPort {
           throw new RetryableError(ErrorCodes.registryUnavailable, `schema registry unavailable: ${msg}`, err);
         }
         throw new PermanentError(ErrorCodes.decodeAvro, `unknown schema id ${schemaId}: ${msg}`, err);
-      }
-    },
-    async decode(payload) {
-      if (payload.length < 5 || payload[0] !== 0) {
-        throw new PermanentError(ErrorCodes.decodeAvro, 'not a Confluent-framed Avro message (missing magic byte 0)');
-      }
-      try {
-        return await client.decode(payload);
-      } catch (err) {
-        const msg = errorMessage(err);
-        // A registry that cannot be reached is the environment's fault, not the message's.
-        if (/ECONNREFUSED|ETIMEDOUT|ECONNRESET|socket hang up|5\d\d/.test(msg)) {
-          throw new RetryableError(ErrorCodes.registryUnavailable, `schema registry unavailable: ${msg}`, err);
-        }
-        throw new PermanentError(ErrorCodes.decodeAvro, `Avro decode failed: ${msg}`, err);
       }
     },
   };

@@ -617,4 +617,3 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
   }
 }
 
-export { PermanentError };

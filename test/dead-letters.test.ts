@@ -9,11 +9,10 @@
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { repoRoot } from '../shared/schemas.js';
-import { createRegistry } from '../shared/registry.js';
 import { TopicCodecs } from '../shared/codec.js';
 import type { DeadLetter, LogRecord } from '../shared/records.js';
 import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
-import { cleanup, clients, isolatedEnv, newRunId, readTopic, topicName } from './helpers.js';
+import { cleanup, clients, codecsFor, isolatedEnv, newRunId, readTopic, topicName } from './helpers.js';
 
 const { Partitioners } = kafkajs;
 const runId = newRunId('dlq');
@@ -30,12 +29,7 @@ beforeAll(async () => {
   await admin.disconnect();
   procs = await startServices({ env, logDir: join(repoRoot(), '.stack', 'logs', 'test', runId), names: ['collector', 'normalizer'] });
   await waitReady(procs);
-  const registry = createRegistry({ url: env['SLUICE_REGISTRY_URL'] || 'http://127.0.0.1:8081/apis/ccompat/v7' });
-  const t = (b: string) => topicName(runId, b);
-  codecs = await TopicCodecs.register(registry, {
-    topicCollected: t('logs.collected'), topicNormalized: t('logs.normalized'), topicEnriched: t('logs.enriched'), topicMetrics: t('metrics.derived'),
-    topicSpans: t('traces.spans'), topicTraces: t('traces.summaries'), topicDlq: t('logs.dlq'),
-  });
+  codecs = await codecsFor(runId);
 }, 180_000);
 
 afterAll(async () => {

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectsCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { createKafka, type KafkaClient } from '../shared/kafka.js';
+import { createRegistry } from '../shared/registry.js';
+import { TopicCodecs } from '../shared/codec.js';
 import { createLogger } from '../shared/logger.js';
 import { createEsClient } from '../services/sink/es-writer.js';
 import { createS3Client } from '../services/sink/object-store.js';
@@ -131,4 +133,14 @@ export async function countMessages(kafka: KafkaClient, topic: string, idleMs = 
     await consumer.disconnect();
   }
   return n;
+}
+
+/** The Avro codecs of one isolated run's topics (same registration the services do). */
+export function codecsFor(runId: string): Promise<TopicCodecs> {
+  const registry = createRegistry({ url: process.env['SLUICE_REGISTRY_URL'] || 'http://127.0.0.1:8081/apis/ccompat/v7' });
+  const t = (b: string) => topicName(runId, b);
+  return TopicCodecs.register(registry, {
+    topicCollected: t('logs.collected'), topicNormalized: t('logs.normalized'), topicEnriched: t('logs.enriched'), topicMetrics: t('metrics.derived'),
+    topicSpans: t('traces.spans'), topicTraces: t('traces.summaries'), topicDlq: t('logs.dlq'),
+  });
 }

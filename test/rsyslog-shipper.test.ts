@@ -9,10 +9,9 @@ import { execFileSync, execSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../shared/schemas.js';
-import { createRegistry } from '../shared/registry.js';
 import type { LogRecord } from '../shared/records.js';
 import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
-import { cleanup, clients, endpoints, isolatedEnv, newRunId, readTopic, topicName } from './helpers.js';
+import { cleanup, clients, codecsFor, endpoints, isolatedEnv, newRunId, readTopic, topicName } from './helpers.js';
 
 function rsyslogAvailable(): boolean {
   try {
@@ -60,9 +59,9 @@ maybe('lines tailed by rsyslog arrive normalized with host, service, time and le
   await new Promise((r) => setTimeout(r, 1500));
   appendFileSync(logFile, lines.slice(10).join('\n') + '\n');
 
-  const registry = createRegistry({ url: process.env['SLUICE_REGISTRY_URL'] || 'http://127.0.0.1:8081/apis/ccompat/v7' });
+  const codecs = await codecsFor(runId);
   const out = await readTopic(c.kafka, topicName(runId, 'logs.normalized'), lines.length, 90_000);
-  const records = (await Promise.all(out.map((m) => registry.decode(m.value)))) as LogRecord[];
+  const records = (await Promise.all(out.map((m) => codecs.decode(m.value)))) as LogRecord[];
   records.sort((a, b) => a.timestamp - b.timestamp);
   expect(records).toHaveLength(20);
   for (const [i, r] of records.entries()) {
