@@ -21,7 +21,8 @@ import type { KafkaClient } from './kafka.js';
 import type { Logger } from './logger.js';
 import type { RunnerMetrics } from './metrics.js';
 import type { TopicCodecs } from './codec.js';
-import type { Envelope, Stage, StageContext, StageInput, StageOutput } from './stage.js';
+import { isStateful, statelessPartition } from './stage.js';
+import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageInput, StageOutput, StatefulStage } from './stage.js';
 import type { DeadLetter } from './records.js';
 import { classify, ErrorCodes, errorMessage, PermanentError, RetryableError, SluiceError } from './errors.js';
 import { backoffDelay, sleep } from './retry.js';
@@ -281,25 +282,36 @@ abstract class ConsumerLoop<I> {
 }
 
 /**
- * Kafka -> Kafka: one pure stage between an input and output topics.
+ * Kafka -> Kafka: one stage between an input and output topics.
  *
  * Exactly once between topics: each fetched batch's outputs (dead letters included) and
  * its consumer offset are written in ONE Kafka transaction, so a crash or a retry
  * never leaves a partial batch visible to read_committed consumers (kafkajs's default).
  * A record larger than its topic allows (max.message.bytes, read at start) can never be
  * written: its input is dead-lettered instead of failing the transaction forever.
+ *
+ * A stateful stage (multi-line merging) gets one PartitionStage per input partition.
+ * The offset committed with a batch is the stage's checkpoint: it stays at the first
+ * input whose records are still held, with metadata that lets the next owner rebuild
+ * them (shared/stage.ts). Held records are emitted by a timer (`flush`) in a
+ * transaction of their own. On every rebalance the states are dropped: kafkajs resumes
+ * each partition from its committed offset, and the state is rebuilt from there.
  */
 export class PipelineRunner<I> extends ConsumerLoop<I> {
   private readonly ctx: StageContext;
   private readonly maxRecordBytes = new Map<string, number>();
   private readonly outputTopics: readonly string[];
+  private readonly partitions = new Map<string, { topic: string; partition: number; state: PartitionStage<I>; next: string | undefined }>();
+  /** Serializes batches and timer flushes: a partition state is never used concurrently. */
+  private lock: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     opts: RunnerOptions<I> & {
       /** Topics the stage writes to; their record size limits are read at start. */
       outputTopics: string[];
     },
-    private readonly stage: Stage<I>,
+    private readonly stage: Stage<I> | StatefulStage<I>,
   ) {
     super(opts);
     this.ctx = { now: this.now };
@@ -309,6 +321,14 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   protected override producerOptions(): Partial<ProducerConfig> {
     // One transactional id per process: unique, so instances never fence each other.
     return { transactionalId: `${this.opts.groupId}-${hostname()}-${process.pid}`, idempotent: true, maxInFlightRequests: 1 };
+  }
+
+  override async start(): Promise<void> {
+    await super.start();
+    if (isStateful(this.stage)) {
+      this.timer = setInterval(() => void this.flushHeld().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'flush of held records failed')), this.stage.flushIntervalMs);
+      this.timer.unref();
+    }
   }
 
   protected override async beforeConsume(): Promise<void> {
@@ -326,34 +346,111 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     }
   }
 
+  protected override onAssignment(): void {
+    const held = [...this.partitions.values()].reduce((n, p) => n + p.state.held, 0);
+    if (held > 0) this.log.info({ held }, 'rebalance: dropping held records (they are rebuilt from the committed offsets)');
+    this.partitions.clear();
+  }
+
   /** Largest record value we send to `topic`, leaving room for the batch and record headers. */
   private limitFor(topic: string): number {
     return (this.maxRecordBytes.get(topic) ?? 1_048_588) - 512;
   }
 
-  protected async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { metrics } = this.opts;
-    const out: Encoded[] = [];
-    let last: string | undefined;
-    for (const m of batch.messages) {
-      if (!isRunning() || isStale()) break;
-      const env = envelopeOf(batch.topic, batch.partition, m);
-      const raw = m.value ?? Buffer.alloc(0);
-      metrics.received.inc(this.stageLabel);
-      out.push(...(await this.handle(env, raw, heartbeat)));
-      last = m.offset;
-    }
-    if (last === undefined) return;
-    metrics.batchSize.observe(out.length);
-    await this.produceAndCommit(out, batch.topic, batch.partition, last, heartbeat);
-    metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
-    resolveOffset(last);
-    metrics.commitLag.set(Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)), { ...this.stageLabel, partition: String(batch.partition) });
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
   }
 
-  /** Outputs and the offset past `lastOffset`, in one transaction; retried whole until committed or stopped. */
-  private async produceAndCommit(messages: Encoded[], topic: string, partition: number, lastOffset: string, heartbeat: () => Promise<void>): Promise<void> {
-    const offsets = { consumerGroupId: this.opts.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset(lastOffset) }] }] };
+  /** The partition's state; a stateful stage resumes from the checkpoint its group committed. */
+  private async partitionState(topic: string, partition: number): Promise<{ topic: string; partition: number; state: PartitionStage<I>; next: string | undefined }> {
+    const key = `${topic}:${partition}`;
+    let p = this.partitions.get(key);
+    if (p) return p;
+    let state: PartitionStage<I>;
+    if (isStateful(this.stage)) {
+      const committed = await this.committedCheckpoint(topic, partition);
+      state = this.stage.open(topic, partition, committed);
+      if (committed?.metadata) this.log.info({ topic, partition, offset: committed.offset }, 'resuming held records from the committed checkpoint');
+    } else {
+      state = statelessPartition(this.stage);
+    }
+    p = { topic, partition, state, next: undefined };
+    this.partitions.set(key, p);
+    return p;
+  }
+
+  private async committedCheckpoint(topic: string, partition: number): Promise<Checkpoint | null> {
+    const admin = this.opts.kafka.admin();
+    await admin.connect();
+    try {
+      const res = await admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] });
+      const p = res.find((t) => t.topic === topic)?.partitions.find((x) => x.partition === partition);
+      if (!p || Number(p.offset) < 0) return null;
+      return { offset: p.offset, metadata: p.metadata ?? null };
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  protected eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    return this.exclusive(async () => {
+      const { metrics } = this.opts;
+      if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+      const p = await this.partitionState(batch.topic, batch.partition);
+      const out: Encoded[] = [];
+      let last: string | undefined;
+      for (const m of batch.messages) {
+        if (!isRunning() || isStale()) break;
+        const env = envelopeOf(batch.topic, batch.partition, m);
+        const raw = m.value ?? Buffer.alloc(0);
+        metrics.received.inc(this.stageLabel);
+        out.push(...(await this.handle(p.state, env, raw, heartbeat)));
+        last = m.offset;
+      }
+      if (last === undefined) return;
+      p.next = nextOffset(last);
+      metrics.batchSize.observe(out.length);
+      await this.commitOrForget(p, out, heartbeat);
+      metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
+      resolveOffset(last);
+      metrics.commitLag.set(Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)), { ...this.stageLabel, partition: String(batch.partition) });
+    });
+  }
+
+  /** Timer: emit what stateful stages have held too long, with their new checkpoints. */
+  private flushHeld(): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.isReady()) return;
+      for (const p of [...this.partitions.values()]) {
+        if (p.next === undefined || p.state.held === 0) continue;
+        const outputs = p.state.flush(this.ctx);
+        if (outputs.length === 0) continue;
+        const out = await this.encodeOutputs(outputs, null);
+        await this.commitOrForget(p, out, async () => undefined);
+        this.opts.metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
+      }
+    });
+  }
+
+  /**
+   * Commit `out` with the partition's checkpoint. If that fails for good (only while
+   * stopping), the in-memory state is ahead of what was committed: forget it, so a later
+   * batch rebuilds it from the committed checkpoint.
+   */
+  private async commitOrForget(p: { topic: string; partition: number; state: PartitionStage<I>; next: string | undefined }, out: Encoded[], heartbeat: () => Promise<void>): Promise<void> {
+    try {
+      await this.produceAndCommit(out, p.topic, p.partition, p.state.checkpoint(p.next as string), heartbeat);
+    } catch (err) {
+      this.partitions.delete(`${p.topic}:${p.partition}`);
+      throw err;
+    }
+  }
+
+  /** Outputs and the checkpoint, in one transaction; retried whole until committed or stopped. */
+  private async produceAndCommit(messages: Encoded[], topic: string, partition: number, checkpoint: Checkpoint, heartbeat: () => Promise<void>): Promise<void> {
+    const offsets = { consumerGroupId: this.opts.groupId, topics: [{ topic, partitions: [{ partition, offset: checkpoint.offset, metadata: checkpoint.metadata }] }] };
     for (let attempt = 0; ; attempt++) {
       const txn = await this.producer!.transaction();
       try {
@@ -371,14 +468,14 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     }
   }
 
-  private async handle(env: Envelope, raw: Buffer, heartbeat: () => Promise<void>): Promise<Encoded[]> {
+  private async handle(state: PartitionStage<I>, env: Envelope, raw: Buffer, heartbeat: () => Promise<void>): Promise<Encoded[]> {
     const decoded = await this.decode(raw, heartbeat);
     if (!decoded.ok) return [await this.deadLetter(env, raw, decoded.error)];
     const input: StageInput<I> = { ...env, value: decoded.value, raw };
     for (let attempt = 0; ; attempt++) {
       let outputs: StageOutput[];
       try {
-        outputs = this.stage.process(input, this.ctx);
+        outputs = state.process(input, this.ctx);
       } catch (err) {
         const e = classify(err);
         if (e.retryable && this.running) {
@@ -388,31 +485,45 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
         return [await this.deadLetter(env, raw, e)];
       }
       if (outputs.length === 0) {
-        this.opts.metrics.dropped.inc({ ...this.stageLabel, reason: (outputs as { dropReason?: string }).dropReason ?? 'stage' });
+        const reason = (outputs as { dropReason?: string }).dropReason;
+        // A stateful stage returning nothing is holding the input, not dropping it.
+        if (reason !== undefined || !isStateful(this.stage)) this.opts.metrics.dropped.inc({ ...this.stageLabel, reason: reason ?? 'stage' });
         return [];
       }
-      const encoded: Encoded[] = [];
-      for (const o of outputs) {
-        try {
-          const value = this.opts.codecs.encode(o.topic, o.value);
-          if (value.length > this.limitFor(o.topic)) {
-            throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds ${o.topic}'s max.message.bytes (${this.maxRecordBytes.get(o.topic) ?? 'broker default'})`);
-          }
-          encoded.push({ topic: o.topic, key: o.key, value });
-        } catch (err) {
-          // The stage produced a record its schema rejects: a bug or an input the stage
-          // should have refused. Either way the input is dead-lettered, with the reason.
-          const eventId = (o.value as { event_id?: unknown }).event_id;
-          encoded.push(await this.deadLetter(env, raw, classify(err, ErrorCodes.encodeAvro), typeof eventId === 'string' ? eventId : null));
-        }
-      }
-      return encoded;
+      return this.encodeOutputs(outputs, { envelope: env, raw });
     }
   }
 
-  /** Graceful stop: stop fetching (the in-flight batch produces and commits), then close. */
+  private async encodeOutputs(outputs: StageOutput[], input: { envelope: Envelope; raw: Buffer } | null): Promise<Encoded[]> {
+    const encoded: Encoded[] = [];
+    for (const o of outputs) {
+      try {
+        const value = this.opts.codecs.encode(o.topic, o.value);
+        if (value.length > this.limitFor(o.topic)) {
+          throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds ${o.topic}'s max.message.bytes (${this.maxRecordBytes.get(o.topic) ?? 'broker default'})`);
+        }
+        encoded.push({ topic: o.topic, key: o.key, value });
+      } catch (err) {
+        // The stage produced a record its schema rejects: a bug or an input the stage
+        // should have refused. Either way the input is dead-lettered, with the reason.
+        const from = o.origin ?? input;
+        const eventId = (o.value as { event_id?: unknown }).event_id;
+        if (!from) throw err;
+        encoded.push(await this.deadLetter(from.envelope, from.raw, classify(err, ErrorCodes.encodeAvro), typeof eventId === 'string' ? eventId : null));
+      }
+    }
+    return encoded;
+  }
+
+  /**
+   * Graceful stop: stop fetching (the in-flight batch produces and commits), then close.
+   * Records a stateful stage still holds are not emitted: the committed checkpoint points
+   * at their inputs, and the next owner rebuilds them.
+   */
   async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
     await this.stopFetching();
+    await this.lock;
     await this.close();
   }
 }

@@ -17,7 +17,7 @@ import type { commonSchema } from './common-config.js';
 import { errorMessage } from './errors.js';
 import { withRetry } from './retry.js';
 import { PipelineRunner, type Decoder } from './runner.js';
-import type { Stage } from './stage.js';
+import type { Stage, StatefulStage } from './stage.js';
 
 export type CommonConfig = ConfigOf<typeof commonSchema>;
 
@@ -106,7 +106,7 @@ export async function startService<S extends Schema>(opts: {
 }
 
 /**
- * A Kafka -> Kafka service: one pure stage between `inputTopic` and `outputTopics`,
+ * A Kafka -> Kafka service: one stage (pure, or stateful per partition) between `inputTopic` and `outputTopics`,
  * run by a PipelineRunner. Collector, normalizer and enricher are all this shape.
  */
 export function startPipelineService<S extends Schema, I>(opts: {
@@ -116,7 +116,7 @@ export function startPipelineService<S extends Schema, I>(opts: {
   inputTopic: string;
   outputTopics: string[];
   decode: Decoder<I>;
-  stage: Stage<I>;
+  stage: Stage<I> | StatefulStage<I>;
 }): Promise<RunningService> {
   const { config } = opts;
   return startService({

@@ -31,6 +31,12 @@ export interface StageOutput {
   topic: string;
   key: string | null;
   value: unknown;
+  /**
+   * The input this record came from, when it is not the input being processed (a
+   * stateful stage emitting records held from earlier inputs): its dead letter, if the
+   * record cannot be encoded, names that input.
+   */
+  origin?: { envelope: Envelope; raw: Buffer };
 }
 
 export interface StageContext {
@@ -41,6 +47,59 @@ export interface StageContext {
 export interface Stage<I> {
   readonly name: string;
   process(input: StageInput<I>, ctx: StageContext): StageOutput[];
+}
+
+/** Where a consumer resumes a partition: the offset to commit and the metadata committed with it. */
+export interface Checkpoint {
+  /** The next offset to read after a restart (Kafka's committed-offset convention). */
+  offset: string;
+  /** Stage state needed to resume exactly (Kafka offset-commit metadata, at most ~4 KB); null: none. */
+  metadata: string | null;
+}
+
+/**
+ * The state of a stateful stage for ONE input partition (CONVENTIONS.md: "Stateful work
+ * is an explicit stateful stage with flush()"). The runner calls it in offset order and
+ * never concurrently.
+ *
+ * - `process` returns the records this input completed, possibly of earlier inputs;
+ * - `flush` returns records held longer than the stage allows (the runner calls it on a
+ *   timer, with the wall clock in `ctx`);
+ * - `checkpoint(next)` says where a new owner must resume after the runner has processed
+ *   every input before offset `next`: the committed offset stays at the first input whose
+ *   records are still held, and `metadata` lets `open` rebuild the held state exactly,
+ *   without emitting twice what was emitted already. It is committed in the same Kafka
+ *   transaction as the records emitted so far.
+ */
+export interface PartitionStage<I> {
+  process(input: StageInput<I>, ctx: StageContext): StageOutput[];
+  flush(ctx: StageContext): StageOutput[];
+  checkpoint(next: string): Checkpoint;
+  /** Records currently held (a gauge for operators). */
+  readonly held: number;
+}
+
+/** A stage whose records may depend on several inputs of one partition (multi-line merging). */
+export interface StatefulStage<I> {
+  readonly name: string;
+  /** How often the runner calls `flush`, ms. */
+  readonly flushIntervalMs: number;
+  /** State for one partition, resuming from what its previous owner committed (null: nothing committed). */
+  open(topic: string, partition: number, committed: Checkpoint | null): PartitionStage<I>;
+}
+
+export function isStateful<I>(s: Stage<I> | StatefulStage<I>): s is StatefulStage<I> {
+  return typeof (s as StatefulStage<I>).open === 'function';
+}
+
+/** A stateless stage seen as a stateful one: nothing held, the checkpoint is the next offset. */
+export function statelessPartition<I>(stage: Stage<I>): PartitionStage<I> {
+  return {
+    process: (input, ctx) => stage.process(input, ctx),
+    flush: () => [],
+    checkpoint: (next) => ({ offset: next, metadata: null }),
+    held: 0,
+  };
 }
 
 /** Drops are counted by reason: a stage may return this marker list instead of `[]`. */

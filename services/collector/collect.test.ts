@@ -51,10 +51,10 @@ describe('collect', () => {
     expect(cleanBody(Buffer.from('plain'), 100)).toEqual({ text: 'plain', flags: [] });
   });
 
-  test('a message with several lines becomes several events, each with its index and id', () => {
+  test('a message with several lines becomes several events, each indexed by its first line', () => {
     const out = stage.process(input(Buffer.from('first\nsecond\n\tcontinued\nthird\n')), ctx).map((o) => o.value as RawEvent);
     expect(out.map((e) => e.body)).toEqual(['first', 'second\n\tcontinued', 'third']);
-    expect(out.map((e) => e.origin.index)).toEqual([0, 1, 2]);
+    expect(out.map((e) => e.origin.index)).toEqual([0, 1, 3]);
     expect(new Set(out.map((e) => e.event_id)).size).toBe(3);
     expect(out[0]!.event_id).toBe(one(Buffer.from('x')).event_id); // index 0 keeps the single-event id
   });

@@ -1,32 +1,56 @@
 /**
- * The collector stage: one raw shipper message -> RawEvent(s) for logs.collected.
+ * The collector stage: raw shipper messages -> RawEvent(s) for logs.collected.
  *
  * Contract:
  * - the body is decoded as UTF-8; invalid sequences become U+FFFD and the events holding
- *   them are flagged `invalid_utf8`; NUL bytes are removed and every event of the message
- *   is flagged `nul_bytes`;
- * - the message is split into events (split.ts): one per line, shipper envelopes
- *   unwrapped (envelopes.ts), CRI partial lines joined, continuation lines (stack traces)
- *   merged into the event before them. Merging stays within ONE message here; see
- *   multiline.ts for the cross-message merger;
- * - event i of the message gets origin.index i and event_id
- *   ULID(Kafka timestamp, hash(topic, partition, offset, i)) (DESIGN.md);
+ *   them are flagged `invalid_utf8`; NUL bytes are removed and the events of the message
+ *   are flagged `nul_bytes`;
+ * - the message is split into physical lines (split.ts; one pretty-printed JSON document
+ *   is one line), each unwrapped from its shipper envelope (envelopes.ts); CRI partial
+ *   lines are joined; continuation lines (multiline.ts: stack traces) join the event
+ *   before them in the same stream;
+ * - an event is identified by the Kafka coordinates of its FIRST line: origin.index is
+ *   that line's 0-based number in its message, and event_id is
+ *   ULID(Kafka timestamp, hash(topic, partition, offset, index)) (DESIGN.md);
  * - an event longer than `maxEventBytes` is cut at a character boundary and flagged
  *   `truncated`;
- * - a message with no non-blank event cannot become an event: PermanentError
+ * - a message with no non-blank line cannot become an event: PermanentError
  *   SLUICE_ERR_INPUT_EMPTY (it goes to the DLQ);
  * - Kafka headers `tenant`, `service`, `format` win over what the envelope says.
+ *
+ * Two shapes share these rules:
+ * - `createCollectStage`: pure, one message at a time; events merge within the message.
+ *   Used by `sluice parse` (which merges across lines itself) and the golden tests.
+ * - `createStreamingCollectStage`: the Kafka collector. Events merge ACROSS messages of
+ *   one stream within a partition (stream = tenant and service headers, Kafka key,
+ *   envelope shipper/stream/service/host/file), which is what a shipper sending one line
+ *   per message needs. An event is emitted when the next event of its stream starts,
+ *   when its stream has been quiet for `multilineTimeoutMs`, or when more than
+ *   `maxHeldStreams` streams hold an event (the oldest goes first). Its checkpoint
+ *   (see `checkpoint` below) makes restarts exact.
  */
-import type { Stage, StageInput, StageOutput } from '../../shared/stage.js';
+import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageInput, StageOutput, StatefulStage } from '../../shared/stage.js';
 import type { RawEvent } from '../../shared/records.js';
 import { PermanentError, ErrorCodes } from '../../shared/errors.js';
+import { createHash } from 'node:crypto';
 import { eventId } from '../../shared/ids.js';
-import { splitMessage } from './split.js';
+import { physicalLines, splitMessage, streamKeyOf } from './split.js';
+import { unwrapLine, type Unwrapped } from './envelopes.js';
+import { MultilineMerger, type MergedEvent } from './multiline.js';
 
 export interface CollectOptions {
   outputTopic: string;
   defaultTenant: string;
   maxEventBytes: number;
+}
+
+export interface StreamingCollectOptions extends CollectOptions {
+  /** Emit a held event once its stream has been quiet this long, ms. */
+  multilineTimeoutMs: number;
+  /** Most lines per event; longer traces are cut into several events. */
+  maxEventLines: number;
+  /** Most streams holding an event per partition (bounds memory and the checkpoint size). */
+  maxHeldStreams: number;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
@@ -45,7 +69,7 @@ export function decodeBody(raw: Buffer): { text: string; flags: string[] } {
 
 /** Cut `text` to at most `maxBytes` UTF-8 bytes at a character boundary. */
 export function boundText(text: string, maxBytes: number): { text: string; truncated: boolean } {
-  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return { text, truncated: false };
+  if (text.length <= maxBytes / 3 || Buffer.byteLength(text, 'utf8') <= maxBytes) return { text, truncated: false };
   // Cut by bytes, then drop a partial trailing character.
   return { text: utf8.decode(Buffer.from(text, 'utf8').subarray(0, maxBytes)).replace(/\uFFFD$/, ''), truncated: true };
 }
@@ -58,42 +82,227 @@ export function cleanBody(raw: Buffer, maxBytes: number): { text: string; flags:
   return { text, flags };
 }
 
+/** The flags of the message that apply to a piece of its text. */
+function flagsFor(messageFlags: readonly string[], text: string): string[] {
+  return messageFlags.filter((f) => f !== 'invalid_utf8' || text.includes('\uFFFD'));
+}
+
+interface EventParts {
+  /** Number of the event's first line in its message. */
+  line: number;
+  envelope: Unwrapped;
+  body: string;
+  flags: string[];
+}
+
+/** One RawEvent for logs.collected, identified by the coordinates of its first line. */
+function toOutput(opts: CollectOptions, input: Envelope, parts: EventParts, observedAtMs: number): StageOutput {
+  const { text: body, truncated } = boundText(parts.body, opts.maxEventBytes);
+  const flags = [...new Set(parts.flags)];
+  if (truncated && !flags.includes('truncated')) flags.push('truncated');
+  const tenant = input.headers['tenant'] || opts.defaultTenant;
+  const service = input.headers['service'] || parts.envelope.service;
+  const event: RawEvent = {
+    event_id: eventId(input.timestampMs, input.topic, input.partition, input.offset, parts.line),
+    tenant,
+    observed_at: observedAtMs * 1000,
+    kafka_timestamp: input.timestampMs * 1000,
+    origin: { topic: input.topic, partition: input.partition, offset: Number(input.offset), index: parts.line },
+    format: input.headers['format'] || parts.envelope.format,
+    shipper: parts.envelope.shipper,
+    service,
+    host: parts.envelope.host,
+    file: parts.envelope.file,
+    envelope_time: parts.envelope.envelopeTime,
+    body,
+    flags,
+  };
+  // Stream key: events of one source stay in one partition, in order.
+  const key = `${tenant}|${service ?? ''}|${input.key?.toString('utf8') ?? ''}`;
+  return { topic: opts.outputTopic, key, value: event };
+}
+
+function emptyMessage(): PermanentError {
+  return new PermanentError(ErrorCodes.inputEmpty, 'empty message: nothing to collect');
+}
+
+/** The pure, one-message-at-a-time collector (events merge within the message only). */
 export function createCollectStage(opts: CollectOptions): Stage<Buffer> {
   return {
     name: 'collect',
     process(input: StageInput<Buffer>, ctx): StageOutput[] {
       const { text, flags: messageFlags } = decodeBody(input.value);
       const events = splitMessage(text);
-      if (events.length === 0) {
-        throw new PermanentError(ErrorCodes.inputEmpty, 'empty message: nothing to collect');
-      }
-      const tenant = input.headers['tenant'] || opts.defaultTenant;
-      const observedAt = ctx.now() * 1000;
-      return events.map((e, index): StageOutput => {
-        const { text: body, truncated } = boundText(e.body, opts.maxEventBytes);
-        const flags = messageFlags.filter((f) => f !== 'invalid_utf8' || e.body.includes('\uFFFD'));
-        flags.push(...e.flags);
-        if (truncated) flags.push('truncated');
-        const service = input.headers['service'] || e.envelope.service;
-        const event: RawEvent = {
-          event_id: eventId(input.timestampMs, input.topic, input.partition, input.offset, index),
-          tenant,
-          observed_at: observedAt,
-          kafka_timestamp: input.timestampMs * 1000,
-          origin: { topic: input.topic, partition: input.partition, offset: Number(input.offset), index },
-          format: input.headers['format'] || e.envelope.format,
-          shipper: e.envelope.shipper,
-          service,
-          host: e.envelope.host,
-          file: e.envelope.file,
-          envelope_time: e.envelope.envelopeTime,
-          body,
-          flags,
-        };
-        // Stream key: events of one source stay in one partition, in order.
-        const key = `${tenant}|${service ?? ''}|${input.key?.toString('utf8') ?? ''}`;
-        return { topic: opts.outputTopic, key, value: event };
-      });
+      if (events.length === 0) throw emptyMessage();
+      const observedAt = ctx.now();
+      return events.map((e) => toOutput(opts, input, { ...e, flags: [...flagsFor(messageFlags, e.body), ...e.flags] }, observedAt));
     },
+  };
+}
+
+/** One physical line held by the streaming collector, with the message it came from. */
+interface HeldLine {
+  input: Envelope;
+  raw: Buffer;
+  line: number;
+  envelope: Unwrapped;
+  flags: string[];
+  observedAtMs: number;
+}
+
+const CHECKPOINT_VERSION = 'ml1';
+
+/** A line's place in the partition: (offset, line number in its message). */
+interface Position {
+  offset: bigint;
+  line: number;
+}
+
+function before(a: Position, b: Position): boolean {
+  return a.offset < b.offset || (a.offset === b.offset && a.line < b.line);
+}
+
+/** 48 bits of SHA-256 of a stream key: names a stream in a checkpoint, compactly. */
+export function streamHash(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
+}
+
+/**
+ * The checkpoint of a partition (Kafka offset-commit metadata; at most ~3 KB with 128
+ * streams, under the broker's default 4 KB `offset.metadata.max.bytes`):
+ *
+ *   ml1;<until - offset>;<offset delta>:<line>:<stream hash>,...
+ *
+ * The committed offset is the first line of the oldest held event; `until` is the
+ * offset the owner had read up to. A new owner replays [offset, until) feeding the
+ * merger ONLY the lines of each listed stream from its listed position on (the first
+ * line of the event it held): every other line of that range belongs to an event that
+ * was emitted already. From `until` on, every line is fed. So the held events are
+ * rebuilt exactly, and nothing emitted is emitted again.
+ */
+export function encodeCheckpoint(offset: bigint, until: bigint, streams: ReadonlyArray<Position & { stream: string }>): string {
+  return `${CHECKPOINT_VERSION};${until - offset};${streams.map((h) => `${h.offset - offset}:${h.line}:${h.stream}`).join(',')}`;
+}
+
+export function decodeCheckpoint(c: Checkpoint | null): { until: bigint; streams: Map<string, Position> } | null {
+  if (!c?.metadata) return null;
+  const m = /^ml1;(\d+);((?:\d+:\d+:[0-9a-f]{12})(?:,\d+:\d+:[0-9a-f]{12})*)?$/.exec(c.metadata);
+  if (!m) return null;
+  const base = BigInt(c.offset);
+  const streams = new Map<string, Position>();
+  for (const e of (m[2] ?? '').split(',').filter(Boolean)) {
+    const [d, line, stream] = e.split(':') as [string, string, string];
+    streams.set(stream, { offset: base + BigInt(d), line: Number(line) });
+  }
+  return { until: base + BigInt(m[1] as string), streams };
+}
+
+class PartitionCollector implements PartitionStage<Buffer> {
+  private readonly merger: MultilineMerger<HeldLine>;
+  /** Streams whose last line was a CRI partial (`P`): their next line continues it. */
+  private readonly openPartials = new Set<string>();
+  /** While replaying after a restart (see encodeCheckpoint): the streams to feed, by hash. */
+  private replay: { until: bigint; streams: Map<string, Position> } | null;
+
+  constructor(
+    private readonly opts: StreamingCollectOptions,
+    committed: Checkpoint | null,
+  ) {
+    this.merger = new MultilineMerger<HeldLine>({ maxLines: opts.maxEventLines, maxChars: opts.maxEventBytes });
+    this.replay = decodeCheckpoint(committed);
+  }
+
+  get held(): number {
+    return this.merger.pendingStreams;
+  }
+
+  process(input: StageInput<Buffer>, ctx: StageContext): StageOutput[] {
+    const offset = BigInt(input.offset);
+    if (this.replay && offset >= this.replay.until) this.replay = null;
+    const { text, flags: messageFlags } = decodeBody(input.value);
+    const lines = physicalLines(text).map((l) => unwrapLine(l));
+    const scope = `${input.headers['tenant'] ?? ''}|${input.headers['service'] ?? ''}|${input.key?.toString('utf8') ?? ''}|`;
+    const keys = lines.map((e) => scope + streamKeyOf(e));
+    // A blank line can still belong to a held event (the blank line inside a Go panic).
+    if (lines.every((e, i) => e.body.trim().length === 0 && !e.partial && !this.merger.hasPending(keys[i] as string))) throw emptyMessage();
+    const now = ctx.now();
+    const done: MergedEvent<HeldLine>[] = [];
+    lines.forEach((envelope, line) => {
+      const key = keys[line] as string;
+      if (this.replay && !this.replayFeeds(key, { offset, line })) return;
+      const continues = this.openPartials.has(key);
+      if (envelope.partial) this.openPartials.add(key);
+      else this.openPartials.delete(key);
+      const held: HeldLine = { input, raw: input.raw, line, envelope, flags: flagsFor(messageFlags, envelope.body), observedAtMs: now };
+      done.push(...this.merger.push(envelope.body, key, now, { payload: held, continues }));
+    });
+    while (this.merger.pendingStreams > this.opts.maxHeldStreams) {
+      const oldest = this.merger.oldestPending();
+      if (!oldest) break;
+      done.push(...this.closeStream(oldest.streamKey));
+    }
+    return this.outputs(done);
+  }
+
+  flush(ctx: StageContext): StageOutput[] {
+    const done = this.merger.flush(ctx.now(), this.opts.multilineTimeoutMs);
+    for (const e of done) this.openPartials.delete(e.streamKey);
+    return this.outputs(done);
+  }
+
+  checkpoint(next: string): Checkpoint {
+    const nextPos: Position = { offset: BigInt(next), line: 0 };
+    const streams = new Map<string, Position>();
+    for (const { streamKey, head } of this.merger.pendingHeads()) streams.set(streamHash(streamKey), { offset: BigInt(head.input.offset), line: head.line });
+    let until = nextPos.offset;
+    if (this.replay) {
+      // Still replaying: streams not yet reached keep their position; a stream whose held
+      // event was emitted during the replay is fed from here on.
+      if (this.replay.until > until) until = this.replay.until;
+      for (const [h, pos] of this.replay.streams) if (!streams.has(h)) streams.set(h, before(pos, nextPos) ? nextPos : pos);
+    }
+    const list = [...streams].map(([stream, pos]) => ({ ...pos, stream })).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    const offset = list.length > 0 && (list[0] as Position).offset < nextPos.offset ? (list[0] as Position).offset : nextPos.offset;
+    if (offset === until) return { offset: next, metadata: null };
+    return { offset: offset.toString(), metadata: encodeCheckpoint(offset, until, list) };
+  }
+
+  /** During a replay: whether this line belongs to an event the previous owner held. */
+  private replayFeeds(key: string, pos: Position): boolean {
+    const from = this.replay?.streams.get(streamHash(key));
+    return from !== undefined && !before(pos, from);
+  }
+
+  private closeStream(key: string): MergedEvent<HeldLine>[] {
+    this.openPartials.delete(key);
+    return this.merger.flushStream(key);
+  }
+
+  private outputs(events: MergedEvent<HeldLine>[]): StageOutput[] {
+    const out: StageOutput[] = [];
+    for (const e of events) {
+      const lines = e.payloads ?? [];
+      const head = lines[0];
+      if (!head) continue;
+      let body = head.envelope.body;
+      for (let i = 1; i < lines.length; i++) body += ((lines[i - 1] as HeldLine).envelope.partial ? '' : '\n') + (lines[i] as HeldLine).envelope.body;
+      if (body.trim().length === 0) continue; // an envelope around nothing, inside a stream
+      const flags = lines.flatMap((l) => l.flags);
+      if (e.truncated) flags.push('truncated');
+      if ((lines[lines.length - 1] as HeldLine).envelope.partial) flags.push('partial');
+      const o = toOutput(this.opts, head.input, { line: head.line, envelope: head.envelope, body, flags }, head.observedAtMs);
+      o.origin = { envelope: head.input, raw: head.raw };
+      out.push(o);
+    }
+    return out;
+  }
+}
+
+/** The Kafka collector: merges multi-line events across the messages of a partition. */
+export function createStreamingCollectStage(opts: StreamingCollectOptions): StatefulStage<Buffer> {
+  return {
+    name: 'collect',
+    flushIntervalMs: Math.max(50, Math.min(1000, Math.floor(opts.multilineTimeoutMs / 2))),
+    open: (_topic, _partition, committed) => new PartitionCollector(opts, committed),
   };
 }

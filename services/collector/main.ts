@@ -4,7 +4,7 @@ import { startPipelineService } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
 import { rawBytes } from '../../shared/runner.js';
 import { schema, strictPrefixes } from './config.js';
-import { createCollectStage } from './collect.js';
+import { createStreamingCollectStage } from './collect.js';
 
 runMain(async () => {
   const config = loadConfig(schema, process.env, strictPrefixes);
@@ -15,6 +15,13 @@ runMain(async () => {
     inputTopic: config.topicRaw,
     outputTopics: [config.topicCollected],
     decode: rawBytes,
-    stage: createCollectStage({ outputTopic: config.topicCollected, defaultTenant: config.defaultTenant, maxEventBytes: config.maxEventBytes }),
+    stage: createStreamingCollectStage({
+      outputTopic: config.topicCollected,
+      defaultTenant: config.defaultTenant,
+      maxEventBytes: config.maxEventBytes,
+      multilineTimeoutMs: config.multilineTimeoutMs,
+      maxEventLines: config.maxEventLines,
+      maxHeldStreams: config.maxHeldStreams,
+    }),
   });
 });

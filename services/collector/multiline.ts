@@ -164,10 +164,8 @@ interface StreamState<P> {
  * file|stdout), with a timeout so a quiet stream's last event is not held forever.
  *
  * Used by `sluice parse` (shared/parse-pipeline.ts), keyed by input file and envelope
- * stream. NOT wired into the Kafka runner yet: holding lines across messages means an
- * offset may only be committed once every event that started at or before it has been
- * emitted. The lead wires it with offset-safe commits; today collect.ts merges within
- * one message only.
+ * stream, and by the collector's partition state (collect.ts), keyed by stream within
+ * a Kafka partition, whose checkpoints keep commits offset-safe.
  */
 export class MultilineMerger<P = unknown> {
   private readonly streams = new Map<string, StreamState<P>>();
@@ -254,6 +252,11 @@ export class MultilineMerger<P = unknown> {
       if (s.lines.length > 0 && (best === undefined || s.firstAtMs < best.firstAtMs)) best = { streamKey, firstAtMs: s.firstAtMs };
     }
     return best;
+  }
+
+  /** The payload of the first line of every pending event, by stream. */
+  *pendingHeads(): IterableIterator<{ streamKey: string; head: P }> {
+    for (const [streamKey, s] of this.streams) if (s.lines.length > 0) yield { streamKey, head: s.payloads[0] as P };
   }
 
   /** Whether `streamKey` holds a partial event. */

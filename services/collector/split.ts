@@ -13,6 +13,8 @@ import { unwrapLine, type Unwrapped } from './envelopes.js';
 import { LineGrouper } from './multiline.js';
 
 export interface SplitEvent {
+  /** 0-based number of the event's first physical line in the message. */
+  line: number;
   envelope: Unwrapped;
   body: string;
   flags: string[];
@@ -42,13 +44,19 @@ function wholeJson(text: string): boolean {
   }
 }
 
-export function splitMessage(text: string): SplitEvent[] {
-  if (wholeJson(text)) {
-    const env = unwrapLine(text.trim());
-    return [{ envelope: env, body: env.body, flags: [] }];
-  }
+/**
+ * The physical lines of a message (`\n` or `\r\n`; a final newline ends the last line),
+ * except that a message holding one pretty-printed JSON document is one line.
+ */
+export function physicalLines(text: string): string[] {
+  if (wholeJson(text)) return [text.trim()];
   const lines = text.split(/\r?\n/);
   if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+export function splitMessage(text: string): SplitEvent[] {
+  const lines = physicalLines(text);
 
   const partials = new Map<string, Item>();
   const groupers = new Map<string, LineGrouper<Item>>();
@@ -84,7 +92,7 @@ export function splitMessage(text: string): SplitEvent[] {
     .sort((a, b) => (a[0] as Item).at - (b[0] as Item).at)
     .map((g) => {
       const head = g[0] as Item;
-      return { envelope: head.env, body: g.map((i) => i.body).join('\n'), flags: [...new Set(g.flatMap((i) => i.flags))] };
+      return { line: head.at, envelope: head.env, body: g.map((i) => i.body).join('\n'), flags: [...new Set(g.flatMap((i) => i.flags))] };
     })
     .filter((e) => e.body.trim().length > 0);
 }
