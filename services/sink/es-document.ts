@@ -4,21 +4,36 @@
  * event.id, http.*, url.path, event.duration, error.*, labels.*), so Kibana works
  * without setup. Pure: no client, no clock.
  */
-import type { LogRecord } from '../../shared/records.js';
+import type { LogRecord, MetricWindow, Span, TraceSummary } from '../../shared/records.js';
 import { formatMicros } from '../normalizer/timestamps.js';
 
 export type EsDocument = Record<string, unknown>;
 
 /** Index for a record: `<prefix>-<tenant>-YYYY.MM.DD` by event time (UTC). */
-export function indexFor(prefix: string, record: Pick<LogRecord, 'tenant' | 'timestamp'>): string {
+export function indexFor(prefix: string, record: { tenant: string; timestamp: number }): string {
   const day = formatMicros(record.timestamp).slice(0, 10).replace(/-/g, '.');
   const tenant = record.tenant.toLowerCase().replace(/[^a-z0-9_]+/g, '_') || 'default';
   return `${prefix}-${tenant}-${day}`;
 }
 
+/** `date_nanos` holds 1970-01-01 up to 2262-04-11 (a signed 64-bit count of nanoseconds). */
+const DATE_NANOS_MAX_MICROS = Math.floor(Number(2n ** 63n - 1n) / 1000) - 1;
+
+/**
+ * The time a log is indexed under: its event time, or, when `date_nanos` cannot hold it
+ * (a log claiming year 0 or 9999), its ingest time. Such a record is still indexed (not
+ * dead-lettered): its own time is kept verbatim in `sluice.event_time` and it is flagged
+ * `timestamp_out_of_range`.
+ */
+export function indexedTime(r: { timestamp: number; observed_at: number }): { micros: number; outOfRange: boolean } {
+  const outOfRange = r.timestamp < 0 || r.timestamp > DATE_NANOS_MAX_MICROS;
+  return { micros: outOfRange ? r.observed_at : r.timestamp, outOfRange };
+}
+
 export function toEsDocument(r: LogRecord): EsDocument {
+  const time = indexedTime(r);
   const doc: EsDocument = {
-    '@timestamp': formatMicros(r.timestamp),
+    '@timestamp': formatMicros(time.micros),
     'event.id': r.event_id,
     'event.ingested': formatMicros(r.observed_at),
     'event.dataset': 'sluice.logs',
@@ -57,12 +72,121 @@ export function toEsDocument(r: LogRecord): EsDocument {
     if (r.error.message) doc['error.message'] = r.error.message;
     if (r.error.stack) doc['error.stack_trace'] = r.error.stack;
   }
-  for (const [k, v] of Object.entries(r.ids)) doc[`sluice.ids.${k}`] = v;
+  // Same rule as attributes below: a dotted id name would become an object.
+  for (const [k, v] of Object.entries(r.ids)) doc[`sluice.ids.${k.replace(/\./g, '_')}`] = v;
   for (const [k, v] of Object.entries(r.labels)) doc[`labels.${k.replace(/\./g, '_')}`] = v;
   // Attributes keep their dotted names under one object; dots become nested objects in
   // Elasticsearch, so a key that is both a leaf and a parent ("a" and "a.b") would
   // conflict: dots are replaced to keep every attribute a leaf.
   for (const [k, v] of Object.entries(r.attributes)) doc[`attributes.${k.replace(/\./g, '_')}`] = v;
-  if (r.flags.length > 0) doc['sluice.flags'] = r.flags;
+  const flags = time.outOfRange ? [...r.flags, 'timestamp_out_of_range'] : r.flags;
+  if (flags.length > 0) doc['sluice.flags'] = flags;
+  if (time.outOfRange) doc['sluice.event_time'] = formatMicros(r.timestamp);
   return doc;
 }
+
+/** ECS `event.outcome` of a span or trace. */
+function outcome(failed: boolean): 'failure' | 'success' {
+  return failed ? 'failure' : 'success';
+}
+
+/** MetricWindow -> document of `metrics-<tenant>-YYYY.MM.DD` (by window start); `_id` = window_id. */
+export function metricDocument(m: MetricWindow): EsDocument {
+  const doc: EsDocument = {
+    '@timestamp': formatMicros(m.window_start),
+    'event.end': formatMicros(m.window_end),
+    'event.dataset': 'sluice.metrics',
+    'sluice.tenant': m.tenant,
+    'sluice.window.id': m.window_id,
+    'sluice.window.count': m.count,
+    'sluice.window.error_count': m.error_count,
+    'sluice.window.late_count': m.late_count,
+    'sluice.window.duration.sum_us': m.duration_sum_us,
+    'sluice.window.duration.bucket_bounds_us': m.bucket_bounds_us,
+    'sluice.window.duration.bucket_counts': m.bucket_counts,
+  };
+  const s = m.series;
+  if (s.service !== null) doc['service.name'] = s.service;
+  if (s.route !== null) doc['http.route'] = s.route;
+  if (s.method !== null) doc['http.request.method'] = s.method;
+  if (s.status_class !== null) doc['sluice.series.status_class'] = s.status_class;
+  if (s.level !== null) doc['log.level'] = s.level;
+  if (m.p50_us !== null) doc['sluice.window.duration.p50_us'] = m.p50_us;
+  if (m.p90_us !== null) doc['sluice.window.duration.p90_us'] = m.p90_us;
+  if (m.p99_us !== null) doc['sluice.window.duration.p99_us'] = m.p99_us;
+  if (m.exemplar_trace_id !== null) doc['sluice.exemplar.trace_id'] = m.exemplar_trace_id;
+  if (m.exemplar_event_id !== null) doc['sluice.exemplar.event_id'] = m.exemplar_event_id;
+  return doc;
+}
+
+/** Span -> document of `spans-<tenant>-YYYY.MM.DD` (by start); `_id` = `<trace_id>-<span_id>`. */
+export function spanDocument(s: Span): EsDocument {
+  const doc: EsDocument = {
+    '@timestamp': formatMicros(s.start),
+    'event.end': formatMicros(s.end),
+    // ECS event.duration is in nanoseconds.
+    'event.duration': s.duration_us * 1000,
+    'event.outcome': outcome(s.status === 'ERROR'),
+    'event.dataset': 'sluice.spans',
+    'trace.id': s.trace_id,
+    'span.id': s.span_id,
+    'span.name': s.operation,
+    'service.name': s.service,
+    'sluice.tenant': s.tenant,
+    'sluice.span.status': s.status,
+    'sluice.span.event_count': s.event_count,
+    'sluice.span.derivation': s.derivation,
+  };
+  if (s.parent_span_id !== null) doc['parent.id'] = s.parent_span_id;
+  return doc;
+}
+
+/** TraceSummary -> document of `traces-<tenant>-YYYY.MM.DD` (by start); `_id` = trace_id. */
+export function traceDocument(t: TraceSummary): EsDocument {
+  const doc: EsDocument = {
+    '@timestamp': formatMicros(t.start),
+    'event.duration': t.duration_us * 1000,
+    'event.outcome': outcome(t.error),
+    'event.dataset': 'sluice.traces',
+    'trace.id': t.trace_id,
+    'sluice.tenant': t.tenant,
+    'sluice.trace.span_count': t.span_count,
+    'sluice.trace.services': t.services,
+    'sluice.trace.error': t.error,
+  };
+  if (t.root_service !== null) doc['service.name'] = t.root_service;
+  if (t.root_operation !== null) doc['sluice.trace.root_operation'] = t.root_operation;
+  return doc;
+}
+
+/**
+ * What the writer needs to know about one dataset: its index (`prefix` is the index
+ * prefix: SLUICE_ES_INDEX_PREFIX for logs, the dataset name otherwise), its `_id`
+ * (deterministic, so a re-delivery is a 409, never a duplicate) and its document.
+ */
+export interface EsDataset<T> {
+  readonly name: 'logs' | 'metrics' | 'spans' | 'traces';
+  index(prefix: string, value: T): string;
+  id(value: T): string;
+  document(value: T): EsDocument;
+}
+
+export const logsDataset: EsDataset<LogRecord> = { name: 'logs', index: (p, r) => indexFor(p, { tenant: r.tenant, timestamp: indexedTime(r).micros }), id: (r) => r.event_id, document: toEsDocument };
+export const metricsDataset: EsDataset<MetricWindow> = {
+  name: 'metrics',
+  index: (p, m) => indexFor(p, { tenant: m.tenant, timestamp: m.window_start }),
+  id: (m) => m.window_id,
+  document: metricDocument,
+};
+export const spansDataset: EsDataset<Span> = {
+  name: 'spans',
+  index: (p, s) => indexFor(p, { tenant: s.tenant, timestamp: s.start }),
+  id: (s) => `${s.trace_id}-${s.span_id}`,
+  document: spanDocument,
+};
+export const tracesDataset: EsDataset<TraceSummary> = {
+  name: 'traces',
+  index: (p, t) => indexFor(p, { tenant: t.tenant, timestamp: t.start }),
+  id: (t) => t.trace_id,
+  document: traceDocument,
+};

@@ -1,25 +1,35 @@
 /**
  * The Elasticsearch writer (its own consumer group).
  *
- * - Installs an index template for `<prefix>-*` at start (@timestamp as date_nanos,
- *   keywords for ids and levels, strings under attributes/labels as keywords).
+ * - At start, probes what the server supports (version, data streams, failure store;
+ *   es-capabilities.ts) and logs the mode, then installs the component and index
+ *   templates of schemas/elasticsearch/ (es-templates.ts) for logs, metrics, spans
+ *   and traces. Writes go to daily indices `<prefix>-<tenant>-YYYY.MM.DD`.
  * - Sends one `_bulk` of `create` actions per batch with `_id` = event_id, so a 409
  *   means "already written" and counts as success.
- * - Reads the response item by item: 429 and 5xx items are retried with backoff and
- *   jitter; any other failure (mapping, parse) is returned as a PermanentError for the
- *   dead-letter topic, with Elasticsearch's error type and reason.
- * - A failed request as a whole (connection refused, timeout) is a RetryableError:
- *   the runner retries the batch and commits nothing meanwhile.
+ * - Reads the response item by item: 429 and 5xx items are resent, alone, with
+ *   exponential backoff and full jitter (shared/retry.ts), for at most
+ *   `maxRetryRounds` rounds; then the write throws a RetryableError and the runner
+ *   retries the whole batch with its own (shutdown-aware) backoff, where the items
+ *   already written come back as 409. Any other item failure (mapping, parse) is
+ *   returned as a PermanentError for the dead-letter topic, with Elasticsearch's
+ *   error type and reason (and its cause).
+ * - A failed request as a whole (connection refused, timeout, 429, 5xx) is a
+ *   RetryableError: the runner retries the batch and commits nothing meanwhile. A
+ *   whole request refused as malformed or too large (400, 413) will fail again: a
+ *   PermanentError, so the batch is dead-lettered instead of stalling the partition.
  */
 import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 type ClientOptions = ConstructorParameters<typeof Client>[0];
 import type { SinkBatch, SinkFailure, SinkItem, SinkWriter } from '../../shared/runner.js';
 import type { LogRecord } from '../../shared/records.js';
-import { ErrorCodes, PermanentError, RetryableError, errorMessage } from '../../shared/errors.js';
-import { backoffDelay, sleep } from '../../shared/retry.js';
+import { ErrorCodes, PermanentError, RetryableError, SluiceError, errorMessage } from '../../shared/errors.js';
+import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from '../../shared/retry.js';
 import type { Logger } from '../../shared/logger.js';
-import { indexFor, toEsDocument } from './es-document.js';
+import { logsDataset, type EsDataset } from './es-document.js';
+import { loadEsTemplates, type EsTemplates } from './es-templates.js';
+import { detectEsCapabilities, type EsCapabilities } from './es-capabilities.js';
 
 export interface EsOptions {
   url: string;
@@ -38,42 +48,9 @@ export function createEsClient(o: EsOptions): Client {
   return new Client(opts);
 }
 
-export function logsTemplate(prefix: string) {
-  return {
-    name: `sluice-${prefix}`,
-    index_patterns: [`${prefix}-*`],
-    // Above the built-in `logs-*-*` data-stream template of a default distribution.
-    priority: 500,
-    template: {
-      settings: { number_of_shards: 1, number_of_replicas: 0, 'index.mapping.total_fields.limit': 2000 },
-      mappings: {
-        dynamic_templates: [
-          { attributes_as_keyword: { path_match: 'attributes.*', mapping: { type: 'keyword', ignore_above: 1024 } } },
-          { labels_as_keyword: { path_match: 'labels.*', mapping: { type: 'keyword', ignore_above: 1024 } } },
-          { strings_as_keyword: { match_mapping_type: 'string', mapping: { type: 'keyword', ignore_above: 1024 } } },
-        ],
-        properties: {
-          '@timestamp': { type: 'date_nanos' },
-          message: { type: 'text' },
-          event: { properties: { id: { type: 'keyword' }, ingested: { type: 'date_nanos' }, dataset: { type: 'keyword' }, duration: { type: 'long' } } },
-          log: { properties: { level: { type: 'keyword' }, file: { properties: { path: { type: 'keyword' } } } } },
-          service: { properties: { name: { type: 'keyword' }, environment: { type: 'keyword' } } },
-          host: { properties: { name: { type: 'keyword' } } },
-          trace: { properties: { id: { type: 'keyword' } } },
-          span: { properties: { id: { type: 'keyword' } } },
-          error: { properties: { type: { type: 'keyword' }, message: { type: 'text' }, stack_trace: { type: 'text', index: false } } },
-          http: { properties: { request: { properties: { method: { type: 'keyword' } } }, response: { properties: { status_code: { type: 'short' }, body: { properties: { bytes: { type: 'long' } } } } } } },
-          url: { properties: { path: { type: 'keyword' } } },
-          client: { properties: { ip: { type: 'keyword' } } },
-        },
-      },
-    },
-  };
-}
-
 interface BulkItemResult {
   status: number;
-  error?: { type?: string; reason?: string };
+  error?: { type?: string; reason?: string; caused_by?: { type?: string; reason?: string } };
 }
 
 /** What to do with one bulk item: done (201, 200, 409), retry (429, 5xx) or dead-letter. */
@@ -83,49 +60,118 @@ export function classifyBulkItem(r: BulkItemResult): 'done' | 'retry' | 'dead' {
   return 'dead';
 }
 
-export function createEsWriter(opts: { client: Client; indexPrefix: string; log: Logger; signal?: AbortSignal }): SinkWriter<LogRecord> {
+/** Elasticsearch's own words for an item failure: `type: reason (caused by type: reason)`. */
+export function bulkItemReason(r: BulkItemResult): string {
+  const e = r.error;
+  if (!e) return `status ${r.status}`;
+  const cause = e.caused_by?.type ? ` (caused by ${e.caused_by.type}: ${e.caused_by.reason ?? ''})` : '';
+  return `${e.type ?? 'error'}: ${e.reason ?? `status ${r.status}`}${cause}`;
+}
+
+/** A whole `_bulk` request failed: retryable unless the server refused the request itself. */
+export function classifyRequestError(err: unknown): SluiceError {
+  const status = (err as { meta?: { statusCode?: unknown } } | null)?.meta?.statusCode;
+  if (status === 400 || status === 413) return new PermanentError(ErrorCodes.esMapping, `bulk request refused (status ${status}): ${errorMessage(err)}`, err);
+  return new RetryableError(ErrorCodes.esUnavailable, `bulk request failed: ${errorMessage(err)}`, err);
+}
+
+/** Outcome of one `_bulk` round, for telemetry and tests. */
+export interface BulkRound<T> {
+  /** 0 for the first request of a write, then 1, 2, ... for each resend of throttled items. */
+  attempt: number;
+  sent: number;
+  created: number;
+  /** 409: the `_id` was already written (a redelivery); counts as written. */
+  alreadyPresent: number;
+  /** Items to resend (429, 5xx), with Elasticsearch's reason. */
+  retry: Array<{ item: SinkItem<T>; status: number; reason: string }>;
+  dead: number;
+}
+
+export interface EsWriterOptions<T> {
+  client: Client;
+  /** Index prefix of this dataset (SLUICE_ES_INDEX_PREFIX for logs). */
+  indexPrefix: string;
+  log: Logger;
+  signal?: AbortSignal;
+  /** What is written; logs (LogRecord) by default. */
+  dataset?: EsDataset<T>;
+  /** Backoff between resends of throttled items; shared/retry.ts defaults. */
+  backoff?: BackoffPolicy;
+  /** Resend rounds inside one write before handing the batch back to the runner (RetryableError). Default 8. */
+  maxRetryRounds?: number;
+  /** Called after every `_bulk` response, before any backoff; awaited. */
+  onBulk?: (round: BulkRound<T>) => void | Promise<void>;
+}
+
+/** Install the component templates, then the index templates composed of them (PUT is idempotent). */
+export async function installEsTemplates(client: Client, templates: EsTemplates): Promise<void> {
+  for (const c of templates.components) await client.cluster.putComponentTemplate({ name: c.name, ...c.body } as never);
+  for (const t of templates.indexTemplates) await client.indices.putIndexTemplate({ name: t.name, ...t.body } as never);
+}
+
+export function createEsWriter<T = LogRecord>(opts: EsWriterOptions<T>): SinkWriter<T> {
   const { client } = opts;
+  const dataset = (opts.dataset ?? logsDataset) as EsDataset<T>;
+  const maxRounds = opts.maxRetryRounds ?? 8;
+  const policy = opts.backoff ?? defaultBackoff;
+  let capabilities: EsCapabilities | undefined;
   return {
     name: 'elasticsearch',
     async start() {
-      const t = logsTemplate(opts.indexPrefix);
+      if (capabilities) return;
+      capabilities = await detectEsCapabilities(client);
+      opts.log.info({ ...capabilities }, `elasticsearch writer mode: ${capabilities.mode}`);
+      const templates = loadEsTemplates(opts.indexPrefix);
       try {
-        await client.indices.putIndexTemplate({ name: t.name, index_patterns: t.index_patterns, priority: t.priority, template: t.template } as never);
+        await installEsTemplates(client, templates);
       } catch (err) {
-        throw new RetryableError(ErrorCodes.esUnavailable, `installing index template ${t.name} failed: ${errorMessage(err)}`, err);
+        capabilities = undefined;
+        throw new RetryableError(ErrorCodes.esUnavailable, `installing index templates failed: ${errorMessage(err)}`, err);
       }
+      opts.log.info({ indexTemplates: templates.indexTemplates.map((t) => `${t.name}=${t.body.index_patterns.join(',')}`), componentTemplates: templates.components.map((c) => c.name) }, 'elasticsearch templates installed');
     },
-    async write(batch: SinkBatch<LogRecord>): Promise<SinkFailure<LogRecord>[]> {
-      const failures: SinkFailure<LogRecord>[] = [];
-      let pending: SinkItem<LogRecord>[] = batch.items;
+    async write(batch: SinkBatch<T>): Promise<SinkFailure<T>[]> {
+      const failures: SinkFailure<T>[] = [];
+      let pending: SinkItem<T>[] = batch.items;
       for (let attempt = 0; pending.length > 0; attempt++) {
         const operations: unknown[] = [];
         for (const it of pending) {
-          operations.push({ create: { _index: indexFor(opts.indexPrefix, it.value), _id: it.value.event_id } }, toEsDocument(it.value));
+          operations.push({ create: { _index: dataset.index(opts.indexPrefix, it.value), _id: dataset.id(it.value) } }, dataset.document(it.value));
         }
         let response;
         try {
-          response = await client.bulk({ operations, refresh: false });
+          response = await client.bulk({ operations, refresh: false, filter_path: 'errors,items.*.status,items.*.error' });
         } catch (err) {
-          throw new RetryableError(ErrorCodes.esUnavailable, `bulk request failed: ${errorMessage(err)}`, err);
+          throw classifyRequestError(err);
         }
-        const retry: SinkItem<LogRecord>[] = [];
+        const round: BulkRound<T> = { attempt, sent: pending.length, created: 0, alreadyPresent: 0, retry: [], dead: 0 };
+        if (response.items.length !== pending.length) {
+          throw new RetryableError(ErrorCodes.esUnavailable, `bulk response has ${response.items.length} items for ${pending.length} actions`);
+        }
         response.items.forEach((entry, i) => {
           const r = (entry.create ?? Object.values(entry)[0]) as BulkItemResult;
-          const item = pending[i] as SinkItem<LogRecord>;
+          const item = pending[i] as SinkItem<T>;
           const verdict = classifyBulkItem(r);
-          if (verdict === 'retry') retry.push(item);
+          if (verdict === 'retry') round.retry.push({ item, status: r.status, reason: bulkItemReason(r) });
           else if (verdict === 'dead') {
-            failures.push({ item, error: new PermanentError(ErrorCodes.esMapping, `elasticsearch rejected the document: ${r.error?.type ?? 'error'}: ${r.error?.reason ?? `status ${r.status}`}`) });
-          }
+            round.dead++;
+            failures.push({ item, error: new PermanentError(ErrorCodes.esMapping, `elasticsearch rejected the document (status ${r.status}): ${bulkItemReason(r)}`) });
+          } else if (r.status === 409) round.alreadyPresent++;
+          else round.created++;
         });
-        pending = retry;
-        if (pending.length > 0) {
-          if (opts.signal?.aborted) throw new RetryableError(ErrorCodes.esUnavailable, `${pending.length} bulk items still throttled at shutdown`);
-          const delay = backoffDelay(attempt);
-          if (attempt % 5 === 0) opts.log.warn({ items: pending.length, delayMs: delay }, 'elasticsearch throttled bulk items; retrying them');
-          await sleep(delay, opts.signal);
+        await opts.onBulk?.(round);
+        pending = round.retry.map((x) => x.item);
+        if (pending.length === 0) break;
+        const sample = round.retry[0]!;
+        if (attempt + 1 >= maxRounds || opts.signal?.aborted) {
+          // The runner retries the whole batch with its own backoff and stops at shutdown;
+          // the items written meanwhile come back as 409.
+          throw new RetryableError(ErrorCodes.esUnavailable, `${pending.length} bulk items still refused after ${attempt + 1} attempts (${sample.status} ${sample.reason})`);
         }
+        const delay = backoffDelay(attempt, policy);
+        if (attempt === 0 || attempt % 5 === 4) opts.log.warn({ items: pending.length, attempt, delayMs: delay, status: sample.status, reason: sample.reason }, 'elasticsearch refused bulk items (429/5xx); resending them');
+        await sleep(delay, opts.signal);
       }
       return failures;
     },

@@ -1,0 +1,84 @@
+/**
+ * What the Elasticsearch server can do, probed once at writer start:
+ *
+ * - version: `GET /` (client.info), else the nodes info API (some distributions,
+ *   e.g. the integ-test zip of the local stack, have no handler for `GET /`);
+ * - data streams: `GET /_data_stream` answers 200 only when the data-streams module
+ *   is installed (without it the path is read as an index name: 400);
+ * - failure store: data streams on a server of version >= 9.1, where the failure
+ *   store is generally available (mapping failures are redirected to `<ds>::failures`
+ *   instead of being refused).
+ *
+ * Sluice writes daily indices in every case (`mode: 'daily-indices'`): a data-stream
+ * mode needs a server that can exercise it, which the local stack cannot. Detection
+ * never fails the start: anything unknown counts as absent.
+ */
+import type { Client } from '@elastic/elasticsearch';
+import { errorMessage } from '../../shared/errors.js';
+
+export interface EsCapabilities {
+  /** Server version, e.g. "9.5.3"; null when neither probe answered. */
+  version: string | null;
+  dataStreams: boolean;
+  failureStore: boolean;
+  /** The write mode in use; the only one Sluice builds today. */
+  mode: 'daily-indices';
+  /** Why each capability was judged so, for the start-up log line. */
+  evidence: string[];
+}
+
+/** First version with the failure store generally available. */
+const FAILURE_STORE_SINCE: readonly [number, number] = [9, 1];
+
+export function versionAtLeast(version: string | null, min: readonly [number, number]): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version ?? '');
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > min[0] || (major === min[0] && minor >= min[1]);
+}
+
+function statusOf(err: unknown): number | undefined {
+  const s = (err as { meta?: { statusCode?: unknown } } | null)?.meta?.statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+export async function detectEsCapabilities(client: Client): Promise<EsCapabilities> {
+  const evidence: string[] = [];
+  let version: string | null = null;
+  try {
+    version = (await client.info()).version.number;
+    evidence.push(`GET / -> version ${version}`);
+  } catch (err) {
+    evidence.push(`GET / failed (${statusOf(err) ?? errorMessage(err)})`);
+    try {
+      const r = await client.nodes.info({ metric: 'plugins', filter_path: 'nodes.*.version,nodes.*.modules.name' });
+      const nodes = Object.values(r.nodes ?? {});
+      // The oldest node decides what the cluster can do.
+      version = nodes.map((n) => n.version).sort((a, b) => compareVersions(parseMinor(a), parseMinor(b)))[0] ?? null;
+      const modules = new Set(nodes.flatMap((n) => (n.modules ?? []).map((m) => m.name)));
+      evidence.push(`nodes info -> version ${version}, modules ${[...modules].sort().join(',') || '(none)'}`);
+    } catch (err2) {
+      evidence.push(`nodes info failed (${statusOf(err2) ?? errorMessage(err2)})`);
+    }
+  }
+  let dataStreams = false;
+  try {
+    await client.transport.request({ method: 'GET', path: '/_data_stream', querystring: { filter_path: 'data_streams.name' } });
+    dataStreams = true;
+    evidence.push('GET /_data_stream -> 200');
+  } catch (err) {
+    evidence.push(`GET /_data_stream -> ${statusOf(err) ?? errorMessage(err)} (no data-stream API)`);
+  }
+  const failureStore = dataStreams && versionAtLeast(version, FAILURE_STORE_SINCE);
+  if (dataStreams && !failureStore) evidence.push(`failure store needs version >= ${FAILURE_STORE_SINCE.join('.')}`);
+  return { version, dataStreams, failureStore, mode: 'daily-indices', evidence };
+}
+
+function compareVersions(a: [number, number], b: [number, number]): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+function parseMinor(v: string): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(v);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
