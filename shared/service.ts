@@ -116,7 +116,8 @@ export function startPipelineService<S extends Schema, I>(opts: {
   inputTopic: string;
   outputTopics: string[];
   decode: Decoder<I>;
-  stage: Stage<I> | StatefulStage<I>;
+  /** The stage, or a factory for one that needs the running service (e.g. its metrics registry). */
+  stage: Stage<I> | StatefulStage<I> | ((ctx: ServiceContext) => Stage<I> | StatefulStage<I>);
 }): Promise<RunningService> {
   const { config } = opts;
   return startService({
@@ -128,7 +129,7 @@ export function startPipelineService<S extends Schema, I>(opts: {
     start: async (ctx) => {
       const runner = new PipelineRunner<I>(
         { stageName: opts.name, kafka: ctx.kafka, groupId: config.groupId, inputTopic: opts.inputTopic, outputTopics: opts.outputTopics, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: opts.decode, metrics: ctx.metrics, log: ctx.log },
-        opts.stage,
+        typeof opts.stage === 'function' ? opts.stage(ctx) : opts.stage,
       );
       await runner.start();
       return [runner];

@@ -34,6 +34,7 @@ interface Rec {
   timestamp_source: string;
   level: string;
   message: string;
+  error: { stack: string | null } | null;
   source: { format: string; offset: number };
 }
 
@@ -74,10 +75,14 @@ if (!existsSync(kafkaDir)) {
         if (r.level !== m[8]) problems.push(`line ${first + 1}: level ${r.level}, want ${m[8]}`);
         if (r.timestamp !== want || r.timestamp_source !== 'event') problems.push(`line ${first + 1}: timestamp ${r.timestamp} (${r.timestamp_source}), want ${want}`);
         if (r.source.format !== 'log4j') problems.push(`line ${first + 1}: format ${r.source.format}`);
-        // Every continuation line is in the message, in order, and nothing after.
+        // Every continuation line is in the event, in order, and nothing after: in the
+        // message, or, for a stack trace, in error.stack (the message keeps the line
+        // before the trace; a trace that starts on the first line opens the stack).
+        const stack = r.error?.stack;
+        const text = stack ? (stack.startsWith(r.message) ? stack : `${r.message}\n${stack}`) : r.message;
         const continuation = lines.slice(first + 1, end);
-        if (continuation.length > 0 && !r.message.endsWith('\n' + continuation.join('\n'))) problems.push(`line ${first + 1}: message lacks its ${continuation.length} continuation lines`);
-        if (continuation.length === 0 && r.message.includes('\n')) problems.push(`line ${first + 1}: single-line event has a multi-line message`);
+        if (continuation.length > 0 && !text.endsWith('\n' + continuation.join('\n'))) problems.push(`line ${first + 1}: event lacks its ${continuation.length} continuation lines`);
+        if (continuation.length === 0 && text.includes('\n')) problems.push(`line ${first + 1}: single-line event has a multi-line text`);
       });
       expect(problems.slice(0, 10)).toEqual([]);
     });

@@ -7,6 +7,7 @@ import { avro } from '../../shared/runner.js';
 import type { RawEvent } from '../../shared/records.js';
 import { schema, strictPrefixes } from './config.js';
 import { createNormalizeStage } from './normalize.js';
+import { clockSkewMetrics, clockSkewObserver } from './clock.js';
 
 runMain(async () => {
   const config = loadConfig(schema, process.env, strictPrefixes);
@@ -24,12 +25,17 @@ runMain(async () => {
     inputTopic: config.topicCollected,
     outputTopics: [config.topicNormalized],
     decode: avro<RawEvent>(),
-    stage: createNormalizeStage({
-      outputTopic: config.topicNormalized,
-      maxAttributes: config.maxAttributes,
-      maxAttributeBytes: config.maxAttributeBytes,
-      maxJsonDepth: config.maxJsonDepth,
-      ...(config.zone ? { zone: config.zone } : {}),
-    }),
+    // A factory: the clock-skew observer needs the service's metrics registry.
+    stage: (ctx) =>
+      createNormalizeStage({
+        outputTopic: config.topicNormalized,
+        maxAttributes: config.maxAttributes,
+        maxAttributeBytes: config.maxAttributeBytes,
+        maxJsonDepth: config.maxJsonDepth,
+        ...(config.zone ? { zone: config.zone } : {}),
+        futureHorizonUs: config.futureHorizonMs * 1000,
+        pastHorizonUs: config.pastHorizonMs * 1000,
+        onClockSkew: clockSkewObserver(clockSkewMetrics(ctx.registry), config.skewSources),
+      }),
   });
 });

@@ -17,7 +17,14 @@
  *   default); year-less ones get the year rule of `yearlessMicros`;
  * - JSON nested so deep that serialising a part of it overflows the stack is not read
  *   field by field: the body stays text, flagged `json_too_deep`;
- * - the stage is pure: same RawEvent, same LogRecord.
+ * - a multi-line message that holds a Java/.NET/Node, Python or Go stack trace
+ *   (stack-trace.ts) fills `error` when the fields did not, and keeps the text before
+ *   the trace as the message;
+ * - a message that opens with a Go-middleware request line (`POST /push (200) 33.1ms`,
+ *   Loki, Grafana, Cortex, Tempo; request-line.ts) fills `http` when the fields did not;
+ * - an event time beyond the future or past horizon of the Kafka timestamp is kept and
+ *   flagged `clock_skew_future` / `clock_skew_past` (clock.ts);
+ * - the stage is pure: same RawEvent, same LogRecord (`onClockSkew` only observes).
  */
 import type { Stage, StageInput, StageOutput } from '../../shared/stage.js';
 import type { ErrorInfo, Http, LogRecord, RawEvent } from '../../shared/records.js';
@@ -25,6 +32,9 @@ import { assertZone, isStorableTime, parseTimestamp } from './timestamps.js';
 import { severityNumber, toLevel } from './levels.js';
 import { detectAndParse, hintFamily, parseAs } from './text-formats.js';
 import type { ParsedText } from './parsed.js';
+import { clockSkew, type ClockHorizons, type ClockObserver } from './clock.js';
+import { requestLineHttp } from './request-line.js';
+import { splitStackTrace } from './stack-trace.js';
 
 export interface NormalizeOptions {
   outputTopic: string;
@@ -36,6 +46,16 @@ export interface NormalizeOptions {
    * default UTC. Checked by `createNormalizeStage` (an unknown zone throws RangeError).
    */
   zone?: string | undefined;
+  /** Largest tolerated lead of event time over the Kafka timestamp, µs; beyond it `clock_skew_future` (clock.ts). Unset or 0: unchecked. */
+  futureHorizonUs?: ClockHorizons['futureHorizonUs'];
+  /** Largest tolerated lag of event time behind the Kafka timestamp, µs; beyond it `clock_skew_past`. Unset or 0: unchecked. */
+  pastHorizonUs?: ClockHorizons['pastHorizonUs'];
+  /**
+   * Called once per record that carries an event time, with its skew (ingest - event).
+   * The stage stays pure: the observer is the caller's (main.ts feeds a metric) and
+   * must not throw.
+   */
+  onClockSkew?: ClockObserver | undefined;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -159,6 +179,10 @@ export function createNormalizeStage(opts: NormalizeOptions): Stage<RawEvent> {
     name: 'normalize',
     process(input: StageInput<RawEvent>): StageOutput[] {
       const record = normalize(input.value, opts);
+      if (opts.onClockSkew) {
+        const skew = clockSkew(record, input.value.kafka_timestamp, opts);
+        if (skew) opts.onClockSkew(skew);
+      }
       return [{ topic: opts.outputTopic, key: record.service, value: record }];
     },
   };
@@ -176,6 +200,22 @@ function parseJsonObject(body: string): JsonObject | null {
 }
 
 export function normalize(ev: RawEvent, opts: NormalizeOptions): LogRecord {
+  const record = read(ev, opts);
+  if (record.error === null) {
+    const split = splitStackTrace(record.message);
+    if (split) {
+      record.message = split.message;
+      record.error = split.error;
+    }
+  }
+  if (record.http === null) record.http = requestLineHttp(record.message);
+  const flag = clockSkew(record, ev.kafka_timestamp, opts)?.flag;
+  if (flag) record.flags.push(flag);
+  return record;
+}
+
+/** The body read as JSON, a text format or plain text; `normalize` then derives from the message. */
+function read(ev: RawEvent, opts: NormalizeOptions): LogRecord {
   const family = hintFamily(ev.format);
   if (family === undefined || family === 'json') {
     const obj = parseJsonObject(ev.body);

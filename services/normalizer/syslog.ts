@@ -15,6 +15,10 @@ const RFC5424 = /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ?([\s\S]*)$/;
 const RFC3164 = /^(?:<(\d{1,3})> ?)?([A-Za-z]{3}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?:? ([\s\S]*)$/;
 const RFC3339 = /^(?:<(\d{1,3})>)?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) ([\s\S]*)$/;
 const TAG = /^([^\s:[\]]{1,128})(?:\[([^\]\s]{0,32})\])?: ?/;
+// Two-word tags, accepted only in two shapes prose hardly takes: a program with
+// its version (sysklogd's `syslogd 1.4.1: restart.`) and two words with a numeric pid
+// (`-- root[2421]: ROOT LOGIN ON tty2`, after a doubled space). Both are in Loghub Linux.
+const SPACED_TAG = /^ ?([^\s:[\]]{1,64} (?:\d+(?:\.\d+)+(?=:)|[^\s:[\]]{1,64}(?=\[\d)))(?:\[(\d{1,10})\])?: ?/;
 const NIL = '-';
 
 function pri(p: string | undefined, out: ParsedText): void {
@@ -35,7 +39,7 @@ function hostTagMessage(rest: string, out: ParsedText): void {
     out.host = first;
     afterHost = rest.slice(sp + 1);
   }
-  const t = TAG.exec(afterHost);
+  const t = TAG.exec(afterHost) ?? SPACED_TAG.exec(afterHost);
   if (t) {
     out.service = t[1];
     if (t[2]) out.attributes['pid'] = t[2];

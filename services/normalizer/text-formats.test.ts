@@ -48,11 +48,31 @@ describe('zone option', () => {
   });
 });
 
+describe('syslog tags with a space', () => {
+  test.each([
+    ['Jun 19 04:09:11 combo syslogd 1.4.1: restart.', 'syslogd 1.4.1', undefined, 'restart.'],
+    ['Jul  7 08:06:15 combo  -- root[2421]: ROOT LOGIN ON tty2', '-- root', '2421', 'ROOT LOGIN ON tty2'],
+  ])('%s', (line, service, pid, message) => {
+    const r = normalize(ev(line), opts);
+    expect([r.host, r.service, r.attributes['pid'], r.message]).toEqual(['combo', service, pid, message]);
+  });
+  test('prose with a colon is not taken for a tag', () => {
+    const r = normalize(ev('Jun 19 04:09:11 combo Out of memory: Killed process 42'), opts);
+    expect([r.service, r.message]).toEqual(['hdr', 'Out of memory: Killed process 42']);
+  });
+});
+
 describe('robustness', () => {
-  test('multi-line events keep the continuation lines in the message', () => {
+  test('a merged stack trace moves to error; the log line stays the message', () => {
     const r = normalize(ev('2026-11-21 10:00:00,000 ERROR [main] a.B - failed\njava.lang.X: y\n\tat a.B.c(B.java:1)\n'), opts);
     expect(r.level).toBe('ERROR');
-    expect(r.message).toBe('failed\njava.lang.X: y\n\tat a.B.c(B.java:1)');
+    expect(r.message).toBe('failed');
+    expect(r.error).toEqual({ type: 'java.lang.X', message: 'y', stack: 'java.lang.X: y\n\tat a.B.c(B.java:1)' });
+  });
+  test('multi-line events without a stack trace keep the continuation lines in the message', () => {
+    const r = normalize(ev('2026-11-21 10:00:00,000 INFO [main] a.B - config:\n  a = 1\n  b = 2\n'), opts);
+    expect(r.message).toBe('config:\n  a = 1\n  b = 2');
+    expect(r.error).toBeNull();
   });
   test('a huge unstructured line falls through quickly to text', () => {
     const r = normalize(ev('a'.repeat(1_000_000) + ' "' + '\\"'.repeat(100_000)), opts);
