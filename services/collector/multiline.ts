@@ -6,8 +6,9 @@
  *   Python frames, Go file:line lines, wrapped text);
  * - is `Caused by: ...`, `Suppressed: ...`, `... N more`, or a .NET `--- End of ...` /
  *   `---> ...` marker;
- * - is a Java/Scala exception header with a package-qualified class name
- *   (`java.lang.IllegalStateException: boom`): logback and log4j print it on the line
+ * - is a Java/Scala/.NET exception header with a namespace-qualified class name
+ *   (`java.lang.IllegalStateException: boom`, `System.InvalidOperationException: boom`):
+ *   logback, log4j and .NET loggers print it on the line
  *   after the log message, unindented;
  * - is a Python `Traceback (most recent call last):` header, a chained-exception line
  *   (`During handling of the above exception...`, `The above exception was the direct
@@ -32,7 +33,7 @@ const GO_GOROUTINE = /^goroutine \d+ \[[^\]]*\]:\s*$/;
 const GO_FUNC = /^(created by .+|[\w./*()\[\]{}%$-]{1,512}\(.*\)(?: \+0x[0-9a-f]+)?)$/;
 const GO_FUNC_MAX_LINE = 4096;
 const GENERAL = /^(\s|Caused by: |Suppressed: |\.\.\. \d+ more|---(?:>| End of ))/;
-const JAVA_EXCEPTION = /^(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::.*)?$/;
+const JAVA_EXCEPTION = /^(?:[A-Za-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::.*)?$/;
 
 /** The continuation rules plus the little state a Python traceback or a Go dump needs. */
 export class ContinuationRules {
