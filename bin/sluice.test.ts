@@ -1,7 +1,7 @@
 /** The README's configuration reference is exactly what `sluice config` prints. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { repoRoot } from '../shared/schemas.js';
 import { describeSchema } from '../shared/config.js';
 import { commonSchema } from '../shared/common-config.js';
@@ -29,4 +29,29 @@ test('the built CLI prints the same reference', () => {
     throw new Error(`run 'npm run build' first: ${cli} is missing or failed`);
   }
   expect(out).toContain(describeSchema(collectorSchema));
+});
+
+describe('sluice dlq argument checks (no Kafka needed: they fail before connecting)', () => {
+  const cli = join(repoRoot(), 'dist', 'bin', 'sluice.js');
+  const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, SLUICE_KAFKA_BROKERS: '127.0.0.1:1' } });
+
+  test('replay refuses to run without --stage or --code', () => {
+    const r = run(['dlq', 'replay', '--dry-run']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/refusing to replay every dead letter/);
+  });
+
+  test('a bad --since, an unknown option and a missing subcommand are usage errors', () => {
+    expect(run(['dlq', 'list', '--since', 'yesterday']).stderr).toMatch(/--since "yesterday"/);
+    expect(run(['dlq', 'list', '--limit', '3']).status).toBe(2); // --limit belongs to replay
+    const r = run(['dlq']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('sluice dlq list');
+  });
+
+  test('usage documents both subcommands', () => {
+    const r = run(['help']);
+    expect(r.stdout).toContain('sluice dlq list');
+    expect(r.stdout).toContain('sluice dlq replay');
+  });
 });

@@ -3,14 +3,29 @@
  * The `sluice` command. Subcommands:
  *   sluice config [service]   print the configuration reference (Markdown), all services or one
  *   sluice parse [options] [file ...]   run collect + normalize on files or stdin, NDJSON to stdout
+ *   sluice dlq list [options]     summarize the dead-letter topic by stage and error code (NDJSON with --json)
+ *   sluice dlq replay [options]   produce chosen dead letters' original bytes back to their origin topic
  *   sluice help
- * `sluice dlq` (issue #4) joins here.
+ * The `dlq` commands read the same environment as the services (Kafka, registry, topic
+ * names); their filtering and bookkeeping live in shared/dlq.ts, the Kafka I/O here.
  */
 import { createReadStream, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import kafkajs from 'kafkajs';
+import { pino } from 'pino';
 import { ParsePipeline } from '../shared/parse-pipeline.js';
-import { describeSchema } from '../shared/config.js';
-import { commonSchema } from '../shared/common-config.js';
+import { describeSchema, loadConfig, type ConfigOf } from '../shared/config.js';
+import { commonSchema, stackVariables } from '../shared/common-config.js';
+import { createKafka, type KafkaClient } from '../shared/kafka.js';
+import { createRegistry } from '../shared/registry.js';
+import { ConfigError, SluiceError, errorMessage } from '../shared/errors.js';
+import { EXIT_CONFIG } from '../shared/main-helpers.js';
+import type { DeadLetter } from '../shared/records.js';
+import {
+  DeadLetterDecoder, DlqSummary, ReplayTally, WatermarkTracker, formatSummaryTable, matches, normalizeCode, parseSince,
+  replayDecision, replayedFrom, toLine, DLQ_ORIGINAL_LIMIT_BYTES, REPLAYED_FROM_HEADER, type DlqCoordinates, type DlqFilter,
+} from '../shared/dlq.js';
 import { collectorSchema } from '../services/collector/config.js';
 import { normalizerSchema } from '../services/normalizer/config.js';
 import { enricherSchema } from '../services/enricher/config.js';
@@ -34,6 +49,21 @@ function usage(): string {
     '         and a one-line summary to stderr. On stdin a pending multi-line event is written once',
     '         its stream has been quiet for --multiline-timeout ms (default 1000; 0 = only at end',
     '         of input). --no-multiline: every line is its own record.',
+    '       sluice dlq list [--stage <stage>] [--code <code>] [--since <time|duration>] [--json] [--with-original]',
+    '         reads the dead-letter topic (SLUICE_TOPIC_DLQ) from the beginning up to its end at start,',
+    '         without committing offsets, and prints per stage and error code: count, first and last',
+    '         failed_at and an example message. --json: one NDJSON line per dead letter on stdout (origin',
+    '         coordinates, code, message, event_id, original size; --with-original adds the bytes as',
+    '         base64) and the table on stderr. --stage/--code may repeat; a code may omit SLUICE_ERR_.',
+    '         --since: RFC 3339 with a zone (2024-05-01T12:00:00Z) or a duration back from now (90s, 15m,',
+    '         1h30m, 2d).',
+    '       sluice dlq replay (--stage <stage> | --code <code>) [--since ...] [--limit <n>] [--dry-run]',
+    '         produces each chosen dead letter\'s original bytes, with its original key, to its origin',
+    '         topic and partition (acks=all, idempotent), with header sluice-replayed-from:',
+    '         <dlq topic>/<partition>/<offset>; prints how many went to each topic. Requires --stage or',
+    '         --code. Skips (with a warning) letters whose original may have been cut at 256 KiB.',
+    '         Replaying twice produces twice. --dry-run lists what would be replayed.',
+    '         Both read Kafka, registry and topic settings from the services\' environment variables.',
     '       sluice help',
     '',
   ].join('\n');
@@ -110,9 +140,302 @@ async function parseCommand(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
+// ---------------------------------------------------------------- sluice dlq
+
+type DlqConfig = ConfigOf<typeof commonSchema>;
+
+/** No progress for this long while below the captured watermarks ends the scan with an error. */
+const DLQ_STALL_MS = 30_000;
+/** Progress lines on stderr start after this long, then repeat at this interval. */
+const DLQ_PROGRESS_MS = 2_000;
+/** Per-letter warnings (undecodable, skipped) shown before only counting them. */
+const DLQ_MAX_WARNINGS = 20;
+
+function warnLimited(counter: { n: number }, text: string): void {
+  counter.n++;
+  if (counter.n <= DLQ_MAX_WARNINGS) process.stderr.write(`sluice dlq: ${text}\n`);
+  else if (counter.n === DLQ_MAX_WARNINGS + 1) process.stderr.write('sluice dlq: (further warnings of this kind are only counted)\n');
+}
+
+type ScanResult = { status: 'missing' } | { status: 'done' | 'stopped'; records: number; undecodable: number };
+
+/**
+ * Read the DLQ topic from its low watermarks to the watermarks captured at start
+ * (last stable offsets, as the consumer reads read_committed), handing each decoded
+ * letter to `onBatch` one fetched batch at a time. A throwaway consumer group that
+ * never commits and is deleted afterwards: the scan leaves no offsets behind.
+ * `onBatch` returning 'stop' ends the scan early (--limit). Throws on a stall or on an
+ * error from `onBatch`, after closing the clients.
+ */
+async function scanDeadLetters(
+  kafka: KafkaClient,
+  config: DlqConfig,
+  decoder: DeadLetterDecoder,
+  onBatch: (letters: Array<{ letter: DeadLetter; at: DlqCoordinates }>) => Promise<'stop' | void>,
+): Promise<ScanResult> {
+  const topic = config.topicDlq;
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `${config.clientId}-dlq-cli-${hostname()}-${process.pid}-${Date.now()}`;
+  let consumer: ReturnType<KafkaClient['consumer']> | undefined;
+  let progressTimer: NodeJS.Timeout | undefined;
+  let progressShown = false;
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return { status: 'missing' };
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const tracker = new WatermarkTracker(offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) })));
+    let records = 0;
+    const undecodable = { n: 0 };
+    if (tracker.done) return { status: 'done', records, undecodable: 0 };
+
+    consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    const c = consumer;
+    let failure: unknown;
+    let stop = false;
+    let lastAdvanceAt = Date.now();
+    c.on(c.events.END_BATCH_PROCESS, ({ payload }) => {
+      // Fires for batches holding only transaction markers too, so the position moves past them.
+      tracker.advance(payload.partition, Number(payload.lastOffset));
+      lastAdvanceAt = Date.now();
+    });
+    await c.connect();
+    await c.subscribe({ topics: [topic], fromBeginning: true });
+    await c.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (failure !== undefined || stop) return;
+        const letters: Array<{ letter: DeadLetter; at: DlqCoordinates }> = [];
+        for (const m of batch.messages) {
+          if (!tracker.wants(batch.partition, Number(m.offset))) continue;
+          records++;
+          const at = { topic, partition: batch.partition, offset: m.offset };
+          try {
+            letters.push({ letter: await decoder.decode(m.value ?? Buffer.alloc(0)), at });
+          } catch (err) {
+            // A registry outage is not a property of the letter: stop rather than miscount.
+            if (err instanceof SluiceError && err.retryable) {
+              failure = err;
+              return;
+            }
+            warnLimited(undecodable, `${replayedFrom(at)} is not a readable DeadLetter: ${errorMessage(err)}`);
+          }
+        }
+        try {
+          if ((await onBatch(letters)) === 'stop') stop = true;
+        } catch (err) {
+          // Never let kafkajs retry the batch: a replay would produce twice.
+          failure = err;
+        }
+      },
+    }).catch((err: unknown) => {
+      failure = err;
+    });
+    c.on(c.events.CRASH, ({ payload }) => {
+      failure ??= payload.error;
+    });
+
+    let progressAt = Date.now();
+    await new Promise<void>((resolve) => {
+      progressTimer = setInterval(() => {
+        const now = Date.now();
+        if (failure !== undefined || stop || tracker.done) return resolve();
+        if (now - lastAdvanceAt > DLQ_STALL_MS) {
+          const pending = tracker.pending().map((p) => `partition ${p.partition} at ${p.next} of ${p.high}`).join(', ');
+          failure = new Error(`no progress reading ${topic} for ${DLQ_STALL_MS / 1000} s (${pending})`);
+          return resolve();
+        }
+        if (now - progressAt >= DLQ_PROGRESS_MS) {
+          progressAt = now;
+          const { read, total } = tracker.progress();
+          const pct = total > 0 ? Math.floor((read / total) * 100) : 100;
+          const text = `sluice dlq: read ${read}/${total} offsets of ${topic} (${pct}%)`;
+          process.stderr.write(process.stderr.isTTY ? `\r${text}` : `${text}\n`);
+          progressShown = true;
+        }
+      }, 200);
+    });
+    if (failure !== undefined) throw failure;
+    return { status: stop ? 'stopped' : 'done', records, undecodable: undecodable.n };
+  } finally {
+    if (progressTimer) clearInterval(progressTimer);
+    if (progressShown && process.stderr.isTTY) process.stderr.write('\n');
+    if (consumer) {
+      await consumer.disconnect().catch(() => undefined);
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+    }
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+function missingTopicMessage(topic: string): string {
+  return `sluice dlq: the dead-letter topic ${topic} does not exist: nothing has been dead-lettered yet, or SLUICE_TOPIC_DLQ names another topic\n`;
+}
+
+async function dlqList(kafka: KafkaClient, config: DlqConfig, decoder: DeadLetterDecoder, filter: DlqFilter, json: boolean, withOriginal: boolean): Promise<number> {
+  const summary = new DlqSummary();
+  const result = await scanDeadLetters(kafka, config, decoder, async (letters) => {
+    for (const { letter, at } of letters) {
+      if (!matches(letter, filter)) continue;
+      summary.add(letter);
+      if (json) await writeOut(JSON.stringify(toLine(letter, at, withOriginal)));
+    }
+  });
+  if (result.status === 'missing') {
+    process.stderr.write(missingTopicMessage(config.topicDlq));
+    return 0;
+  }
+  // With --json, stdout carries only NDJSON; the table goes to stderr.
+  const out = json ? process.stderr : process.stdout;
+  if (summary.total === 0) {
+    out.write(result.records === 0 ? `no dead letters in ${config.topicDlq}\n` : `no dead letters in ${config.topicDlq} match (${result.records} read)\n`);
+  } else {
+    out.write(`${formatSummaryTable(summary.list())}\n${summary.total} dead letters matched of ${result.records} read from ${config.topicDlq}\n`);
+  }
+  if (result.undecodable > 0) process.stderr.write(`sluice dlq: ${result.undecodable} records in ${config.topicDlq} were not readable DeadLetters\n`);
+  return 0;
+}
+
+async function dlqReplay(kafka: KafkaClient, config: DlqConfig, decoder: DeadLetterDecoder, filter: DlqFilter, limit: number | undefined, dryRun: boolean): Promise<number> {
+  const tally = new ReplayTally();
+  const skipWarnings = { n: 0 };
+  const partitionsOf = new Map<string, number | null>();
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = dryRun ? undefined : kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
+  await producer?.connect();
+  let result: ScanResult;
+  try {
+    /** Partition count of an origin topic, null when it does not exist (looked up once per topic). */
+    const partitionCount = async (topic: string): Promise<number | null> => {
+      if (!partitionsOf.has(topic)) {
+        const exists = (await admin.listTopics()).includes(topic);
+        const meta = exists ? await admin.fetchTopicMetadata({ topics: [topic] }) : undefined;
+        partitionsOf.set(topic, meta?.topics[0]?.partitions.length ?? null);
+      }
+      return partitionsOf.get(topic)!;
+    };
+    let chosen = 0;
+    result = await scanDeadLetters(kafka, config, decoder, async (letters) => {
+      const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer; partition?: number; headers: Record<string, string> }>>();
+      for (const { letter, at } of letters) {
+        if (!matches(letter, filter)) continue;
+        const partitions = await partitionCount(letter.origin_topic);
+        const decision = replayDecision(letter, partitions !== null, chosen, limit);
+        if (!decision.replay) {
+          if (decision.reason === 'limit') break;
+          tally.countSkipped(decision.reason);
+          warnLimited(skipWarnings, decision.reason === 'truncated'
+            ? `skipping ${replayedFrom(at)}: its original is ${letter.original.length} bytes, the runner's limit (${DLQ_ORIGINAL_LIMIT_BYTES}), so it may have been truncated; replay it from ${letter.origin_topic}/${letter.origin_partition}/${letter.origin_offset} if still retained`
+            : `skipping ${replayedFrom(at)}: origin topic ${letter.origin_topic} does not exist`);
+          continue;
+        }
+        chosen++;
+        // The original partition when it still exists, so per-partition order and stream keys hold.
+        const partition = partitions !== null && letter.origin_partition < partitions ? letter.origin_partition : undefined;
+        if (dryRun) {
+          await writeOut(`would replay ${replayedFrom(at)} -> ${letter.origin_topic}/${partition ?? '(by key)'} ${letter.stage} ${letter.error_code} ${letter.original.length} bytes (was offset ${letter.origin_offset})`);
+          tally.countReplayed(letter.origin_topic);
+          continue;
+        }
+        let list = byTopic.get(letter.origin_topic);
+        if (!list) byTopic.set(letter.origin_topic, (list = []));
+        list.push({ key: letter.origin_key, value: letter.original, ...(partition !== undefined ? { partition } : {}), headers: { [REPLAYED_FROM_HEADER]: replayedFrom(at) } });
+      }
+      if (producer && byTopic.size > 0) {
+        await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        for (const [topic, messages] of byTopic) tally.countReplayed(topic, messages.length);
+      }
+      if (limit !== undefined && chosen >= limit) return 'stop';
+    });
+  } catch (err) {
+    process.stderr.write(`${tally.report(dryRun ? 'would replay' : 'replayed')}\n`);
+    throw err;
+  } finally {
+    await producer?.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  }
+  if (result.status === 'missing') {
+    process.stderr.write(missingTopicMessage(config.topicDlq));
+    return 0;
+  }
+  process.stdout.write(`${tally.report(dryRun ? 'would replay' : 'replayed')}\n`);
+  if (result.undecodable > 0) process.stderr.write(`sluice dlq: ${result.undecodable} records in ${config.topicDlq} were not readable DeadLetters\n`);
+  return 0;
+}
+
+async function dlqCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'list' && sub !== 'replay') {
+    process.stderr.write(`sluice dlq: expected "list" or "replay"${sub ? `, got ${JSON.stringify(sub)}` : ''}\n${usage()}`);
+    return 2;
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      strict: true,
+      options: {
+        stage: { type: 'string', multiple: true },
+        code: { type: 'string', multiple: true },
+        since: { type: 'string' },
+        ...(sub === 'list'
+          ? { json: { type: 'boolean' }, 'with-original': { type: 'boolean' } }
+          : { limit: { type: 'string' }, 'dry-run': { type: 'boolean' } }),
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`sluice dlq ${sub}: ${(err as Error).message}\n${usage()}`);
+    return 2;
+  }
+  const v = values as { stage?: string[]; code?: string[]; since?: string; json?: boolean; 'with-original'?: boolean; limit?: string; 'dry-run'?: boolean };
+  const filter: DlqFilter = { stages: v.stage ?? [], codes: (v.code ?? []).map(normalizeCode) };
+  try {
+    if (v.since !== undefined) filter.sinceUs = parseSince(v.since, Date.now());
+  } catch (err) {
+    process.stderr.write(`sluice dlq ${sub}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let limit: number | undefined;
+  if (v.limit !== undefined) {
+    limit = Number(v.limit);
+    if (!/^\d+$/.test(v.limit) || !Number.isSafeInteger(limit) || limit < 1) {
+      process.stderr.write(`sluice dlq replay: --limit must be a positive whole number, got ${JSON.stringify(v.limit)}\n`);
+      return 2;
+    }
+  }
+  if (sub === 'replay' && filter.stages.length === 0 && filter.codes.length === 0) {
+    process.stderr.write('sluice dlq replay: refusing to replay every dead letter; choose with --stage and/or --code (see `sluice dlq list`)\n');
+    return 2;
+  }
+
+  let config: DlqConfig;
+  try {
+    // Strict on the shared prefixes, so a typo such as SLUICE_TOPIC_DQL fails instead of reading logs.dlq.
+    config = loadConfig(commonSchema, process.env, ['SLUICE_KAFKA_', 'SLUICE_REGISTRY_', 'SLUICE_TOPIC_'], stackVariables);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return EXIT_CONFIG;
+  }
+  // Logs (kafkajs warnings) go to stderr: stdout is the command's output.
+  const log = pino({ name: 'sluice-dlq', level: config.logLevel, base: { service: 'sluice-dlq' } }, pino.destination(2));
+  const kafka = createKafka(config, 'dlq', log);
+  const decoder = new DeadLetterDecoder(createRegistry({ url: config.registryUrl, username: config.registryUsername, password: config.registryPassword }));
+  try {
+    return sub === 'list'
+      ? await dlqList(kafka, config, decoder, filter, v.json === true, v['with-original'] === true)
+      : await dlqReplay(kafka, config, decoder, filter, limit, v['dry-run'] === true);
+  } catch (err) {
+    process.stderr.write(`sluice dlq ${sub}: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
 const [cmd, arg] = process.argv.slice(2);
 if (cmd === 'parse') {
   process.exitCode = await parseCommand(process.argv.slice(3));
+} else if (cmd === 'dlq') {
+  process.exitCode = await dlqCommand(process.argv.slice(3));
 } else if (cmd === 'config') {
   const keys = arg ? [arg] : Object.keys(sections);
   for (const k of keys) {
