@@ -36,7 +36,9 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => void stop().then(() => process.exit(130)));
   process.on('SIGTERM', () => void stop().then(() => process.exit(143)));
   try {
-    const args = [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...process.argv.slice(2)];
+    // --forceExit: a handle some test leaks (a client left open after a failure) must not
+    // keep CI waiting after the last test; the results are printed before it exits.
+    const args = [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', '--forceExit', ...process.argv.slice(2)];
     const env = { ...process.env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --experimental-vm-modules`.trim() };
     return await run(process.execPath, args, env);
   } finally {

@@ -114,6 +114,8 @@ export function runnerMetrics(registry: Registry) {
     retries: registry.counter('sluice_retries_total', 'Retried I/O operations, by operation.'),
     batchSize: registry.histogram('sluice_batch_size', 'Records per processed batch.', [1, 10, 100, 500, 1000, 5000, 10000]),
     commitLag: registry.gauge('sluice_commit_lag', 'High watermark minus committed offset, per partition.'),
+    paused: registry.counter('sluice_backpressure_pauses_total', 'Times a partition was paused because its previous batch was still being written.'),
+    circuitOpen: registry.gauge('sluice_sink_circuit_open', '1 while the destination is failing and fetching is paused, else 0.'),
   };
 }
 export type RunnerMetrics = ReturnType<typeof runnerMetrics>;

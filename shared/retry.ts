@@ -49,3 +49,38 @@ export async function withRetry<T>(
     }
   }
 }
+
+/**
+ * A circuit breaker over one destination: opens after `threshold` consecutive failures,
+ * closes on the first success. It does not schedule retries itself: the caller keeps
+ * probing with backoff and reports each outcome. `onChange` fires once per transition.
+ */
+export class CircuitBreaker {
+  private failures = 0;
+  private openedAt: number | undefined;
+
+  constructor(
+    private readonly threshold: number,
+    private readonly onChange: (open: boolean, info: { failures: number; error?: unknown; downMs?: number }) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.openedAt !== undefined;
+  }
+
+  success(): void {
+    this.failures = 0;
+    if (this.openedAt === undefined) return;
+    const downMs = this.now() - this.openedAt;
+    this.openedAt = undefined;
+    this.onChange(false, { failures: 0, downMs });
+  }
+
+  failure(error: unknown): void {
+    this.failures++;
+    if (this.openedAt !== undefined || this.failures < this.threshold) return;
+    this.openedAt = this.now();
+    this.onChange(true, { failures: this.failures, error });
+  }
+}

@@ -25,7 +25,7 @@ import { isStateful, statelessPartition } from './stage.js';
 import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageInput, StageOutput, StatefulStage } from './stage.js';
 import type { DeadLetter } from './records.js';
 import { classify, ErrorCodes, errorMessage, PermanentError, RetryableError, SluiceError } from './errors.js';
-import { backoffDelay, sleep } from './retry.js';
+import { backoffDelay, CircuitBreaker, sleep } from './retry.js';
 
 export type Decoder<I> = (raw: Buffer, codecs: TopicCodecs) => Promise<I> | I;
 
@@ -119,7 +119,7 @@ abstract class ConsumerLoop<I> {
   protected consumer: Consumer | undefined;
   protected producer: Producer | undefined;
   private ready = false;
-  private stopping = false;
+  protected stopping = false;
   protected readonly abort = new AbortController();
   protected readonly now: () => number;
   protected readonly log: Logger;
@@ -581,16 +581,42 @@ interface PartitionBuffer<T> {
   openedAt: number;
   /** Serializes flushes of this partition. */
   chain: Promise<void>;
+  /** Batches of this partition handed to the writer and not yet committed (0 or 1 normally). */
+  queued: number;
+  /** Set while the partition is paused for backpressure: resumes it. */
+  resume: (() => void) | undefined;
 }
 
-/** Kafka -> destination, with per-partition batching and commit after durability. */
+/**
+ * Kafka -> destination, with per-partition batching and commit after durability.
+ *
+ * Memory is bounded per partition by one batch being written plus one full buffer: when
+ * the buffer is full while the previous batch is still being written (a slow or
+ * unavailable destination), the partition is PAUSED (kafkajs keeps the group membership
+ * and heartbeats) and the rest of the fetched batch is left unresolved, to be fetched
+ * again on resume. A circuit breaker opens after consecutive write failures: every
+ * partition is paused, the failing batch keeps being retried with backoff (the probe),
+ * and the first success closes the circuit and resumes fetching. Both transitions are
+ * logged once and exported as `sluice_sink_circuit_open`.
+ */
 export class SinkRunner<T> extends ConsumerLoop<T> {
   private readonly buffers = new Map<string, PartitionBuffer<T>>();
   private timer: NodeJS.Timeout | undefined;
   private generation = 0;
+  private readonly breaker: CircuitBreaker;
 
   constructor(opts: RunnerOptions<T>, private readonly writer: SinkWriter<T>, private readonly policy: BatchPolicy) {
     super(opts);
+    this.breaker = new CircuitBreaker(3, (open, info) => {
+      opts.metrics.circuitOpen.set(open ? 1 : 0, this.stageLabel);
+      if (open) {
+        this.log.error({ writer: writer.name, failures: info.failures, err: errorMessage(info.error) }, `circuit open: ${writer.name} is failing; fetching paused, retrying with backoff`);
+        if (!this.stopping) this.consumer?.pause([{ topic: opts.inputTopic }]);
+      } else {
+        this.log.info({ writer: writer.name, downMs: info.downMs }, `circuit closed: ${writer.name} is writing again; fetching resumed`);
+        if (!this.stopping) this.resumeAll();
+      }
+    });
   }
 
   override async start(): Promise<void> {
@@ -615,18 +641,36 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     const key = `${topic}:${partition}`;
     let b = this.buffers.get(key);
     if (!b) {
-      b = { topic, partition, items: [], bytes: 0, firstOffset: undefined, lastSeen: undefined, openedAt: this.now(), chain: Promise.resolve() };
+      b = { topic, partition, items: [], bytes: 0, firstOffset: undefined, lastSeen: undefined, openedAt: this.now(), chain: Promise.resolve(), queued: 0, resume: undefined };
       this.buffers.set(key, b);
     }
     return b;
   }
 
-  protected async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private full(b: PartitionBuffer<T>): boolean {
+    return b.items.length >= this.policy.maxRecords || b.bytes >= this.policy.maxBytes;
+  }
+
+  private resumeAll(): void {
+    this.consumer?.resume([{ topic: this.opts.inputTopic }]);
+    for (const b of this.buffers.values()) b.resume = undefined;
+  }
+
+  protected async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
     const { metrics } = this.opts;
     const dead: Encoded[] = [];
     const buf = this.bufferFor(batch.topic, batch.partition);
     for (const m of batch.messages) {
       if (!isRunning() || isStale()) break;
+      if (this.full(buf)) {
+        if (buf.queued > 0) {
+          // Backpressure: the previous batch is still being written. Pause this partition;
+          // the unresolved rest of the fetched batch is fetched again after the resume.
+          this.pauseUntilWritten(buf, pause);
+          break;
+        }
+        this.flushInBackground(buf);
+      }
       const env = envelopeOf(batch.topic, batch.partition, m);
       const raw = m.value ?? Buffer.alloc(0);
       metrics.received.inc(this.stageLabel);
@@ -643,21 +687,33 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
       }
       buf.lastSeen = m.offset;
       resolveOffset(m.offset);
-      if (buf.items.length >= this.policy.maxRecords || buf.bytes >= this.policy.maxBytes) {
-        await this.produce(dead.splice(0), heartbeat);
-        await this.flush(buf, heartbeat);
-      }
     }
+    if (this.full(buf) && buf.queued === 0) this.flushInBackground(buf);
     // Dead letters are durable before the offsets they stand for can be committed.
     await this.produce(dead, heartbeat);
+  }
+
+  private pauseUntilWritten(b: PartitionBuffer<T>, pause: () => () => void): void {
+    if (b.resume || this.stopping) return;
+    this.opts.metrics.paused.inc(this.stageLabel);
+    b.resume = pause();
+    const generation = this.generation;
+    void b.chain.finally(() => {
+      const resume = b.resume;
+      b.resume = undefined;
+      if (resume && !this.stopping && !this.breaker.isOpen && generation === this.generation) resume();
+    });
+  }
+
+  private flushInBackground(b: PartitionBuffer<T>): void {
+    void this.flush(b, async () => undefined).catch((err: unknown) => this.log.error({ err: errorMessage(err), partition: b.partition }, 'flush failed'));
   }
 
   private flushAged(): void {
     const now = this.now();
     for (const b of this.buffers.values()) {
-      if (b.lastSeen !== undefined && now - b.openedAt >= this.policy.maxAgeMs) {
-        void this.flush(b, async () => undefined).catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'flush failed'));
-      }
+      // A partition with a batch still being written waits: small batches must not pile up behind it.
+      if (b.lastSeen !== undefined && b.queued === 0 && now - b.openedAt >= this.policy.maxAgeMs) this.flushInBackground(b);
     }
   }
 
@@ -673,7 +729,10 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     b.bytes = 0;
     b.firstOffset = undefined;
     b.lastSeen = undefined;
-    b.chain = b.chain.then(() => this.writeAndCommit(batch, generation, heartbeat));
+    b.queued++;
+    b.chain = b.chain.then(() => this.writeAndCommit(batch, generation, heartbeat)).finally(() => {
+      b.queued--;
+    });
     return b.chain;
   }
 
@@ -684,6 +743,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
       for (let attempt = 0; ; attempt++) {
         try {
           const failures = await this.writer.write(batch);
+          this.breaker.success();
           const dead: Encoded[] = [];
           for (const f of failures) {
             const id = (f.item.value as { event_id?: unknown }).event_id;
@@ -695,11 +755,13 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
         } catch (err) {
           const e = classify(err);
           if (!e.retryable) {
+            this.breaker.success(); // the destination answered; the batch is bad
             // A writer that throws a permanent error for a whole batch: dead-letter each item.
             const dead = await Promise.all(batch.items.map((it) => this.deadLetter(it.envelope, it.raw, e)));
             await this.produce(dead, heartbeat);
             break;
           }
+          this.breaker.failure(e);
           if (!this.running) throw e;
           await this.backoff(`write:${this.writer.name}`, e, attempt, heartbeat);
         }
@@ -727,4 +789,3 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     await this.close();
   }
 }
-

@@ -83,7 +83,7 @@ test('1,000 lines reach Elasticsearch and Parquet exactly once', async () => {
     'all rows in Parquet',
     async () => {
       if (downloaded) rmSync(downloaded.dir, { recursive: true, force: true });
-      downloaded = await downloadPrefix(c.s3, `${runId}/`);
+      downloaded = await downloadPrefix(c.s3, `${runId}/logs/`);
       const r = await db.runAndReadAll(`select count(*)::INTEGER from read_parquet('${downloaded.dir}/*.parquet')`);
       rows = Number(r.getRows()[0]?.[0] ?? 0);
       return rows;
@@ -100,7 +100,7 @@ test('1,000 lines reach Elasticsearch and Parquet exactly once', async () => {
 
   // The timestamp column is a TIMESTAMP of microseconds (not ms, not ns) and holds the source's microseconds.
   const desc = await db.runAndReadAll(`select column_name, column_type from (describe select * from read_parquet('${dir}/*.parquet')) where column_name = 'timestamp'`);
-  expect(desc.getRows()[0]?.[1]).toBe('TIMESTAMP');
+  expect(desc.getRows()[0]?.[1]).toBe('TIMESTAMP WITH TIME ZONE'); // TIMESTAMP(MICROS, isAdjustedToUTC=true)
   const physical = await db.runAndReadAll(`select converted_type from parquet_schema('${downloaded!.files[0]}') where name = 'timestamp'`);
   expect(String(physical.getRows()[0]?.[0])).toBe('TIMESTAMP_MICROS');
   const ts = await db.runAndReadAll(`select epoch_us("timestamp")::BIGINT, json_extract_string(attributes, '$.seq')::INTEGER from read_parquet('${dir}/*.parquet')`);

@@ -14,7 +14,7 @@ import type { LogRecord } from '../../shared/records.js';
 import { schema, strictPrefixes } from './config.js';
 import { createEsClient, createEsWriter } from './es-writer.js';
 import { createObjectStore } from './object-store.js';
-import { createParquetEncoder } from './parquet-encoder.js';
+import { createWasmParquetEncoder, type WasmEncoderOptions } from './parquet-encoder-wasm.js';
 import { createParquetWriter } from './parquet-writer.js';
 
 runMain(async () => {
@@ -48,9 +48,10 @@ runMain(async () => {
       if (config.writers.includes('parquet')) {
         const log = ctx.log.child({ writer: 'parquet' });
         const store = createObjectStore({ endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, accessKey: config.s3AccessKey, secretKey: config.s3SecretKey, forcePathStyle: config.s3ForcePathStyle });
-        const encoder = createParquetEncoder({ rowGroupSize: config.parquetRowGroupSize, compression: config.parquetCompression as 'SNAPPY' });
+        const encoder = createWasmParquetEncoder({ rowGroupSize: config.parquetRowGroupSize, compression: config.parquetCompression as WasmEncoderOptions['compression'] });
         const objects = ctx.registry.counter('sluice_parquet_objects_total', 'Parquet objects written.');
         const rows = ctx.registry.counter('sluice_parquet_rows_total', 'Rows written to Parquet objects.');
+        const stale = ctx.registry.counter('sluice_parquet_stale_objects_deleted_total', 'Objects of an uncommitted batch (an earlier owner crashed) deleted before its events were written again.');
         const writer = createParquetWriter({
           store,
           encoder,
@@ -58,6 +59,10 @@ runMain(async () => {
           onObject: (_key, n) => {
             objects.inc();
             rows.inc({}, n);
+          },
+          onStaleObject: (key) => {
+            stale.inc();
+            log.info({ key }, 'deleted an object of an uncommitted batch; its events are being written again');
           },
         });
         await run('sink-parquet', config.parquetGroupId, writer, { maxRecords: config.parquetMaxRows, maxBytes: config.parquetMaxBytes, maxAgeMs: config.parquetMaxAgeMs }, log);

@@ -1,12 +1,31 @@
 /**
  * S3-compatible object storage (AWS SDK v3). Errors are classified: throttling, 5xx and
  * connection failures are retryable; anything else (403, no such bucket) is permanent.
+ *
+ * An object larger than `multipartBytes` is uploaded in parts of that size (S3 allows at
+ * most 5 GiB in one PUT and parts of 5 MiB and up); the object appears only when the
+ * upload is completed, whole, and an upload that fails is aborted, so a reader never
+ * sees part of an object.
  */
-import { S3Client, PutObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
+import {
+  S3Client,
+  PutObjectCommand,
+  GetObjectCommand,
+  DeleteObjectCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  AbortMultipartUploadCommand,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { RetryableError, PermanentError, ErrorCodes, errorMessage } from '../../shared/errors.js';
 
 export interface ObjectStore {
   put(key: string, body: Buffer, contentType: string): Promise<void>;
+  /** The object's bytes, or null when there is no such key. */
+  get(key: string): Promise<Buffer | null>;
+  /** Delete `key`; deleting a missing key succeeds (S3 semantics). */
+  delete(key: string): Promise<void>;
   close(): void;
 }
 
@@ -17,6 +36,8 @@ export interface S3Options {
   accessKey: string;
   secretKey: string;
   forcePathStyle: boolean;
+  /** Bodies above this size go up as a multipart upload with parts of this size. Default 16 MiB. */
+  multipartBytes?: number;
 }
 
 export function createS3Client(o: Omit<S3Options, 'bucket'>): S3Client {
@@ -43,13 +64,50 @@ function isRetryable(err: unknown): boolean {
 
 export function createObjectStore(o: S3Options): ObjectStore {
   const client = createS3Client(o);
+  const fail = (op: string, key: string, err: unknown) => {
+    const msg = `S3 ${op} s3://${o.bucket}/${key} failed: ${errorMessage(err)}`;
+    return isRetryable(err) ? new RetryableError(ErrorCodes.s3Unavailable, msg, err) : new PermanentError(ErrorCodes.s3Unavailable, msg, err);
+  };
   return {
     async put(key, body, contentType) {
+      const partSize = Math.max(5 * 1024 * 1024, o.multipartBytes ?? 16 * 1024 * 1024);
+      if (body.length <= partSize) {
+        try {
+          await client.send(new PutObjectCommand({ Bucket: o.bucket, Key: key, Body: body, ContentType: contentType }));
+        } catch (err) {
+          throw fail('put', key, err);
+        }
+        return;
+      }
+      let uploadId: string | undefined;
       try {
-        await client.send(new PutObjectCommand({ Bucket: o.bucket, Key: key, Body: body, ContentType: contentType }));
+        uploadId = (await client.send(new CreateMultipartUploadCommand({ Bucket: o.bucket, Key: key, ContentType: contentType }))).UploadId;
+        const parts: Array<{ ETag: string; PartNumber: number }> = [];
+        for (let start = 0, n = 1; start < body.length; start += partSize, n++) {
+          const r = await client.send(new UploadPartCommand({ Bucket: o.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body.subarray(start, start + partSize) }));
+          parts.push({ ETag: r.ETag ?? '', PartNumber: n });
+        }
+        await client.send(new CompleteMultipartUploadCommand({ Bucket: o.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
       } catch (err) {
-        const msg = `S3 put s3://${o.bucket}/${key} failed: ${errorMessage(err)}`;
-        throw isRetryable(err) ? new RetryableError(ErrorCodes.s3Unavailable, msg, err) : new PermanentError(ErrorCodes.s3Unavailable, msg, err);
+        if (uploadId) await client.send(new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+        throw fail('multipart put', key, err);
+      }
+    },
+    async get(key) {
+      try {
+        const res = await client.send(new GetObjectCommand({ Bucket: o.bucket, Key: key }));
+        return Buffer.from(await res.Body!.transformToByteArray());
+      } catch (err) {
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return null;
+        throw fail('get', key, err);
+      }
+    },
+    async delete(key) {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: o.bucket, Key: key }));
+      } catch (err) {
+        throw fail('delete', key, err);
       }
     },
     close() {

@@ -1,7 +1,11 @@
 /**
- * The Parquet library behind one small interface (issue #4 compares libraries by
- * measurement). This implementation uses parquetjs-lite, named by the product owner:
- * SNAPPY pages, a set row-group size, INT64 TIMESTAMP_MICROS timestamps.
+ * The Parquet library behind one small interface: `ParquetEncoder`.
+ *
+ * The sink uses parquet-wasm (./parquet-encoder-wasm.ts), chosen by measurement
+ * (docs/parquet-libraries.md: about 7x the rows/s, ZSTD, a real TIMESTAMP(MICROS, UTC)).
+ * This parquetjs-lite implementation, the library the product owner named, stays for
+ * `npm run bench:parquet-libs`: SNAPPY pages, a set row-group size, INT64
+ * TIMESTAMP_MICROS (legacy converted type only; DuckDB reads it without a zone).
  */
 import { Writable } from 'node:stream';
 import parquet from 'parquetjs-lite';

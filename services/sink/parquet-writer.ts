@@ -7,6 +7,16 @@
  * The key derives only from (dataset, topic, partition, first offset, last offset), so
  * a batch rewritten after a crash replaces its object instead of duplicating rows.
  * Offsets are zero-padded to 20 digits so keys sort in offset order.
+ *
+ * A batch rewritten after a crash or a rebalance need not have the same boundaries (an
+ * age-based rotation cuts elsewhere), so its keys can differ from the objects the crashed
+ * owner left behind. Before writing, the writer therefore records an intent per Kafka
+ * partition, `<prefix>/_sluice/intents/<dataset>/<topic>+<partition>.json` = the offsets
+ * and keys it is about to write. Batches of a partition are written one at a time, each
+ * committed before the next, so only the latest intent can be uncommitted: when a new
+ * batch starts at or before that intent's last offset, the intent's objects were never
+ * committed, and the ones the new batch does not overwrite are deleted first. So no two
+ * objects ever hold the same event.
  */
 import type { SinkBatch, SinkFailure, SinkWriter } from '../../shared/runner.js';
 import type { LogRecord } from '../../shared/records.js';
@@ -22,7 +32,31 @@ export function objectKey(prefix: string, dataset: string, hivePath: string, bat
   return [prefix, dataset, hivePath, file].filter((p) => p.length > 0).join('/');
 }
 
-export function createParquetWriter(opts: { store: ObjectStore; encoder: ParquetEncoder; prefix: string; onObject?: (key: string, rows: number) => void }): SinkWriter<LogRecord> {
+interface Intent {
+  firstOffset: string;
+  lastOffset: string;
+  keys: string[];
+}
+
+export function intentKey(prefix: string, dataset: string, topic: string, partition: number): string {
+  return [prefix, '_sluice', 'intents', dataset, `${topic}+${partition}.json`].filter((p) => p.length > 0).join('/');
+}
+
+function parseIntent(body: Buffer | null): Intent | null {
+  if (!body) return null;
+  try {
+    const v = JSON.parse(body.toString('utf8')) as Partial<Intent>;
+    if (typeof v.firstOffset === 'string' && typeof v.lastOffset === 'string' && Array.isArray(v.keys)) return { firstOffset: v.firstOffset, lastOffset: v.lastOffset, keys: v.keys.filter((k) => typeof k === 'string') };
+  } catch {
+    // A damaged intent names nothing to clean up.
+  }
+  return null;
+}
+
+export function createParquetWriter(opts: { store: ObjectStore; encoder: ParquetEncoder; prefix: string; onObject?: (key: string, rows: number) => void; onStaleObject?: (key: string) => void }): SinkWriter<LogRecord> {
+  const dataset = 'logs';
+  /** The last intent written per partition by this process (read from S3 the first time). */
+  const intents = new Map<string, Intent | null>();
   return {
     name: 'parquet',
     async start() {},
@@ -34,6 +68,22 @@ export function createParquetWriter(opts: { store: ObjectStore; encoder: Parquet
         if (!rows) groups.set(path, (rows = []));
         rows.push(toParquetRow(item.value));
       }
+      const keys = [...groups.keys()].map((path) => objectKey(opts.prefix, dataset, path, batch));
+      const tp = `${batch.topic}+${batch.partition}`;
+      const iKey = intentKey(opts.prefix, dataset, batch.topic, batch.partition);
+      if (!intents.has(tp)) intents.set(tp, parseIntent(await opts.store.get(iKey)));
+      const previous = intents.get(tp) ?? null;
+      // Stale objects go first: a crash before the new intent is written leaves the old
+      // intent in place, naming them again (deleting twice is harmless).
+      if (previous && BigInt(previous.lastOffset) >= BigInt(batch.firstOffset)) {
+        for (const stale of previous.keys.filter((k) => !keys.includes(k))) {
+          await opts.store.delete(stale);
+          opts.onStaleObject?.(stale);
+        }
+      }
+      const next: Intent = { firstOffset: batch.firstOffset, lastOffset: batch.lastOffset, keys };
+      await opts.store.put(iKey, Buffer.from(JSON.stringify(next)), 'application/json');
+      intents.set(tp, next);
       for (const [path, rows] of groups) {
         let body: Buffer;
         try {
@@ -41,7 +91,7 @@ export function createParquetWriter(opts: { store: ObjectStore; encoder: Parquet
         } catch (err) {
           throw err instanceof SluiceError ? err : classify(err, ErrorCodes.parquetEncode);
         }
-        const key = objectKey(opts.prefix, 'logs', path, batch);
+        const key = objectKey(opts.prefix, dataset, path, batch);
         await opts.store.put(key, body, 'application/vnd.apache.parquet');
         opts.onObject?.(key, rows.length);
       }

@@ -1,0 +1,28 @@
+import { backoffDelay, CircuitBreaker } from './retry.js';
+
+describe('backoff and circuit breaker', () => {
+  test('backoff ceilings double up to the cap, with full jitter', () => {
+    expect([0, 1, 2, 10].map((a) => backoffDelay(a, { baseMs: 100, capMs: 1000 }, () => 0.999))).toEqual([99, 199, 399, 999]);
+    expect(backoffDelay(5, { baseMs: 100, capMs: 1000 }, () => 0)).toBe(0);
+  });
+
+  test('opens after the threshold of consecutive failures, closes on the first success, once each', () => {
+    let t = 1000;
+    const changes: Array<[boolean, number | undefined]> = [];
+    const b = new CircuitBreaker(3, (open, info) => changes.push([open, info.downMs]), () => t);
+    b.failure(new Error('1'));
+    b.failure(new Error('2'));
+    b.success(); // resets the count
+    b.failure(new Error('1'));
+    b.failure(new Error('2'));
+    expect(b.isOpen).toBe(false);
+    b.failure(new Error('3'));
+    b.failure(new Error('4'));
+    expect(b.isOpen).toBe(true);
+    t += 60_000;
+    b.success();
+    b.success();
+    expect(b.isOpen).toBe(false);
+    expect(changes).toEqual([[true, undefined], [false, 60_000]]);
+  });
+});
