@@ -1,16 +1,20 @@
-/** Sink settings (prefix SLUICE_SINK_, SLUICE_ES_, SLUICE_S3_), on top of the common ones. */
+/**
+ * Sink settings (prefix SLUICE_SINK_, SLUICE_ES_, SLUICE_S3_), on top of the common ones.
+ * Batch settings apply to each (writer, dataset) pair on its own.
+ */
 import type { Schema } from '../../shared/config.js';
 import { commonSchema } from '../../shared/common-config.js';
 
 export const sinkSchema = {
-  writers: { type: 'list', env: 'SLUICE_SINK_WRITERS', default: ['es', 'parquet'], doc: 'Writers this process runs, each its own consumer group: es, parquet.' },
+  writers: { type: 'list', env: 'SLUICE_SINK_WRITERS', default: ['es', 'parquet'], doc: 'Writers this process runs: es, parquet. Each writer of each dataset is its own consumer group.' },
+  datasets: { type: 'list', env: 'SLUICE_SINK_DATASETS', default: ['logs', 'metrics', 'spans', 'traces'], doc: 'Datasets this process writes, each read from its topic: logs (SLUICE_TOPIC_ENRICHED), metrics (SLUICE_TOPIC_METRICS), spans (SLUICE_TOPIC_SPANS), traces (SLUICE_TOPIC_TRACES). Elasticsearch indices: logs under SLUICE_ES_INDEX_PREFIX, the others metrics-*, spans-*, traces-*; Parquet keys <SLUICE_S3_PREFIX>/<dataset>/....' },
   adminPort: { type: 'int', env: 'SLUICE_SINK_ADMIN_PORT', default: 9704, min: 0, max: 65535, doc: 'Admin port; 0 picks a free one.' },
-  esGroupId: { type: 'string', env: 'SLUICE_SINK_ES_GROUP', default: 'sluice-sink-es', doc: 'Consumer group of the Elasticsearch writer.' },
+  esGroupId: { type: 'string', env: 'SLUICE_SINK_ES_GROUP', default: 'sluice-sink-es', doc: 'Consumer group of the Elasticsearch writer of logs; the metrics, spans and traces writers use `<group>-metrics`, `<group>-spans` and `<group>-traces`.' },
   esMaxDocs: { type: 'int', env: 'SLUICE_SINK_ES_MAX_DOCS', default: 2000, min: 1, doc: 'Bulk request size, documents.' },
   esMaxBytes: { type: 'int', env: 'SLUICE_SINK_ES_MAX_BYTES', default: 5_000_000, min: 1024, unit: 'bytes', doc: 'Bulk request size, bytes of input.' },
   esMaxAgeMs: { type: 'int', env: 'SLUICE_SINK_ES_MAX_AGE_MS', default: 1000, min: 10, unit: 'ms', doc: 'Longest a document waits before its bulk request is sent.' },
-  parquetGroupId: { type: 'string', env: 'SLUICE_SINK_PARQUET_GROUP', default: 'sluice-sink-parquet', doc: 'Consumer group of the Parquet writer.' },
-  parquetMaxRows: { type: 'int', env: 'SLUICE_SINK_PARQUET_MAX_ROWS', default: 100_000, min: 1, doc: 'Rotate a Parquet object at this many rows (per Kafka partition).' },
+  parquetGroupId: { type: 'string', env: 'SLUICE_SINK_PARQUET_GROUP', default: 'sluice-sink-parquet', doc: 'Consumer group of the Parquet writer of logs; the metrics, spans and traces writers use `<group>-metrics`, `<group>-spans` and `<group>-traces`.' },
+  parquetMaxRows: { type: 'int', env: 'SLUICE_SINK_PARQUET_MAX_ROWS', default: 100_000, min: 1, doc: 'Rotate a Parquet object at this many rows (per Kafka partition and dataset).' },
   parquetMaxBytes: { type: 'int', env: 'SLUICE_SINK_PARQUET_MAX_BYTES', default: 64_000_000, min: 1024, unit: 'bytes', doc: 'Rotate at this many bytes of input.' },
   parquetMaxAgeMs: { type: 'int', env: 'SLUICE_SINK_PARQUET_MAX_AGE_MS', default: 15_000, min: 100, unit: 'ms', doc: 'Rotate when the oldest buffered row has waited this long.' },
   parquetRowGroupSize: { type: 'int', env: 'SLUICE_SINK_PARQUET_ROW_GROUP_SIZE', default: 50_000, min: 1, doc: 'Rows per Parquet row group.' },
@@ -20,7 +24,7 @@ export const sinkSchema = {
   esPassword: { type: 'optional-string', env: 'SLUICE_ES_PASSWORD', doc: 'Basic-auth password.', secret: true },
   esApiKey: { type: 'optional-string', env: 'SLUICE_ES_API_KEY', doc: 'API key (base64 id:key), instead of basic auth.', secret: true },
   esCaFile: { type: 'optional-string', env: 'SLUICE_ES_CA_FILE', doc: 'PEM file of the CA that signed the Elasticsearch certificate.' },
-  esIndexPrefix: { type: 'string', env: 'SLUICE_ES_INDEX_PREFIX', default: 'logs', doc: 'Log indices are <prefix>-<tenant>-YYYY.MM.DD, searchable as <prefix>-*.' },
+  esIndexPrefix: { type: 'string', env: 'SLUICE_ES_INDEX_PREFIX', default: 'logs', doc: 'Log indices are `<prefix>-<tenant>-YYYY.MM.DD`, searchable as `<prefix>-*`.' },
   s3Endpoint: { type: 'string', env: 'SLUICE_S3_ENDPOINT', default: 'http://127.0.0.1:9000', doc: 'S3-compatible endpoint; empty for AWS S3 itself.' },
   s3Region: { type: 'string', env: 'SLUICE_S3_REGION', default: 'us-east-1', doc: 'S3 region.' },
   s3Bucket: { type: 'string', env: 'SLUICE_S3_BUCKET', default: 'sluice', doc: 'Bucket for Parquet objects.' },

@@ -72,6 +72,18 @@ export function loadEsTemplates(logsPrefix: string): EsTemplates {
 }
 
 /**
+ * The templates one dataset's writer installs: its index template and the component
+ * templates it is composed of. Each writer installs only its own, so a writer whose
+ * prefix is a dataset name (metrics, spans, traces) never installs the logs template
+ * under that name, and writers starting side by side never replace each other's.
+ */
+export function templatesFor(templates: EsTemplates, dataset: EsDatasetName): EsTemplates {
+  const indexTemplates = templates.indexTemplates.filter((t) => t.dataset === dataset);
+  const names = new Set(indexTemplates.flatMap((t) => t.body.composed_of));
+  return { components: templates.components.filter((c) => names.has(c.name)), indexTemplates };
+}
+
+/**
  * The mappings an index created from `template` gets: its component templates merged
  * in order (later ones win, dynamic templates concatenated), as Elasticsearch composes them.
  */

@@ -1,10 +1,12 @@
 /**
  * The Elasticsearch writer (its own consumer group).
  *
+ * - Writes one dataset (logs, metrics, spans or traces; es-document.ts), each its own
+ *   consumer group.
  * - At start, probes what the server supports (version, data streams, failure store;
- *   es-capabilities.ts) and logs the mode, then installs the component and index
- *   templates of schemas/elasticsearch/ (es-templates.ts) for logs, metrics, spans
- *   and traces. Writes go to daily indices `<prefix>-<tenant>-YYYY.MM.DD`.
+ *   es-capabilities.ts) and logs the mode, then installs its dataset's component and
+ *   index templates of schemas/elasticsearch/ (es-templates.ts). Writes go to daily
+ *   indices `<prefix>-<tenant>-YYYY.MM.DD`.
  * - Sends one `_bulk` of `create` actions per batch with `_id` = event_id, so a 409
  *   means "already written" and counts as success.
  * - Reads the response item by item: 429 and 5xx items are resent, alone, with
@@ -28,7 +30,7 @@ import { ErrorCodes, PermanentError, RetryableError, SluiceError, errorMessage }
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from '../../shared/retry.js';
 import type { Logger } from '../../shared/logger.js';
 import { logsDataset, type EsDataset } from './es-document.js';
-import { loadEsTemplates, type EsTemplates } from './es-templates.js';
+import { loadEsTemplates, templatesFor, type EsTemplates } from './es-templates.js';
 import { detectEsCapabilities, type EsCapabilities } from './es-capabilities.js';
 
 export interface EsOptions {
@@ -117,12 +119,12 @@ export function createEsWriter<T = LogRecord>(opts: EsWriterOptions<T>): SinkWri
   const policy = opts.backoff ?? defaultBackoff;
   let capabilities: EsCapabilities | undefined;
   return {
-    name: 'elasticsearch',
+    name: dataset.name === 'logs' ? 'elasticsearch' : `elasticsearch ${dataset.name}`,
     async start() {
       if (capabilities) return;
       capabilities = await detectEsCapabilities(client);
       opts.log.info({ ...capabilities }, `elasticsearch writer mode: ${capabilities.mode}`);
-      const templates = loadEsTemplates(opts.indexPrefix);
+      const templates = templatesFor(loadEsTemplates(opts.indexPrefix), dataset.name);
       try {
         await installEsTemplates(client, templates);
       } catch (err) {

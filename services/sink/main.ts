@@ -1,7 +1,16 @@
 /**
- * Sink process: logs.enriched -> Elasticsearch and -> Parquet on S3, as two consumer
- * groups (a bulkhead: one writer being down never stalls the other). The only file
- * here that reads the environment.
+ * Sink process: each dataset's topic -> Elasticsearch and -> Parquet on S3.
+ *
+ *   dataset  topic (default)    Elasticsearch                 Parquet key
+ *   logs     logs.enriched      <SLUICE_ES_INDEX_PREFIX>-*   <prefix>/logs/...
+ *   metrics  metrics.derived    metrics-*                     <prefix>/metrics/...
+ *   spans    traces.spans       spans-*                       <prefix>/spans/...
+ *   traces   traces.summaries   traces-*                      <prefix>/traces/...
+ *
+ * Every (writer, dataset) pair is its own SinkRunner and consumer group: logs keep the
+ * configured groups (SLUICE_SINK_ES_GROUP, SLUICE_SINK_PARQUET_GROUP), the others use
+ * `<group>-<dataset>`. A bulkhead: one store, or one dataset, being slow or down never
+ * stalls another. The only file here that reads the environment.
  */
 import { loadConfig } from '../../shared/config.js';
 import { stackVariables } from '../../shared/common-config.js';
@@ -10,62 +19,95 @@ import { startService, type Runnable } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
 import { SinkRunner, avro, type BatchPolicy, type SinkWriter } from '../../shared/runner.js';
 import type { Logger } from '../../shared/logger.js';
-import type { LogRecord } from '../../shared/records.js';
 import { schema, strictPrefixes } from './config.js';
+import { logsDataset, metricsDataset, spansDataset, tracesDataset, type EsDataset } from './es-document.js';
 import { createEsClient, createEsWriter } from './es-writer.js';
 import { createObjectStore } from './object-store.js';
 import { createWasmParquetEncoder, type WasmEncoderOptions } from './parquet-encoder-wasm.js';
+import { logsParquet, metricsParquet, spansParquet, tracesParquet, type ParquetDataset, type ParquetDatasetName } from './parquet-row.js';
 import { createParquetWriter } from './parquet-writer.js';
+
+/** One row of the table above. */
+interface Dataset<T> {
+  name: ParquetDatasetName;
+  topic: string;
+  esIndexPrefix: string;
+  es: EsDataset<T>;
+  parquet: ParquetDataset<T>;
+}
+
+const WRITERS = ['es', 'parquet'];
+const DATASETS: readonly ParquetDatasetName[] = ['logs', 'metrics', 'spans', 'traces'];
 
 runMain(async () => {
   const config = loadConfig(schema, process.env, strictPrefixes, stackVariables);
-  const unknown = config.writers.filter((w) => w !== 'es' && w !== 'parquet');
-  if (unknown.length > 0 || config.writers.length === 0) throw new ConfigError(`SLUICE_SINK_WRITERS must list es and/or parquet, got: ${config.writers.join(',')}`);
+  const badWriters = config.writers.filter((w) => !WRITERS.includes(w));
+  if (badWriters.length > 0 || config.writers.length === 0) throw new ConfigError(`SLUICE_SINK_WRITERS must list es and/or parquet, got: ${config.writers.join(',')}`);
+  const badDatasets = config.datasets.filter((d) => !(DATASETS as readonly string[]).includes(d));
+  if (badDatasets.length > 0 || config.datasets.length === 0) throw new ConfigError(`SLUICE_SINK_DATASETS must list some of ${DATASETS.join(', ')}, got: ${config.datasets.join(',')}`);
+
+  const table = [
+    { name: 'logs', topic: config.topicEnriched, esIndexPrefix: config.esIndexPrefix, es: logsDataset, parquet: logsParquet },
+    { name: 'metrics', topic: config.topicMetrics, esIndexPrefix: 'metrics', es: metricsDataset, parquet: metricsParquet },
+    { name: 'spans', topic: config.topicSpans, esIndexPrefix: 'spans', es: spansDataset, parquet: spansParquet },
+    { name: 'traces', topic: config.topicTraces, esIndexPrefix: 'traces', es: tracesDataset, parquet: tracesParquet },
+  ].filter((d) => config.datasets.includes(d.name)) as Dataset<unknown>[];
+  /** Logs keep the configured group and stage names; the other datasets append their name. */
+  const suffixed = (base: string, d: Dataset<unknown>) => (d.name === 'logs' ? base : `${base}-${d.name}`);
+
   return startService({
     name: 'sink',
     schema,
     config,
     adminPort: config.adminPort,
-    topics: [config.topicEnriched, config.topicDlq],
+    topics: [...table.map((d) => d.topic), config.topicDlq],
     start: async (ctx) => {
       const runners: Runnable[] = [];
-      /** One consumer group per writer: a bulkhead between the stores. */
-      const run = async (stageName: string, groupId: string, writer: SinkWriter<LogRecord>, policy: BatchPolicy, log: Logger) => {
-        const runner = new SinkRunner<LogRecord>(
-          { kafka: ctx.kafka, inputTopic: config.topicEnriched, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<LogRecord>(), metrics: ctx.metrics, stageName, groupId, log },
+      const run = async <T>(d: Dataset<T>, stageName: string, groupId: string, writer: SinkWriter<T>, policy: BatchPolicy, log: Logger) => {
+        const runner = new SinkRunner<T>(
+          { kafka: ctx.kafka, inputTopic: d.topic, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<T>(), metrics: ctx.metrics, stageName, groupId, log },
           writer,
           policy,
         );
         await runner.start();
         runners.push(runner);
       };
-      if (config.writers.includes('es')) {
-        const log = ctx.log.child({ writer: 'es' });
-        const client = createEsClient({ url: config.esUrl, username: config.esUsername, password: config.esPassword, apiKey: config.esApiKey, caFile: config.esCaFile, indexPrefix: config.esIndexPrefix });
-        const writer = createEsWriter({ client, indexPrefix: config.esIndexPrefix, log });
-        await run('sink-es', config.esGroupId, writer, { maxRecords: config.esMaxDocs, maxBytes: config.esMaxBytes, maxAgeMs: config.esMaxAgeMs }, log);
-      }
-      if (config.writers.includes('parquet')) {
-        const log = ctx.log.child({ writer: 'parquet' });
-        const store = createObjectStore({ endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, accessKey: config.s3AccessKey, secretKey: config.s3SecretKey, forcePathStyle: config.s3ForcePathStyle });
-        const encoder = createWasmParquetEncoder({ rowGroupSize: config.parquetRowGroupSize, compression: config.parquetCompression as WasmEncoderOptions['compression'] });
-        const objects = ctx.registry.counter('sluice_parquet_objects_total', 'Parquet objects written.');
-        const rows = ctx.registry.counter('sluice_parquet_rows_total', 'Rows written to Parquet objects.');
-        const stale = ctx.registry.counter('sluice_parquet_stale_objects_deleted_total', 'Objects of an uncommitted batch (an earlier owner crashed) deleted before its events were written again.');
-        const writer = createParquetWriter({
-          store,
-          encoder,
-          prefix: config.s3Prefix,
-          onObject: (_key, n) => {
-            objects.inc();
-            rows.inc({}, n);
-          },
-          onStaleObject: (key) => {
-            stale.inc();
-            log.info({ key }, 'deleted an object of an uncommitted batch; its events are being written again');
-          },
-        });
-        await run('sink-parquet', config.parquetGroupId, writer, { maxRecords: config.parquetMaxRows, maxBytes: config.parquetMaxBytes, maxAgeMs: config.parquetMaxAgeMs }, log);
+      const esPolicy: BatchPolicy = { maxRecords: config.esMaxDocs, maxBytes: config.esMaxBytes, maxAgeMs: config.esMaxAgeMs };
+      const parquetPolicy: BatchPolicy = { maxRecords: config.parquetMaxRows, maxBytes: config.parquetMaxBytes, maxAgeMs: config.parquetMaxAgeMs };
+      const encoder = createWasmParquetEncoder({ rowGroupSize: config.parquetRowGroupSize, compression: config.parquetCompression as WasmEncoderOptions['compression'] });
+      const objects = ctx.registry.counter('sluice_parquet_objects_total', 'Parquet objects written, by dataset.');
+      const rows = ctx.registry.counter('sluice_parquet_rows_total', 'Rows written to Parquet objects, by dataset.');
+      const stale = ctx.registry.counter('sluice_parquet_stale_objects_deleted_total', 'Objects of an uncommitted batch (an earlier owner crashed) deleted before its events were written again, by dataset.');
+
+      for (const d of table) {
+        if (config.writers.includes('es')) {
+          const log = ctx.log.child({ writer: 'es', dataset: d.name });
+          // Each writer owns (and closes) its client.
+          const client = createEsClient({ url: config.esUrl, username: config.esUsername, password: config.esPassword, apiKey: config.esApiKey, caFile: config.esCaFile, indexPrefix: d.esIndexPrefix });
+          const writer = createEsWriter({ client, indexPrefix: d.esIndexPrefix, dataset: d.es, log });
+          await run(d, suffixed('sink-es', d), suffixed(config.esGroupId, d), writer, esPolicy, log);
+        }
+        if (config.writers.includes('parquet')) {
+          const log = ctx.log.child({ writer: 'parquet', dataset: d.name });
+          const labels = { dataset: d.name };
+          // Each writer owns (and closes) its object store.
+          const store = createObjectStore({ endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, accessKey: config.s3AccessKey, secretKey: config.s3SecretKey, forcePathStyle: config.s3ForcePathStyle });
+          const writer = createParquetWriter({
+            store,
+            encoder,
+            prefix: config.s3Prefix,
+            dataset: d.parquet,
+            onObject: (_key, n) => {
+              objects.inc(labels);
+              rows.inc(labels, n);
+            },
+            onStaleObject: (key) => {
+              stale.inc(labels);
+              log.info({ key }, 'deleted an object of an uncommitted batch; its records are being written again');
+            },
+          });
+          await run(d, suffixed('sink-parquet', d), suffixed(config.parquetGroupId, d), writer, parquetPolicy, log);
+        }
       }
       return runners;
     },

@@ -6,6 +6,8 @@
  * Rows are turned into Arrow columns directly (offsets + UTF-8 bytes, BigInt64Array,
  * validity bitmaps), shipped to WebAssembly as one Arrow IPC stream and written by the
  * Rust writer. What lands in the file:
+ * - BOOLEAN columns: Parquet BOOLEAN; list columns: a standard 3-level LIST of required
+ *   elements named `element` (Arrow list<element: T not null>);
  * - TIMESTAMP_MICROS columns: INT64 with LogicalType TIMESTAMP(isAdjustedToUTC=true,
  *   unit=MICROS) plus the legacy ConvertedType TIMESTAMP_MICROS, from the Arrow type
  *   timestamp[us, tz=UTC];
@@ -13,10 +15,10 @@
  * - at most `rowGroupSize` rows per row group; dictionary encoding where it pays
  *   (the writer's default), page statistics; an `ARROW:schema` footer entry.
  */
-import { Field, Int32, Int64, makeData, RecordBatch, Schema, Struct, Table, tableToIPC, Timestamp, TimeUnit, Utf8, type Data, type DataType } from 'apache-arrow';
+import { Bool, Field, Int32, Int64, List, makeData, RecordBatch, Schema, Struct, Table, tableToIPC, Timestamp, TimeUnit, Utf8, type Data, type DataType } from 'apache-arrow';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
 import type { ParquetEncoder } from './parquet-encoder.js';
-import type { Column, Row } from './parquet-row.js';
+import type { Column, ColumnType, Row } from './parquet-row.js';
 
 export interface WasmEncoderOptions {
   /** Maximum rows per row group. */
@@ -31,87 +33,136 @@ const codecs: Record<WasmEncoderOptions['compression'], Compression> = {
   UNCOMPRESSED: Compression.UNCOMPRESSED,
 };
 
-function arrowType(c: Column): DataType {
-  switch (c.type) {
+function scalarType(t: ColumnType): DataType {
+  switch (t) {
     case 'UTF8':
       return new Utf8();
     case 'INT32':
       return new Int32();
     case 'INT64':
       return new Int64();
+    case 'BOOLEAN':
+      return new Bool();
     case 'TIMESTAMP_MICROS':
       return new Timestamp(TimeUnit.MICROSECOND, 'UTC');
   }
 }
 
+/** A LIST's element field: named `element`, as the Parquet LIST spec names it; never null. */
+const elementField = (c: Column) => new Field('element', scalarType(c.type), false);
+
+function arrowType(c: Column): DataType {
+  return c.list ? new List(elementField(c)) : scalarType(c.type);
+}
+
+/** One column's values: a name for errors, whether null is allowed, and the values. */
+interface Values {
+  name: string;
+  optional: boolean;
+  values: readonly unknown[];
+}
+
 /** Validity bitmap (bit set = value present) and null count; throws on a null in a required column. */
-function validity(c: Column, rows: readonly Row[]): { bitmap: Uint8Array; nulls: number } {
-  const bitmap = new Uint8Array((rows.length + 7) >> 3);
+function validity(v: Values): { bitmap: Uint8Array; nulls: number } {
+  const n = v.values.length;
+  const bitmap = new Uint8Array((n + 7) >> 3);
   let nulls = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const v = rows[i]![c.name];
-    if (v === null || v === undefined) nulls++;
+  for (let i = 0; i < n; i++) {
+    const x = v.values[i];
+    if (x === null || x === undefined) nulls++;
     else bitmap[i >> 3]! |= 1 << (i & 7);
   }
-  if (nulls > 0 && !c.optional) throw new Error(`Parquet column ${c.name} is required but ${nulls} row(s) have no value`);
+  if (nulls > 0 && !v.optional) throw new Error(`Parquet column ${v.name} is required but ${nulls} row(s) have no value`);
   return { bitmap, nulls };
 }
 
-function utf8Data(c: Column, rows: readonly Row[]): Data {
-  const { bitmap, nulls } = validity(c, rows);
-  const offsets = new Int32Array(rows.length + 1);
+const present = (x: unknown) => x !== null && x !== undefined;
+
+function utf8Data(v: Values): Data {
+  const { bitmap, nulls } = validity(v);
+  const n = v.values.length;
+  const offsets = new Int32Array(n + 1);
   let total = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const v = rows[i]![c.name];
-    if (v !== null && v !== undefined) total += Buffer.byteLength(String(v), 'utf8');
+  for (let i = 0; i < n; i++) {
+    const x = v.values[i];
+    if (present(x)) total += Buffer.byteLength(String(x), 'utf8');
     offsets[i + 1] = total;
   }
   // Arrow's 32-bit offsets cap one column of one batch at 2 GiB; the sink's batches are far smaller.
-  if (total > 0x7fffffff) throw new Error(`Parquet column ${c.name} holds more than 2 GiB of text in one batch`);
+  if (total > 0x7fffffff) throw new Error(`Parquet column ${v.name} holds more than 2 GiB of text in one batch`);
   const bytes = Buffer.allocUnsafe(total);
-  for (let i = 0; i < rows.length; i++) {
-    const v = rows[i]![c.name];
-    if (v !== null && v !== undefined) bytes.write(String(v), offsets[i]!, 'utf8');
+  for (let i = 0; i < n; i++) {
+    const x = v.values[i];
+    if (present(x)) bytes.write(String(x), offsets[i]!, 'utf8');
   }
-  return makeData({ type: new Utf8(), length: rows.length, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
+  return makeData({ type: new Utf8(), length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
 }
 
-function int32Data(c: Column, rows: readonly Row[]): Data {
-  const { bitmap, nulls } = validity(c, rows);
-  const values = new Int32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const v = rows[i]![c.name];
-    if (v !== null && v !== undefined) values[i] = Number(v);
-  }
-  return makeData({ type: new Int32(), length: rows.length, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, data: values });
+function int32Data(v: Values): Data {
+  const { bitmap, nulls } = validity(v);
+  const values = new Int32Array(v.values.length);
+  v.values.forEach((x, i) => {
+    if (present(x)) values[i] = Number(x);
+  });
+  return makeData({ type: new Int32(), length: values.length, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, data: values });
 }
 
-function int64Values(c: Column, rows: readonly Row[]): { values: BigInt64Array; bitmap: Uint8Array; nulls: number } {
-  const { bitmap, nulls } = validity(c, rows);
-  const values = new BigInt64Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const v = rows[i]![c.name];
+function boolData(v: Values): Data {
+  const { bitmap, nulls } = validity(v);
+  const bits = new Uint8Array((v.values.length + 7) >> 3);
+  v.values.forEach((x, i) => {
+    if (x === true) bits[i >> 3]! |= 1 << (i & 7);
+  });
+  return makeData({ type: new Bool(), length: v.values.length, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, data: bits });
+}
+
+function int64Data(v: Values, timestamp: boolean): Data {
+  const { bitmap, nulls } = validity(v);
+  const values = new BigInt64Array(v.values.length);
+  v.values.forEach((x, i) => {
     // Values are integers below 2^53 (microseconds, offsets, byte counts); BigInt throws on a fraction.
-    if (v !== null && v !== undefined) values[i] = BigInt(v);
+    if (present(x)) values[i] = BigInt(x as number);
+  });
+  const common = { length: values.length, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, data: values };
+  return timestamp ? makeData({ type: new Timestamp(TimeUnit.MICROSECOND, 'UTC'), ...common }) : makeData({ type: new Int64(), ...common });
+}
+
+function scalarData(t: ColumnType, v: Values): Data {
+  switch (t) {
+    case 'UTF8':
+      return utf8Data(v);
+    case 'INT32':
+      return int32Data(v);
+    case 'INT64':
+      return int64Data(v, false);
+    case 'BOOLEAN':
+      return boolData(v);
+    case 'TIMESTAMP_MICROS':
+      return int64Data(v, true);
   }
-  return { values, bitmap, nulls };
+}
+
+/** A LIST column: offsets into one child array holding every row's elements in order. */
+function listData(c: Column, v: Values): Data {
+  const { bitmap, nulls } = validity(v);
+  const n = v.values.length;
+  const offsets = new Int32Array(n + 1);
+  const elements: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = v.values[i];
+    if (present(x)) {
+      if (!Array.isArray(x)) throw new Error(`Parquet column ${c.name} is a list but row ${i} holds ${typeof x}`);
+      for (const e of x as unknown[]) elements.push(e);
+    }
+    offsets[i + 1] = elements.length;
+  }
+  const child = scalarData(c.type, { name: `${c.name}.element`, optional: false, values: elements });
+  return makeData({ type: new List(elementField(c)), length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, child });
 }
 
 function columnData(c: Column, rows: readonly Row[]): Data {
-  switch (c.type) {
-    case 'UTF8':
-      return utf8Data(c, rows);
-    case 'INT32':
-      return int32Data(c, rows);
-    case 'INT64': {
-      const { values, bitmap, nulls } = int64Values(c, rows);
-      return makeData({ type: new Int64(), length: rows.length, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, data: values });
-    }
-    case 'TIMESTAMP_MICROS': {
-      const { values, bitmap, nulls } = int64Values(c, rows);
-      return makeData({ type: new Timestamp(TimeUnit.MICROSECOND, 'UTC'), length: rows.length, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, data: values });
-    }
-  }
+  const v: Values = { name: c.name, optional: c.optional, values: rows.map((r) => r[c.name]) };
+  return c.list ? listData(c, v) : scalarData(c.type, v);
 }
 
 /** Rows as one Arrow IPC stream (exported for the benchmark, which times this step apart). */

@@ -32,8 +32,9 @@ class Collector extends Writable {
 export function createParquetEncoder(opts: EncoderOptions): ParquetEncoder {
   return {
     async encode(columns, rows) {
-      const fields: Record<string, { type: string; optional: boolean; compression: string }> = {};
-      for (const c of columns) fields[c.name] = { type: c.type, optional: c.optional, compression: opts.compression };
+      const fields: Record<string, { type: string; optional?: boolean; repeated?: boolean; compression: string }> = {};
+      // parquetjs-lite has no LIST annotation: an Avro array becomes a bare repeated field (the legacy 1-level shape).
+      for (const c of columns) fields[c.name] = c.list ? { type: c.type, repeated: true, compression: opts.compression } : { type: c.type, optional: c.optional, compression: opts.compression };
       const schema = new parquet.ParquetSchema(fields);
       const out = new Collector();
       const writer = await parquet.ParquetWriter.openStream(schema, out, { rowGroupSize: opts.rowGroupSize });

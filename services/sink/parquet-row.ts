@@ -1,56 +1,90 @@
 /**
- * LogRecord -> one flat Parquet row with the Avro field names as snake_case columns
- * (DESIGN.md). Nested records become prefixed columns (source_topic, http_status, ...);
- * maps and lists are JSON text. Timestamps are TIMESTAMP_MICROS (INT64, UTC).
+ * Records -> flat Parquet rows, one descriptor per dataset (logs, metrics, spans,
+ * traces), like EsDataset in es-document.ts.
+ *
+ * Columns keep the Avro field names as flat snake_case (DESIGN.md); a nested record
+ * becomes prefixed columns (source_topic, http_status, series_service, ...). Timestamps
+ * are TIMESTAMP(MICROS, isAdjustedToUTC=true) (INT64). Avro arrays of the derived
+ * records are Parquet LISTs of their item type (bucket_bounds_us, bucket_counts,
+ * services): every reader we target (DuckDB, pyarrow, Spark, Athena/Trino) reads a
+ * LIST natively, so a histogram bucket is `bucket_counts[3]` or an `unnest`, not a
+ * JSON parse. Maps (ids, attributes, labels of a log) stay JSON text: their keys are
+ * open-ended, and a MAP column is awkward in several readers. The logs dataset also
+ * keeps `flags` as JSON text, because its files were first written that way and a
+ * column that changes type breaks reading old and new files together.
+ *
+ * services/sink/parquet-datasets.test.ts derives the expected columns from
+ * schemas/*.avsc, so a descriptor cannot drift from its schema.
  */
-import type { LogRecord } from '../../shared/records.js';
+import type { LogRecord, MetricWindow, Span, TraceSummary } from '../../shared/records.js';
 
-export type ColumnType = 'UTF8' | 'INT32' | 'INT64' | 'TIMESTAMP_MICROS';
+export type ColumnType = 'UTF8' | 'INT32' | 'INT64' | 'BOOLEAN' | 'TIMESTAMP_MICROS';
 export interface Column {
   name: string;
+  /** The value type; of each element when `list` is set. */
   type: ColumnType;
+  /** The column may be null (an Avro union with null). */
   optional: boolean;
+  /** A Parquet LIST of non-null `type` elements (an Avro array); the list itself follows `optional`. */
+  list?: true;
 }
 
-export const logColumns: readonly Column[] = [
-  { name: 'event_id', type: 'UTF8', optional: false },
-  { name: 'timestamp', type: 'TIMESTAMP_MICROS', optional: false },
-  { name: 'timestamp_source', type: 'UTF8', optional: false },
-  { name: 'observed_at', type: 'TIMESTAMP_MICROS', optional: false },
-  { name: 'level', type: 'UTF8', optional: false },
-  { name: 'severity_number', type: 'INT32', optional: false },
-  { name: 'message', type: 'UTF8', optional: false },
-  { name: 'service', type: 'UTF8', optional: true },
-  { name: 'host', type: 'UTF8', optional: true },
-  { name: 'tenant', type: 'UTF8', optional: false },
-  { name: 'environment', type: 'UTF8', optional: true },
-  { name: 'source_format', type: 'UTF8', optional: false },
-  { name: 'source_shipper', type: 'UTF8', optional: true },
-  { name: 'source_file', type: 'UTF8', optional: true },
-  { name: 'source_topic', type: 'UTF8', optional: false },
-  { name: 'source_partition', type: 'INT32', optional: false },
-  { name: 'source_offset', type: 'INT64', optional: false },
-  { name: 'trace_id', type: 'UTF8', optional: true },
-  { name: 'span_id', type: 'UTF8', optional: true },
-  { name: 'parent_span_id', type: 'UTF8', optional: true },
-  { name: 'ids', type: 'UTF8', optional: false },
-  { name: 'http_method', type: 'UTF8', optional: true },
-  { name: 'http_route', type: 'UTF8', optional: true },
-  { name: 'http_path', type: 'UTF8', optional: true },
-  { name: 'http_status', type: 'INT32', optional: true },
-  { name: 'http_duration_us', type: 'INT64', optional: true },
-  { name: 'http_bytes', type: 'INT64', optional: true },
-  { name: 'http_client_ip', type: 'UTF8', optional: true },
-  { name: 'http_user_agent', type: 'UTF8', optional: true },
-  { name: 'error_type', type: 'UTF8', optional: true },
-  { name: 'error_message', type: 'UTF8', optional: true },
-  { name: 'error_stack', type: 'UTF8', optional: true },
-  { name: 'attributes', type: 'UTF8', optional: false },
-  { name: 'labels', type: 'UTF8', optional: false },
-  { name: 'flags', type: 'UTF8', optional: false },
-];
+export type Value = string | number | boolean | null;
+export type Row = Record<string, Value | readonly (string | number)[]>;
 
-export type Row = Record<string, string | number | null>;
+export type ParquetDatasetName = 'logs' | 'metrics' | 'spans' | 'traces';
+
+/** What the Parquet writer needs to know about one dataset. */
+export interface ParquetDataset<T> {
+  /** Path segment after the key prefix: `<prefix>/<name>/tenant=.../...`. */
+  readonly name: ParquetDatasetName;
+  readonly columns: readonly Column[];
+  toRow(value: T): Row;
+  /** Event time that places the row in its Hive partition, microseconds since the epoch (UTC). */
+  time(value: T): number;
+  tenant(value: T): string;
+}
+
+const col = (name: string, type: ColumnType, optional = false): Column => ({ name, type, optional });
+const listOf = (name: string, type: ColumnType): Column => ({ name, type, optional: false, list: true });
+
+export const logColumns: readonly Column[] = [
+  col('event_id', 'UTF8'),
+  col('timestamp', 'TIMESTAMP_MICROS'),
+  col('timestamp_source', 'UTF8'),
+  col('observed_at', 'TIMESTAMP_MICROS'),
+  col('level', 'UTF8'),
+  col('severity_number', 'INT32'),
+  col('message', 'UTF8'),
+  col('service', 'UTF8', true),
+  col('host', 'UTF8', true),
+  col('tenant', 'UTF8'),
+  col('environment', 'UTF8', true),
+  col('source_format', 'UTF8'),
+  col('source_shipper', 'UTF8', true),
+  col('source_file', 'UTF8', true),
+  col('source_topic', 'UTF8'),
+  col('source_partition', 'INT32'),
+  col('source_offset', 'INT64'),
+  col('trace_id', 'UTF8', true),
+  col('span_id', 'UTF8', true),
+  col('parent_span_id', 'UTF8', true),
+  col('ids', 'UTF8'),
+  col('http_method', 'UTF8', true),
+  col('http_route', 'UTF8', true),
+  col('http_path', 'UTF8', true),
+  col('http_status', 'INT32', true),
+  col('http_duration_us', 'INT64', true),
+  col('http_bytes', 'INT64', true),
+  col('http_client_ip', 'UTF8', true),
+  col('http_user_agent', 'UTF8', true),
+  col('error_type', 'UTF8', true),
+  col('error_message', 'UTF8', true),
+  col('error_stack', 'UTF8', true),
+  col('attributes', 'UTF8'),
+  col('labels', 'UTF8'),
+  col('flags', 'UTF8'),
+];
 
 export function toParquetRow(r: LogRecord): Row {
   return {
@@ -92,8 +126,128 @@ export function toParquetRow(r: LogRecord): Row {
   };
 }
 
-/** Hive partition path for a record by event time: `tenant=<t>/dt=YYYY-MM-DD/hour=HH`. */
-export function partitionPath(r: Pick<LogRecord, 'tenant' | 'timestamp'>): string {
+export const logsParquet: ParquetDataset<LogRecord> = { name: 'logs', columns: logColumns, toRow: toParquetRow, time: (r) => r.timestamp, tenant: (r) => r.tenant };
+
+/** MetricWindow rows; the Hive partition is the window start. Dedup key: window_id (a re-emitted window has the same id). */
+export const metricsParquet: ParquetDataset<MetricWindow> = {
+  name: 'metrics',
+  columns: [
+    col('window_id', 'UTF8'),
+    col('series_service', 'UTF8', true),
+    col('series_route', 'UTF8', true),
+    col('series_method', 'UTF8', true),
+    col('series_status_class', 'UTF8', true),
+    col('series_level', 'UTF8', true),
+    col('window_start', 'TIMESTAMP_MICROS'),
+    col('window_end', 'TIMESTAMP_MICROS'),
+    col('count', 'INT64'),
+    col('error_count', 'INT64'),
+    col('duration_sum_us', 'INT64'),
+    listOf('bucket_bounds_us', 'INT64'),
+    listOf('bucket_counts', 'INT64'),
+    col('p50_us', 'INT64', true),
+    col('p90_us', 'INT64', true),
+    col('p99_us', 'INT64', true),
+    col('exemplar_trace_id', 'UTF8', true),
+    col('exemplar_event_id', 'UTF8', true),
+    col('late_count', 'INT64'),
+    col('tenant', 'UTF8'),
+  ],
+  toRow: (m) => ({
+    window_id: m.window_id,
+    series_service: m.series.service,
+    series_route: m.series.route,
+    series_method: m.series.method,
+    series_status_class: m.series.status_class,
+    series_level: m.series.level,
+    window_start: m.window_start,
+    window_end: m.window_end,
+    count: m.count,
+    error_count: m.error_count,
+    duration_sum_us: m.duration_sum_us,
+    bucket_bounds_us: m.bucket_bounds_us,
+    bucket_counts: m.bucket_counts,
+    p50_us: m.p50_us,
+    p90_us: m.p90_us,
+    p99_us: m.p99_us,
+    exemplar_trace_id: m.exemplar_trace_id,
+    exemplar_event_id: m.exemplar_event_id,
+    late_count: m.late_count,
+    tenant: m.tenant,
+  }),
+  time: (m) => m.window_start,
+  tenant: (m) => m.tenant,
+};
+
+/**
+ * Span rows; the Hive partition is the span start. `start` and `end` keep their Avro
+ * names although `end` is an SQL keyword (DuckDB, Trino: quote it, `"end"`).
+ */
+export const spansParquet: ParquetDataset<Span> = {
+  name: 'spans',
+  columns: [
+    col('trace_id', 'UTF8'),
+    col('span_id', 'UTF8'),
+    col('parent_span_id', 'UTF8', true),
+    col('service', 'UTF8'),
+    col('operation', 'UTF8'),
+    col('start', 'TIMESTAMP_MICROS'),
+    col('end', 'TIMESTAMP_MICROS'),
+    col('duration_us', 'INT64'),
+    col('status', 'UTF8'),
+    col('event_count', 'INT32'),
+    col('derivation', 'UTF8'),
+    col('tenant', 'UTF8'),
+  ],
+  toRow: (s) => ({
+    trace_id: s.trace_id,
+    span_id: s.span_id,
+    parent_span_id: s.parent_span_id,
+    service: s.service,
+    operation: s.operation,
+    start: s.start,
+    end: s.end,
+    duration_us: s.duration_us,
+    status: s.status,
+    event_count: s.event_count,
+    derivation: s.derivation,
+    tenant: s.tenant,
+  }),
+  time: (s) => s.start,
+  tenant: (s) => s.tenant,
+};
+
+/** TraceSummary rows; the Hive partition is the trace start. */
+export const tracesParquet: ParquetDataset<TraceSummary> = {
+  name: 'traces',
+  columns: [
+    col('trace_id', 'UTF8'),
+    col('root_service', 'UTF8', true),
+    col('root_operation', 'UTF8', true),
+    col('start', 'TIMESTAMP_MICROS'),
+    col('duration_us', 'INT64'),
+    col('span_count', 'INT32'),
+    listOf('services', 'UTF8'),
+    col('error', 'BOOLEAN'),
+    col('tenant', 'UTF8'),
+  ],
+  toRow: (t) => ({
+    trace_id: t.trace_id,
+    root_service: t.root_service,
+    root_operation: t.root_operation,
+    start: t.start,
+    duration_us: t.duration_us,
+    span_count: t.span_count,
+    services: t.services,
+    error: t.error,
+    tenant: t.tenant,
+  }),
+  time: (t) => t.start,
+  tenant: (t) => t.tenant,
+};
+
+/** Hive partition path by event time (UTC): `tenant=<t>/dt=YYYY-MM-DD/hour=HH`. */
+export function partitionPath(r: { tenant: string; timestamp: number }): string {
   const iso = new Date(Math.floor(r.timestamp / 1000)).toISOString();
   const tenant = encodeURIComponent(r.tenant || 'default');
   return `tenant=${tenant}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}`;

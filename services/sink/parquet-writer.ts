@@ -1,8 +1,10 @@
 /**
- * The Parquet writer (its own consumer group). Each flushed batch of one Kafka
- * partition becomes one object per Hive partition (event time):
+ * The Parquet writer of one dataset (logs, metrics, spans or traces; parquet-row.ts),
+ * each its own consumer group. Each flushed batch of one Kafka partition becomes one
+ * object per Hive partition (the dataset's event time: a log's timestamp, a window's
+ * start, a span's or trace's start):
  *
- *   <prefix>/logs/tenant=<t>/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<first>+<last>.parquet
+ *   <prefix>/<dataset>/tenant=<t>/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<first>+<last>.parquet
  *
  * The key derives only from (dataset, topic, partition, first offset, last offset), so
  * a batch rewritten after a crash replaces its object instead of duplicating rows.
@@ -23,7 +25,7 @@ import type { LogRecord } from '../../shared/records.js';
 import { classify, ErrorCodes, SluiceError } from '../../shared/errors.js';
 import type { ObjectStore } from './object-store.js';
 import type { ParquetEncoder } from './parquet-encoder.js';
-import { logColumns, partitionPath, toParquetRow, type Row } from './parquet-row.js';
+import { logsParquet, partitionPath, type ParquetDataset, type Row } from './parquet-row.js';
 
 const pad = (offset: string) => offset.padStart(20, '0');
 
@@ -53,20 +55,33 @@ function parseIntent(body: Buffer | null): Intent | null {
   return null;
 }
 
-export function createParquetWriter(opts: { store: ObjectStore; encoder: ParquetEncoder; prefix: string; onObject?: (key: string, rows: number) => void; onStaleObject?: (key: string) => void }): SinkWriter<LogRecord> {
-  const dataset = 'logs';
+export interface ParquetWriterOptions<T> {
+  /** Owned by the writer: closed by `close()`, so give each writer its own. */
+  store: ObjectStore;
+  encoder: ParquetEncoder;
+  /** Key prefix inside the bucket, no trailing slash; '' for none. */
+  prefix: string;
+  /** What is written; logs (LogRecord) by default. */
+  dataset?: ParquetDataset<T>;
+  onObject?: (key: string, rows: number) => void;
+  onStaleObject?: (key: string) => void;
+}
+
+export function createParquetWriter<T = LogRecord>(opts: ParquetWriterOptions<T>): SinkWriter<T> {
+  const ds = (opts.dataset ?? logsParquet) as ParquetDataset<T>;
+  const dataset = ds.name;
   /** The last intent written per partition by this process (read from S3 the first time). */
   const intents = new Map<string, Intent | null>();
   return {
-    name: 'parquet',
+    name: dataset === 'logs' ? 'parquet' : `parquet ${dataset}`,
     async start() {},
-    async write(batch: SinkBatch<LogRecord>): Promise<SinkFailure<LogRecord>[]> {
+    async write(batch: SinkBatch<T>): Promise<SinkFailure<T>[]> {
       const groups = new Map<string, Row[]>();
       for (const item of batch.items) {
-        const path = partitionPath(item.value);
+        const path = partitionPath({ tenant: ds.tenant(item.value), timestamp: ds.time(item.value) });
         let rows = groups.get(path);
         if (!rows) groups.set(path, (rows = []));
-        rows.push(toParquetRow(item.value));
+        rows.push(ds.toRow(item.value));
       }
       const keys = [...groups.keys()].map((path) => objectKey(opts.prefix, dataset, path, batch));
       const tp = `${batch.topic}+${batch.partition}`;
@@ -87,7 +102,7 @@ export function createParquetWriter(opts: { store: ObjectStore; encoder: Parquet
       for (const [path, rows] of groups) {
         let body: Buffer;
         try {
-          body = await opts.encoder.encode(logColumns, rows);
+          body = await opts.encoder.encode(ds.columns, rows);
         } catch (err) {
           throw err instanceof SluiceError ? err : classify(err, ErrorCodes.parquetEncode);
         }
