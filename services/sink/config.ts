@@ -7,7 +7,7 @@ import { commonSchema } from '../../shared/common-config.js';
 
 export const sinkSchema = {
   writers: { type: 'list', env: 'SLUICE_SINK_WRITERS', default: ['es', 'parquet'], doc: 'Writers this process runs: es, parquet. Each writer of each dataset is its own consumer group.' },
-  datasets: { type: 'list', env: 'SLUICE_SINK_DATASETS', default: ['logs', 'metrics', 'spans', 'traces'], doc: 'Datasets this process writes, each read from its topic: logs (SLUICE_TOPIC_ENRICHED), metrics (SLUICE_TOPIC_METRICS), spans (SLUICE_TOPIC_SPANS), traces (SLUICE_TOPIC_TRACES). Elasticsearch indices: logs under SLUICE_ES_INDEX_PREFIX, the others metrics-*, spans-*, traces-*; Parquet keys <SLUICE_S3_PREFIX>/<dataset>/....' },
+  datasets: { type: 'list', env: 'SLUICE_SINK_DATASETS', default: ['logs', 'metrics', 'spans', 'traces'], doc: 'Datasets this process writes, each read from its topic: logs (SLUICE_TOPIC_ENRICHED), metrics (SLUICE_TOPIC_METRICS), spans (SLUICE_TOPIC_SPANS), traces (SLUICE_TOPIC_TRACES). Elasticsearch indices: logs under SLUICE_ES_INDEX_PREFIX, the others metrics-*, spans-*, traces-*; Parquet keys `<SLUICE_S3_PREFIX>/<dataset>/...`.' },
   adminPort: { type: 'int', env: 'SLUICE_SINK_ADMIN_PORT', default: 9704, min: 0, max: 65535, doc: 'Admin port; 0 picks a free one.' },
   esGroupId: { type: 'string', env: 'SLUICE_SINK_ES_GROUP', default: 'sluice-sink-es', doc: 'Consumer group of the Elasticsearch writer of logs; the metrics, spans and traces writers use `<group>-metrics`, `<group>-spans` and `<group>-traces`.' },
   esMaxDocs: { type: 'int', env: 'SLUICE_SINK_ES_MAX_DOCS', default: 2000, min: 1, doc: 'Bulk request size, documents.' },
