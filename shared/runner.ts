@@ -16,7 +16,6 @@
  */
 import kafkajs from 'kafkajs';
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer, ProducerConfig, IHeaders } from 'kafkajs';
-import { hostname } from 'node:os';
 import type { KafkaClient } from './kafka.js';
 import type { Logger } from './logger.js';
 import type { RunnerMetrics } from './metrics.js';
@@ -50,6 +49,8 @@ export interface RunnerOptions<I> {
   fromBeginning?: boolean;
   /** Wall clock, ms; injectable for tests. */
   now?: () => number;
+  /** Consumer session timeout, ms (default 30 s); tests shorten it to provoke a stalled member. */
+  sessionTimeoutMs?: number;
 }
 
 function headersOf(h: IHeaders | undefined): Record<string, string> {
@@ -92,6 +93,17 @@ export function chunkByBytes<M extends { key: Buffer | string | null; value: Buf
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
+}
+
+/** Our transaction was fenced: another instance owns the partition now. */
+class FencedError extends Error {}
+
+function isFenced(err: unknown): boolean {
+  for (let e = err as { type?: string; code?: number; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.code === 47 || e.code === 90) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
 }
 
 interface Encoded {
@@ -142,7 +154,8 @@ abstract class ConsumerLoop<I> {
     this.producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 5, createPartitioner: kafkajs.Partitioners.DefaultPartitioner, ...this.producerOptions() });
     await this.producer.connect();
     await this.beforeConsume();
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout, heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 5)) });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.ready = true;
@@ -290,6 +303,14 @@ abstract class ConsumerLoop<I> {
  * A record larger than its topic allows (max.message.bytes, read at start) can never be
  * written: its input is dead-lettered instead of failing the transaction forever.
  *
+ * Zombie fencing: each input partition has its own transactional producer, with the
+ * transactional id `<group>-<topic>-<partition>`. A new owner of the partition
+ * initializes that id before it reads the partition, which aborts and fences whatever
+ * the previous owner still had open: a stalled instance that lost the partition can no
+ * longer commit a last batch (its transaction fails as fenced and it drops the
+ * partition). The new owner then re-reads the committed offset, in case the old owner
+ * committed between the group join and the fence, and seeks there.
+ *
  * A stateful stage (multi-line merging) gets one PartitionStage per input partition.
  * The offset committed with a batch is the stage's checkpoint: it stays at the first
  * input whose records are still held, with metadata that lets the next owner rebuild
@@ -302,6 +323,10 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   private readonly maxRecordBytes = new Map<string, number>();
   private readonly outputTopics: readonly string[];
   private readonly partitions = new Map<string, { topic: string; partition: number; state: PartitionStage<I>; next: string | undefined }>();
+  /** One transactional producer per input partition (see the class comment). */
+  private readonly producers = new Map<string, Producer>();
+  /** Partitions whose transaction was fenced: not touched again until the next group join. */
+  private readonly fenced = new Set<string>();
   /** Serializes batches and timer flushes: a partition state is never used concurrently. */
   private lock: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -318,9 +343,32 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     this.outputTopics = opts.outputTopics;
   }
 
-  protected override producerOptions(): Partial<ProducerConfig> {
-    // One transactional id per process: unique, so instances never fence each other.
-    return { transactionalId: `${this.opts.groupId}-${hostname()}-${process.pid}`, idempotent: true, maxInFlightRequests: 1 };
+  /** The partition's transactional producer, initialized (which fences any previous owner). */
+  private async producerFor(topic: string, partition: number): Promise<Producer> {
+    const key = `${topic}:${partition}`;
+    const existing = this.producers.get(key);
+    if (existing) return existing;
+    const producer = this.opts.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      transactionalId: `${this.opts.groupId}-${topic}-${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    // InitProducerId happens at the first transaction: an empty one fences the previous owner now.
+    const txn = await producer.transaction();
+    await txn.abort();
+    this.producers.set(key, producer);
+    return producer;
+  }
+
+  private async dropProducers(keys: Iterable<string>): Promise<void> {
+    for (const key of [...keys]) {
+      const producer = this.producers.get(key);
+      this.producers.delete(key);
+      await producer?.disconnect().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'producer disconnect failed'));
+    }
   }
 
   override async start(): Promise<void> {
@@ -346,10 +394,19 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     }
   }
 
+  /**
+   * A (re)join: states are rebuilt from the committed offsets, and every partition gets a
+   * fresh producer (initialized, so fencing, again) before its next batch. Queued behind
+   * the batch in flight.
+   */
   protected override onAssignment(): void {
-    const held = [...this.partitions.values()].reduce((n, p) => n + p.state.held, 0);
-    if (held > 0) this.log.info({ held }, 'rebalance: dropping held records (they are rebuilt from the committed offsets)');
-    this.partitions.clear();
+    void this.exclusive(async () => {
+      const held = [...this.partitions.values()].reduce((n, p) => n + p.state.held, 0);
+      if (held > 0) this.log.info({ held }, 'rebalance: dropping held records (they are rebuilt from the committed offsets)');
+      this.partitions.clear();
+      this.fenced.clear();
+      await this.dropProducers(this.producers.keys());
+    });
   }
 
   /** Largest record value we send to `topic`, leaving room for the batch and record headers. */
@@ -363,14 +420,25 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     return run;
   }
 
-  /** The partition's state; a stateful stage resumes from the checkpoint its group committed. */
-  private async partitionState(topic: string, partition: number): Promise<{ topic: string; partition: number; state: PartitionStage<I>; next: string | undefined }> {
+  /**
+   * The partition's state, or null when this batch must not be processed: its first
+   * offset is behind the committed offset (a previous owner committed after our group
+   * join, before our producer fenced it), so the consumer is moved to the committed
+   * offset instead. A stateful stage resumes from the checkpoint its group committed.
+   */
+  private async partitionState(topic: string, partition: number, firstOffset: string): Promise<{ topic: string; partition: number; state: PartitionStage<I>; next: string | undefined } | null> {
     const key = `${topic}:${partition}`;
     let p = this.partitions.get(key);
     if (p) return p;
+    await this.producerFor(topic, partition);
+    const committed = await this.committedCheckpoint(topic, partition);
+    if (committed && BigInt(committed.offset) > BigInt(firstOffset)) {
+      this.log.warn({ topic, partition, committed: committed.offset, fetched: firstOffset }, 'the previous owner committed after this instance joined: seeking to the committed offset');
+      this.consumer?.seek({ topic, partition, offset: committed.offset });
+      return null;
+    }
     let state: PartitionStage<I>;
     if (isStateful(this.stage)) {
-      const committed = await this.committedCheckpoint(topic, partition);
       state = this.stage.open(topic, partition, committed);
       if (committed?.metadata) this.log.info({ topic, partition, offset: committed.offset }, 'resuming held records from the committed checkpoint');
     } else {
@@ -398,7 +466,9 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     return this.exclusive(async () => {
       const { metrics } = this.opts;
       if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-      const p = await this.partitionState(batch.topic, batch.partition);
+      if (this.fenced.has(`${batch.topic}:${batch.partition}`)) return;
+      const p = await this.partitionState(batch.topic, batch.partition, batch.messages[0]!.offset);
+      if (!p) return;
       const out: Encoded[] = [];
       let last: string | undefined;
       for (const m of batch.messages) {
@@ -412,7 +482,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       if (last === undefined) return;
       p.next = nextOffset(last);
       metrics.batchSize.observe(out.length);
-      await this.commitOrForget(p, out, heartbeat);
+      if (!(await this.commitOrForget(p, out, heartbeat))) return;
       metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
       resolveOffset(last);
       metrics.commitLag.set(Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)), { ...this.stageLabel, partition: String(batch.partition) });
@@ -428,31 +498,40 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
         const outputs = p.state.flush(this.ctx);
         if (outputs.length === 0) continue;
         const out = await this.encodeOutputs(outputs, null);
-        await this.commitOrForget(p, out, async () => undefined);
+        if (!(await this.commitOrForget(p, out, async () => undefined))) continue;
         this.opts.metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
       }
     });
   }
 
   /**
-   * Commit `out` with the partition's checkpoint. If that fails for good (only while
-   * stopping), the in-memory state is ahead of what was committed: forget it, so a later
-   * batch rebuilds it from the committed checkpoint.
+   * Commit `out` with the partition's checkpoint; false when the transaction was fenced
+   * (the partition has a new owner: its state and producer are dropped, and the
+   * partition is left alone until the next group join). If the commit fails for good
+   * otherwise (only while stopping), the in-memory state is ahead of what was committed:
+   * it is forgotten, so a later batch rebuilds it from the committed checkpoint.
    */
-  private async commitOrForget(p: { topic: string; partition: number; state: PartitionStage<I>; next: string | undefined }, out: Encoded[], heartbeat: () => Promise<void>): Promise<void> {
+  private async commitOrForget(p: { topic: string; partition: number; state: PartitionStage<I>; next: string | undefined }, out: Encoded[], heartbeat: () => Promise<void>): Promise<boolean> {
+    const key = `${p.topic}:${p.partition}`;
     try {
       await this.produceAndCommit(out, p.topic, p.partition, p.state.checkpoint(p.next as string), heartbeat);
+      return true;
     } catch (err) {
-      this.partitions.delete(`${p.topic}:${p.partition}`);
-      throw err;
+      this.partitions.delete(key);
+      if (!(err instanceof FencedError)) throw err;
+      this.log.warn({ topic: p.topic, partition: p.partition }, 'fenced: another instance owns this partition now; its batch is dropped here and processed there');
+      this.fenced.add(key);
+      await this.dropProducers([key]);
+      return false;
     }
   }
 
   /** Outputs and the checkpoint, in one transaction; retried whole until committed or stopped. */
   private async produceAndCommit(messages: Encoded[], topic: string, partition: number, checkpoint: Checkpoint, heartbeat: () => Promise<void>): Promise<void> {
     const offsets = { consumerGroupId: this.opts.groupId, topics: [{ topic, partitions: [{ partition, offset: checkpoint.offset, metadata: checkpoint.metadata }] }] };
+    const producer = await this.producerFor(topic, partition);
     for (let attempt = 0; ; attempt++) {
-      const txn = await this.producer!.transaction();
+      const txn = await producer.transaction();
       try {
         for (const chunk of chunkByBytes(messages, MAX_PRODUCE_BYTES)) {
           await txn.sendBatch({ topicMessages: byTopic(chunk), acks: -1 });
@@ -462,6 +541,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
         return;
       } catch (err) {
         await txn.abort().catch(() => undefined);
+        if (isFenced(err)) throw new FencedError(errorMessage(err));
         if (!this.running) throw new RetryableError(ErrorCodes.kafkaProduce, `transaction failed during shutdown: ${errorMessage(err)}`, err);
         await this.backoff('transaction', err, attempt, heartbeat);
       }
@@ -524,6 +604,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     if (this.timer) clearInterval(this.timer);
     await this.stopFetching();
     await this.lock;
+    await this.dropProducers(this.producers.keys());
     await this.close();
   }
 }
