@@ -14,7 +14,7 @@
  * they skip, saying so, when the suite runs against servers of your own.
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import kafkajs from 'kafkajs';
@@ -27,8 +27,11 @@ import { cleanup, clients, codecsFor, downloadPrefix, endpoints, isolatedEnv, ne
 
 const { Partitioners } = kafkajs;
 const external = ['SLUICE_ES_URL', 'SLUICE_S3_ENDPOINT', 'SLUICE_KAFKA_BROKERS'].filter((v) => process.env[v]);
-const maybe = external.length > 0 ? test.skip : test;
-if (external.length > 0) console.warn(`sink outage tests skipped: they stop and start the local stack, and ${external.join(', ')} point elsewhere`);
+const runDir = join(process.env['SLUICE_STACK_DIR'] || join(repoRoot(), '.stack'), 'run');
+const ours = ['elasticsearch', 's3'].every((s) => existsSync(join(runDir, `${s}.pid`)));
+const skipWhy = external.length > 0 ? `${external.join(', ')} point elsewhere` : !ours ? `the running servers were not started from this checkout (no pid files in ${runDir})` : '';
+const maybe = skipWhy ? test.skip : test;
+if (skipWhy) console.warn(`sink outage tests skipped: they stop and start the local stack's servers, and ${skipWhy}`);
 
 const c = clients('outage');
 const runs: string[] = [];
