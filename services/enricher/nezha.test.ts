@@ -49,7 +49,8 @@ if (!nezhaAvailable(corpus)) {
       const check = (r: NezhaReport, floor: number) => {
         for (const k of ['exactlyOne', 'rightTrace', 'rightService', 'intervalInside'] as const) expect(frac(r[k])).toBeGreaterThanOrEqual(floor);
         expect(frac(r.membership)).toBe(1);
-        expect(r.stats.late).toBe(0);
+        // A span whose logs pause longer than the timeout closes early; its later logs are late (counted).
+        if (floor === 1) expect(r.stats.late).toBe(0);
       };
       check(fixed, floor30);
       check(fixed60, floor60);

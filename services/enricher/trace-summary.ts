@@ -150,6 +150,16 @@ export class TraceAssembler {
     return this.expire(out);
   }
 
+  /**
+   * Move the watermark to `t` (if later) without an event: the runner does this for a
+   * partition that has been idle, so its last groups close. Call only after replay.
+   */
+  advanceWatermark(t: Micros): TraceSummary[] {
+    if (this.gate.active) this.endReplay();
+    if (t > this.wm) this.wm = t;
+    return this.expire([]);
+  }
+
   flush(): TraceSummary[] {
     if (this.gate.active) this.endReplay();
     return this.expire([]);

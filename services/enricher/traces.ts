@@ -171,9 +171,10 @@ export class InactivityGroups<G extends Timed> {
     return out;
   }
 
+  /** Smallest offset a group depends on; null when none does (tombstones depend on none). */
   minOffset(): number | null {
     let min: number | null = null;
-    for (const g of this.groups.values()) if (min === null || g.minOffset < min) min = g.minOffset;
+    for (const g of this.groups.values()) if (Number.isFinite(g.minOffset) && (min === null || g.minOffset < min)) min = g.minOffset;
     return min;
   }
 
@@ -261,6 +262,8 @@ interface SpanGroup extends Timed {
   msgOp: string;
   /** A direct span already emitted for this key: remembered, never emitted again. */
   done: boolean;
+  /** A group emitted on inactivity, kept as a tombstone: a later log of it is late. */
+  closed?: boolean;
 }
 
 const before = (a: First, b: First): boolean => a.ts < b.ts || (a.ts === b.ts && a.eventId < b.eventId);
@@ -327,7 +330,14 @@ export class SpanDeriver {
     if (interval) {
       this.stats.direct++;
       if (existing?.done) {
-        this.stats.absorbed++;
+        if (existing.closed) this.stats.late++;
+        else this.stats.absorbed++;
+        return this.advance(t, out, replay);
+      }
+      if (!existing && !replay && t + this.groups.timeoutUs <= this.wm) {
+        // Late: a group for this span may have closed (and been emitted) already, and a
+        // second span under the same id would be a duplicate. Counted, as for groups.
+        this.stats.late++;
         return this.advance(t, out, replay);
       }
       const g = this.newGroup(record, trace, spanId, service, offset, first);
@@ -356,7 +366,8 @@ export class SpanDeriver {
     this.stats.grouped++;
     if (existing) {
       if (existing.done) {
-        this.stats.absorbed++;
+        if (existing.closed) this.stats.late++;
+        else this.stats.absorbed++;
         return this.advance(t, out, replay);
       }
       this.addTo(existing, record, offset, first);
@@ -385,6 +396,16 @@ export class SpanDeriver {
    * that saw no input past `until`). The watermark only moves with event time, so this
    * returns nothing new between inputs unless replay just ended.
    */
+  /**
+   * Move the watermark to `t` (if later) without an event: the runner does this for a
+   * partition that has been idle, so its last groups close. Call only after replay.
+   */
+  advanceWatermark(t: Micros): Span[] {
+    if (this.gate.active) this.endReplay();
+    if (t > this.wm) this.wm = t;
+    return this.expire([]);
+  }
+
   flush(): Span[] {
     if (this.gate.active) this.endReplay();
     return this.expire([]);
@@ -410,11 +431,25 @@ export class SpanDeriver {
     return this.expire(out);
   }
 
+  /**
+   * Emit the groups the watermark closed. A closed group stays as a tombstone (done, and
+   * depending on no offset) for one more timeout, so a log of it that arrives after the
+   * close is absorbed and counted instead of starting a second span under the same id.
+   * Tombstones are not rebuilt after a restart.
+   */
   private expire(out: Span[]): Span[] {
     const closed = this.groups.expire(this.wm);
     if (closed.length === 0) return out;
     const spans: Span[] = [];
-    for (const [, g] of closed) if (!g.done) spans.push(this.toSpan(g));
+    for (const [key, g] of closed) {
+      if (g.done) continue;
+      spans.push(this.toSpan(g));
+      g.done = true;
+      g.closed = true;
+      g.last = this.wm;
+      g.minOffset = Number.POSITIVE_INFINITY;
+      this.groups.put(key, g);
+    }
     return out.concat(sortSpans(spans));
   }
 
