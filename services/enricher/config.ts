@@ -5,6 +5,12 @@ import { commonSchema } from '../../shared/common-config.js';
 export const enricherSchema = {
   groupId: { type: 'string', env: 'SLUICE_ENRICHER_GROUP', default: 'sluice-enricher', doc: 'Consumer group.' },
   adminPort: { type: 'int', env: 'SLUICE_ENRICHER_ADMIN_PORT', default: 9703, min: 0, max: 65535, doc: 'Admin port; 0 picks a free one.' },
+  tracesGroupId: { type: 'string', env: 'SLUICE_ENRICHER_TRACES_GROUP', default: 'sluice-enricher-traces', doc: 'Consumer group of the trace summaries (reads SLUICE_TOPIC_SPANS, keyed by trace id).' },
+  windowMs: { type: 'int', env: 'SLUICE_ENRICHER_WINDOW_MS', default: 10_000, min: 1000, unit: 'ms', doc: 'Event-time tumbling window of the derived metrics.' },
+  allowedLatenessMs: { type: 'int', env: 'SLUICE_ENRICHER_ALLOWED_LATENESS_MS', default: 5000, min: 0, unit: 'ms', doc: 'A window closes when the watermark (largest event time seen) passes its end plus this; later records are counted as late, in delta windows.' },
+  spanInactivityMs: { type: 'int', env: 'SLUICE_ENRICHER_SPAN_INACTIVITY_MS', default: 60_000, min: 100, unit: 'ms', doc: 'A span rebuilt from logs is complete when no log of it came for this long in event time.' },
+  traceInactivityMs: { type: 'int', env: 'SLUICE_ENRICHER_TRACE_INACTIVITY_MS', default: 60_000, min: 100, unit: 'ms', doc: 'A trace is summarised when no span of it came for this long in event time.' },
+  idleAfterMs: { type: 'int', env: 'SLUICE_ENRICHER_IDLE_AFTER_MS', default: 5000, min: 100, unit: 'ms', doc: 'A partition quiet this long (wall clock) has its watermark advanced with the wall clock, so its last windows, spans and traces close.' },
   catalogFile: {
     type: 'optional-string', env: 'SLUICE_ENRICHER_CATALOG_FILE',
     doc: 'Service catalog, a JSON file `{"services": {"<service>": {"team", "tier", "owner"}}}` read once at start-up; fills labels `team`, `tier`, `owner`. Unset: no catalog.',

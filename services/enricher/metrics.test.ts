@@ -1,0 +1,508 @@
+import type { Http, Level, LogRecord, MetricWindow } from '../../shared/records.js';
+import {
+  DEFAULT_BUCKET_BOUNDS_US,
+  MetricAggregator,
+  OTHER,
+  baseWindowId,
+  decodeMetricsCheckpoint,
+  encodeMetricsCheckpoint,
+  lateWindowId,
+  mergeAll,
+  mergeWindows,
+  windowId,
+  type EmittedWindow,
+  type MetricOptions,
+} from './metrics.js';
+import { quantileIndex } from './sketch.js';
+
+// ---------------------------------------------------------------------------------------
+// Workload
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function pick<T>(r: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(r() * xs.length)] as T;
+}
+
+const T0 = 1_763_000_000_000_000; // µs, a multiple of 10 s
+const LEVELS: Level[] = ['DEBUG', 'INFO', 'INFO', 'INFO', 'WARN', 'ERROR', 'FATAL', 'UNKNOWN'];
+
+function record(over: Partial<LogRecord> & { event_id: string; timestamp: number }): LogRecord {
+  return {
+    timestamp_source: 'event',
+    observed_at: over.timestamp,
+    level: 'INFO',
+    severity_number: 9,
+    message: 'm',
+    service: 'api',
+    host: null,
+    tenant: 't1',
+    environment: null,
+    source: { format: 'json', shipper: null, file: null, topic: 'logs.raw', partition: 0, offset: 0 },
+    trace_id: null,
+    span_id: null,
+    parent_span_id: null,
+    ids: {},
+    http: null,
+    error: null,
+    attributes: {},
+    labels: {},
+    flags: [],
+    ...over,
+  };
+}
+
+function http(over: Partial<Http>): Http {
+  return { method: 'GET', route: '/x', path: null, status: 200, duration_us: 1000, bytes: null, client_ip: null, user_agent: null, ...over };
+}
+
+interface Workload {
+  /** In arrival (offset) order. */
+  logs: LogRecord[];
+}
+
+/**
+ * `n` logs, 2 ms apart in base time; a fraction `jitter` arrive up to `maxJitterUs` late
+ * (out of order), a fraction `lateFrac` arrive 6..25 s behind (beyond a 5 s lateness).
+ */
+function workload(seed: number, n: number, opts: { jitter: number; maxJitterUs: number; lateFrac: number }): Workload {
+  const r = rng(seed);
+  const logs: LogRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const base = T0 + i * 2_000 + Math.floor(r() * 2_000);
+    let ts = base;
+    const u = r();
+    if (u < opts.lateFrac) ts = base - 6_000_000 - Math.floor(r() * 19_000_000);
+    else if (u < opts.lateFrac + opts.jitter) ts = base - Math.floor(r() * opts.maxJitterUs);
+    const kind = r();
+    let h: Http | null = null;
+    if (kind < 0.6) {
+      const status = pick(r, [200, 200, 200, 201, 204, 301, 404, 429, 500, 503, null, 0]);
+      const duration = r() < 0.9 ? Math.round(Math.exp(Math.log(30_000) + 1.3 * gauss(r))) : null;
+      h = http({ method: pick(r, ['GET', 'POST', null]), route: pick(r, ['/a', '/b/:id', '/c', null, '']), status, duration_us: duration });
+    } else if (kind < 0.65) {
+      h = http({ status: null, duration_us: null }); // an http object without status or duration: not HTTP-like
+    }
+    logs.push(
+      record({
+        event_id: `E${String(i).padStart(7, '0')}${Math.floor(r() * 1e6).toString(36)}`,
+        timestamp: ts,
+        level: pick(r, LEVELS),
+        tenant: pick(r, ['t1', 't1', 't2']),
+        service: pick(r, ['api', 'web', 'db', null]),
+        trace_id: r() < 0.7 ? Math.floor(r() * 2 ** 48).toString(16).padStart(32, '0') : null,
+        http: h,
+      }),
+    );
+  }
+  return { logs };
+}
+
+function gauss(r: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+// ---------------------------------------------------------------------------------------
+// The independent batch recomputation: plain loops over all logs, grouped by series and
+// window, written from DESIGN.md and the contract in metrics.ts, not from its code.
+
+interface BatchWindow {
+  tenant: string;
+  series: MetricWindow['series'];
+  window_start: number;
+  count: number;
+  error_count: number;
+  duration_sum_us: number;
+  bucket_counts: number[];
+  durations: number[];
+  exemplar_event_id: string | null;
+  exemplar_trace_id: string | null;
+}
+
+function batch(logs: LogRecord[], windowUs = 10_000_000, bounds: readonly number[] = DEFAULT_BUCKET_BOUNDS_US): Map<string, BatchWindow> {
+  const groups = new Map<string, { w: BatchWindow; members: { log: LogRecord; error: boolean; duration: number }[] }>();
+  const touch = (log: LogRecord, series: MetricWindow['series'], isHttp: boolean, error: boolean, duration: number): void => {
+    const start = Math.floor(log.timestamp / windowUs) * windowUs;
+    const key = JSON.stringify([log.tenant, series, start]);
+    let g = groups.get(key);
+    if (!g) {
+      g = {
+        w: { tenant: log.tenant, series, window_start: start, count: 0, error_count: 0, duration_sum_us: 0, bucket_counts: isHttp ? bounds.map(() => 0).concat([0]) : [], durations: [], exemplar_event_id: null, exemplar_trace_id: null },
+        members: [],
+      };
+      groups.set(key, g);
+    }
+    g.w.count += 1;
+    if (error) g.w.error_count += 1;
+    if (isHttp && duration >= 0) {
+      g.w.duration_sum_us += duration;
+      g.w.durations.push(duration);
+      let b = bounds.findIndex((x) => duration <= x);
+      if (b < 0) b = bounds.length;
+      g.w.bucket_counts[b] = (g.w.bucket_counts[b] as number) + 1;
+    }
+    g.members.push({ log, error, duration });
+  };
+  for (const log of logs) {
+    const errLevel = log.level === 'ERROR' || log.level === 'FATAL';
+    const h = log.http;
+    const d = h && h.duration_us !== null && h.duration_us >= 0 ? h.duration_us : -1;
+    const st = h && h.status !== null && h.status >= 100 && h.status <= 599 ? h.status : null;
+    touch(log, { service: log.service, route: null, method: null, status_class: null, level: log.level }, false, errLevel, d);
+    if (h && (st !== null || d >= 0)) {
+      const sc = st === null ? null : `${String(st)[0]}xx`;
+      touch(log, { service: log.service, route: h.route, method: h.method, status_class: sc, level: null }, true, errLevel || (st !== null && st >= 500), d);
+    }
+  }
+  const out = new Map<string, BatchWindow>();
+  for (const [key, g] of groups) {
+    const best = [...g.members].sort(
+      (a, b) =>
+        Number(b.log.trace_id !== null) - Number(a.log.trace_id !== null) ||
+        Number(b.error) - Number(a.error) ||
+        b.duration - a.duration ||
+        (a.log.event_id < b.log.event_id ? -1 : 1),
+    )[0];
+    g.w.exemplar_event_id = best?.log.event_id ?? null;
+    g.w.exemplar_trace_id = best?.log.trace_id ?? null;
+    g.w.durations.sort((a, b) => a - b);
+    out.set(key, g.w);
+  }
+  return out;
+}
+
+function exactQuantile(sorted: number[], q: number): number | null {
+  return sorted.length === 0 ? null : (sorted[quantileIndex(q, sorted.length)] as number);
+}
+
+/** Streamed results (already merged per series window) against the batch: exact but quantiles, which must be within α·x + 0.5. */
+function expectMatchesBatch(streamed: EmittedWindow[], expected: Map<string, BatchWindow>, alpha = 0.01): void {
+  const got = new Map<string, EmittedWindow>();
+  for (const e of streamed) {
+    const key = JSON.stringify([e.window.tenant, e.window.series, e.window.window_start]);
+    expect(got.has(key)).toBe(false);
+    got.set(key, e);
+  }
+  expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+  // Collected and compared once: thousands of expect() calls make the suite slow.
+  const mismatches: unknown[] = [];
+  let quantilesChecked = 0;
+  for (const [key, b] of expected) {
+    const w = (got.get(key) as EmittedWindow).window;
+    const actual = { count: w.count, error_count: w.error_count, duration_sum_us: w.duration_sum_us, bucket_counts: w.bucket_counts, ex: [w.exemplar_event_id, w.exemplar_trace_id], width: w.window_end - w.window_start, bounds: w.bucket_bounds_us };
+    const want = { count: b.count, error_count: b.error_count, duration_sum_us: b.duration_sum_us, bucket_counts: b.bucket_counts, ex: [b.exemplar_event_id, b.exemplar_trace_id], width: 10_000_000, bounds: b.series.level === null ? [...DEFAULT_BUCKET_BOUNDS_US] : [] };
+    if (JSON.stringify(actual) !== JSON.stringify(want)) mismatches.push({ key, actual, want });
+    for (const [q, p] of [[0.5, w.p50_us], [0.9, w.p90_us], [0.99, w.p99_us]] as const) {
+      const x = exactQuantile(b.durations, q);
+      if (x === null) {
+        if (p !== null) mismatches.push({ key, q, p, exact: null });
+      } else {
+        if (p === null || !(Math.abs(p - x) <= alpha * x + 0.5)) mismatches.push({ key, q, p, exact: x });
+        quantilesChecked++;
+      }
+    }
+  }
+  expect(mismatches).toEqual([]);
+  expect(quantilesChecked).toBeGreaterThan(100);
+}
+
+function run(logs: LogRecord[], opts: Partial<MetricOptions> = {}): { out: EmittedWindow[]; agg: MetricAggregator } {
+  const agg = new MetricAggregator(opts);
+  const out: EmittedWindow[] = [];
+  logs.forEach((log, i) => out.push(...agg.add(log, i)));
+  out.push(...agg.drain());
+  return { out, agg };
+}
+
+function byId(ws: EmittedWindow[]): EmittedWindow[] {
+  return [...ws].sort((a, b) => (a.window.window_id < b.window.window_id ? -1 : a.window.window_id > b.window.window_id ? 1 : 0));
+}
+
+function ids(ws: EmittedWindow[]): string[] {
+  return ws.map((w) => w.window.window_id);
+}
+
+// ---------------------------------------------------------------------------------------
+
+describe('metric windows against a batch recomputation', () => {
+  const inLateness = workload(1, 30_000, { jitter: 0.3, maxJitterUs: 4_900_000, lateFrac: 0 });
+  const withLate = workload(2, 30_000, { jitter: 0.3, maxJitterUs: 4_900_000, lateFrac: 0.02 });
+
+  test('out-of-order within the lateness: exact counts, sums, buckets, exemplars; quantiles within 1% + 0.5 µs', () => {
+    const { out, agg } = run(inLateness.logs);
+    expect(agg.stats.lateEvents).toBe(0);
+    expect(out.every((e) => !e.late && e.window.late_count === 0)).toBe(true);
+    expect(new Set(ids(out)).size).toBe(out.length);
+    expectMatchesBatch(out, batch(inLateness.logs));
+  });
+
+  test('out-of-order within the lateness changes no result: same records, byte for byte, as the sorted input', () => {
+    const sorted = [...inLateness.logs].sort((a, b) => a.timestamp - b.timestamp || (a.event_id < b.event_id ? -1 : 1));
+    expect(sorted.map((l) => l.event_id)).not.toEqual(inLateness.logs.map((l) => l.event_id));
+    expect(byId(run(inLateness.logs).out)).toEqual(byId(run(sorted).out));
+  });
+
+  test('beyond the lateness: late events become deltas, and on-time + deltas equal the batch result', () => {
+    const { out, agg } = run(withLate.logs);
+    const deltas = out.filter((e) => e.late);
+    expect(agg.stats.lateEvents).toBeGreaterThan(100);
+    // One delta per series the late event counts in (its log series, and its HTTP series if HTTP-like).
+    const lateLogs = deltas.filter((d) => d.window.series.level !== null);
+    expect(lateLogs.length).toBe(agg.stats.lateEvents);
+    for (const d of deltas) {
+      expect(d.window.late_count).toBe(1);
+      expect(d.window.count).toBe(1);
+      expect(d.window.window_id).toBe(lateWindowId(baseWindowId(d.window), d.window.exemplar_event_id as string));
+    }
+    expect(new Set(ids(out)).size).toBe(out.length);
+    expect(out.filter((e) => !e.late).every((e) => e.window.late_count === 0)).toBe(true);
+    const merged = mergeAll(out);
+    expectMatchesBatch(merged, batch(withLate.logs));
+    // The query-side rule without sketches: summing count / sums / buckets by (series, window_start).
+    const sums = new Map<string, number[]>();
+    for (const e of out) {
+      const k = baseWindowId(e.window);
+      const s = sums.get(k) ?? [0, 0, 0, 0];
+      sums.set(k, [(s[0] as number) + e.window.count, (s[1] as number) + e.window.error_count, (s[2] as number) + e.window.duration_sum_us, (s[3] as number) + e.window.late_count]);
+    }
+    for (const m of merged) expect(sums.get(m.window.window_id)).toEqual([m.window.count, m.window.error_count, m.window.duration_sum_us, m.window.late_count]);
+    expect(merged.reduce((n, m) => n + m.window.late_count, 0)).toBe(deltas.length);
+  });
+
+  test('two aggregators over an arbitrary split, merged by window id, equal one aggregator', () => {
+    for (const w of [inLateness, withLate]) {
+      const r = rng(99);
+      const parts: LogRecord[][] = [[], []];
+      for (const log of w.logs) (parts[r() < 0.5 ? 0 : 1] as LogRecord[]).push(log);
+      const a = run(parts[0] as LogRecord[]).out;
+      const b = run(parts[1] as LogRecord[]).out;
+      const single = mergeAll(run(w.logs).out);
+      const split = mergeAll([...a, ...b]);
+      // Late/on-time may split differently between the two (each has its own watermark), so compare values, not `late`.
+      const strip = (ws: EmittedWindow[]): string[] => ws.map((e) => JSON.stringify({ ...e, late: null, sketch: Buffer.from(e.sketch ?? []).toString('base64') }));
+      expect(strip(split)).toEqual(strip(single));
+      expectMatchesBatch(split, batch(w.logs));
+    }
+    // Without late events the on-time ids alone line up: each id is in A, B or both.
+    const r = rng(5);
+    const a: LogRecord[] = [];
+    const b: LogRecord[] = [];
+    for (const log of inLateness.logs) (r() < 0.3 ? a : b).push(log);
+    const single = run(inLateness.logs).out;
+    const both = [...run(a).out, ...run(b).out];
+    expect(both.every((e) => !e.late)).toBe(true);
+    expect([...new Set(ids(both))].sort()).toEqual(ids(single).sort());
+  });
+});
+
+describe('semantics on small cases', () => {
+  const W = 10_000_000;
+  const opts = { windowUs: W, allowedLatenessUs: 5_000_000 };
+
+  test('a window closes once the watermark reaches window_end + lateness; an event for it afterwards is a late delta', () => {
+    const agg = new MetricAggregator(opts);
+    expect(agg.watermark).toBeNull();
+    expect(agg.add(record({ event_id: 'A', timestamp: T0 + 1_000_000 }), 0)).toEqual([]);
+    expect(agg.add(record({ event_id: 'B', timestamp: T0 + 14_999_999 }), 1)).toEqual([]);
+    expect(agg.minOpenOffset()).toBe(0);
+    // Out of order but within the lateness: still on time.
+    expect(agg.add(record({ event_id: 'C', timestamp: T0 + 9_999_999, level: 'ERROR' }), 2)).toEqual([]);
+    const closed = agg.add(record({ event_id: 'D', timestamp: T0 + 15_000_000 }), 3);
+    expect(closed.map((e) => [e.window.window_start, e.window.series.level, e.window.count, e.window.error_count])).toEqual(
+      [[T0, 'INFO', 1, 0], [T0, 'ERROR', 1, 1]].sort((x, y) => (windowId('t1', { service: 'api', route: null, method: null, status_class: null, level: x[1] as string }, T0, T0 + W) < windowId('t1', { service: 'api', route: null, method: null, status_class: null, level: y[1] as string }, T0, T0 + W) ? -1 : 1)),
+    );
+    expect(agg.minOpenOffset()).toBe(1);
+    expect(agg.checkpoint(4)).toEqual({ offset: 1, watermark: T0 + 15_000_000, until: 4 });
+    const late = agg.add(record({ event_id: 'E', timestamp: T0 + 2, http: http({ status: 503, duration_us: 42 }) }), 4);
+    expect(late.map((e) => e.late)).toEqual([true, true]);
+    const [logDelta, httpDelta] = late as [EmittedWindow, EmittedWindow];
+    expect(logDelta.window).toMatchObject({ count: 1, error_count: 0, late_count: 1, window_start: T0, bucket_counts: [], p50_us: null });
+    expect(httpDelta.window).toMatchObject({ count: 1, error_count: 1, late_count: 1, duration_sum_us: 42, p50_us: 42, p99_us: 42, exemplar_event_id: 'E' });
+    expect(httpDelta.window.series).toEqual({ service: 'api', route: '/x', method: 'GET', status_class: '5xx', level: null });
+    expect(httpDelta.window.window_id).toBe(lateWindowId(windowId('t1', httpDelta.window.series, T0, T0 + W), 'E'));
+    expect(agg.stats.lateEvents).toBe(1);
+    // advanceWatermark closes what is due; drain closes the rest without moving the watermark.
+    expect(agg.advanceWatermark(T0 + 24_999_999)).toEqual([]);
+    expect(agg.advanceWatermark(T0 + 25_000_000).map((e) => e.window.count)).toEqual([2]);
+    expect(agg.drain()).toEqual([]);
+    expect(agg.watermark).toBe(T0 + 25_000_000);
+  });
+
+  test('HTTP series: request, error and duration rules, histogram edges (upper bound inclusive)', () => {
+    const agg = new MetricAggregator({ ...opts, bucketBoundsUs: [10, 100] });
+    const logs = [
+      record({ event_id: '1', timestamp: T0, http: http({ status: 200, duration_us: 10 }) }),
+      record({ event_id: '2', timestamp: T0, http: http({ status: 200, duration_us: 11 }) }),
+      record({ event_id: '3', timestamp: T0, http: http({ status: 200, duration_us: 1000 }), level: 'ERROR' }),
+      record({ event_id: '4', timestamp: T0, http: http({ status: 200, duration_us: null }) }),
+      record({ event_id: '5', timestamp: T0, http: http({ status: 999, duration_us: 0 }) }),
+      record({ event_id: '6', timestamp: T0, http: http({ status: null, duration_us: null }) }),
+    ];
+    logs.forEach((l, i) => agg.add(l, i));
+    const out = agg.drain().map((e) => e.window);
+    const s2xx = out.find((w) => w.series.status_class === '2xx') as MetricWindow;
+    expect(s2xx).toMatchObject({ count: 4, error_count: 1, duration_sum_us: 1021, bucket_bounds_us: [10, 100], bucket_counts: [1, 1, 1], exemplar_event_id: '3' });
+    const noStatus = out.find((w) => w.series.level === null && w.series.status_class === null) as MetricWindow;
+    expect(noStatus).toMatchObject({ count: 1, error_count: 0, duration_sum_us: 0, bucket_counts: [1, 0, 0], p50_us: 0 });
+    const logSeries = out.find((w) => w.series.level === 'INFO') as MetricWindow;
+    expect(logSeries).toMatchObject({ count: 5, error_count: 0, bucket_bounds_us: [], bucket_counts: [], p50_us: null });
+    expect(out.filter((w) => w.series.level === 'ERROR').map((w) => w.error_count)).toEqual([1]);
+  });
+
+  test('exemplar: trace-carrying before not, error before not, slower before faster, then smaller event_id', () => {
+    const ex = (logs: LogRecord[]): string | null => {
+      const agg = new MetricAggregator(opts);
+      logs.forEach((l, i) => agg.add(l, i));
+      return (agg.drain().find((e) => e.window.series.level === null) as EmittedWindow).window.exemplar_event_id;
+    };
+    const tr = '0'.repeat(31) + '1';
+    const a = record({ event_id: 'a', timestamp: T0, http: http({ duration_us: 900_000 }) });
+    const b = record({ event_id: 'b', timestamp: T0, trace_id: tr, http: http({ duration_us: 10 }) });
+    const c = record({ event_id: 'c', timestamp: T0, trace_id: tr, level: 'ERROR', http: http({ duration_us: 5 }) });
+    const d = record({ event_id: 'd', timestamp: T0, trace_id: tr, level: 'ERROR', http: http({ duration_us: 6 }) });
+    const e = record({ event_id: 'e', timestamp: T0, trace_id: tr, level: 'ERROR', http: http({ duration_us: 6 }) });
+    expect(ex([a, b])).toBe('b');
+    expect(ex([b, c])).toBe('c');
+    expect(ex([c, d])).toBe('d');
+    expect(ex([e, d, c])).toBe('d');
+    expect(ex([d, e, c, b, a])).toBe('d');
+  });
+
+  test('series beyond the cap fold into route (other), then service (other); totals are kept', () => {
+    const agg = new MetricAggregator({ ...opts, maxSeriesPerWindow: 3 });
+    const logs: LogRecord[] = [];
+    for (let i = 0; i < 8; i++) logs.push(record({ event_id: `r${i}`, timestamp: T0, level: 'INFO', http: http({ route: `/r${i}` }) }));
+    for (let i = 0; i < 4; i++) logs.push(record({ event_id: `s${i}`, timestamp: T0, service: `svc${i}`, level: 'INFO' }));
+    logs.forEach((l, i) => agg.add(l, i));
+    const out = agg.drain().map((e) => e.window);
+    // Admitted: api/INFO, /r0, /r1; then /r2.. fold into (other) (a 4th and 5th series); svc0 joins (6th), then service folds.
+    expect(out.length).toBeLessThanOrEqual(2 * 3 + 13);
+    const routes = out.filter((w) => w.series.level === null).map((w) => w.series.route).sort();
+    expect(routes).toEqual(['/r0', '/r1', OTHER].sort());
+    expect(out.find((w) => w.series.route === OTHER)).toMatchObject({ count: 6, series: { method: null, status_class: '2xx', service: 'api' } });
+    expect(out.reduce((n, w) => n + (w.series.level !== null ? w.count : 0), 0)).toBe(12);
+    expect(out.some((w) => w.series.service === OTHER && w.series.level === 'INFO')).toBe(true);
+    expect(agg.stats.foldedEvents).toBeGreaterThan(0);
+  });
+
+  test('window ids: deterministic, and distinct for null vs "", other windows, sizes and tenants', () => {
+    const s = { service: 'api', route: '/a', method: 'GET', status_class: '2xx', level: null };
+    const id = windowId('t1', s, T0, T0 + W);
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    // Pinned (= SHA-256 of the JSON text, checked independently): a change of the id scheme
+    // would orphan every stored window.
+    expect(id).toBe(windowId('t1', { ...s }, T0, T0 + W));
+    expect(id).toBe('2eaa4fa5ee9e0dea4301891b1e71b739');
+    const others = [
+      windowId('t2', s, T0, T0 + W),
+      windowId('t1', { ...s, level: '' }, T0, T0 + W),
+      windowId('t1', { ...s, route: null }, T0, T0 + W),
+      windowId('t1', s, T0 + W, T0 + 2 * W),
+      windowId('t1', s, T0, T0 + 2 * W),
+    ];
+    expect(new Set([id, ...others]).size).toBe(6);
+    expect(lateWindowId(id, 'E1')).not.toBe(lateWindowId(id, 'E2'));
+    expect(lateWindowId(id, 'E1')).toBe(lateWindowId(id, 'E1'));
+    // Two instances compute the same ids.
+    const logs = workload(4, 2_000, { jitter: 0, maxJitterUs: 0, lateFrac: 0 }).logs;
+    expect(ids(byId(run(logs).out))).toEqual(ids(byId(run(logs).out)));
+  });
+
+  test('mergeWindows refuses records of different series or windows, and bounds that differ', () => {
+    const logs = [record({ event_id: 'x', timestamp: T0, http: http({}) }), record({ event_id: 'y', timestamp: T0 + W, http: http({}) })];
+    const out = run(logs).out;
+    expect(() => mergeWindows(out[0] as EmittedWindow, out[1] as EmittedWindow)).toThrow(RangeError);
+    const other = run([logs[0] as LogRecord], { bucketBoundsUs: [5] }).out.find((e) => e.window.series.level === null) as EmittedWindow;
+    const mine = out.find((e) => e.window.series.level === null && e.window.window_start === T0) as EmittedWindow;
+    expect(() => mergeWindows(mine, other)).toThrow(RangeError);
+    expect(() => mergeWindows(mine, { ...mine, sketch: null })).toThrow(RangeError);
+  });
+});
+
+describe('exact restarts', () => {
+  const w = workload(3, 12_000, { jitter: 0.3, maxJitterUs: 4_900_000, lateFrac: 0.02 });
+
+  test.each([
+    ['default cap', {}],
+    ['a cap of 5 series per window (folding)', { maxSeriesPerWindow: 5 }],
+  ])('restarting at arbitrary points (%s), even mid-replay, emits exactly what one run emits, nothing twice', (_name, opts: Partial<MetricOptions>) => {
+    const straight = run(w.logs, opts);
+    const r = rng(17);
+    for (let trial = 0; trial < 6; trial++) {
+      const emitted: EmittedWindow[] = [];
+      let agg = new MetricAggregator(opts);
+      let pos = 0;
+      let skipped = 0;
+      let restarts = 0;
+      let frontier = 0;
+      while (pos < w.logs.length) {
+        // Process up to a random point past the previous crash (sometimes still inside the
+        // replay), then "crash": commit the checkpoint and start a new owner.
+        frontier += r() < 0.3 ? 1 + Math.floor(r() * 500) : 1 + Math.floor(r() * 4_000);
+        const stop = Math.min(w.logs.length, Math.max(pos + 1, frontier));
+        for (; pos < stop; pos++) emitted.push(...agg.add(w.logs[pos] as LogRecord, pos));
+        if (pos >= w.logs.length) break;
+        const committed = encodeMetricsCheckpoint(agg.checkpoint(pos));
+        expect(Number(committed.offset)).toBeLessThanOrEqual(pos);
+        expect(committed.metadata).toMatch(/^mw1;\d+;\d+$/);
+        skipped += agg.stats.replaySkipped;
+        agg = new MetricAggregator(opts, decodeMetricsCheckpoint(committed));
+        pos = Number(committed.offset);
+        restarts++;
+      }
+      emitted.push(...agg.drain());
+      skipped += agg.stats.replaySkipped;
+      expect(restarts).toBeGreaterThan(1);
+      expect(new Set(ids(emitted)).size).toBe(emitted.length);
+      expect(byId(emitted)).toEqual(byId(straight.out));
+      if (trial === 0) expect(skipped).toBeGreaterThan(0);
+    }
+  });
+
+  test('a checkpoint with nothing open still carries the watermark; none before the first event', () => {
+    const agg = new MetricAggregator();
+    expect(encodeMetricsCheckpoint(agg.checkpoint(7))).toEqual({ offset: '7', metadata: null });
+    agg.add(record({ event_id: 'a', timestamp: T0 }), 7);
+    agg.advanceWatermark(T0 + 60_000_000);
+    expect(agg.minOpenOffset()).toBeNull();
+    const c = encodeMetricsCheckpoint(agg.checkpoint(8));
+    expect(c).toEqual({ offset: '8', metadata: `mw1;${T0 + 60_000_000};0` });
+    expect(decodeMetricsCheckpoint(c)).toEqual({ watermark: T0 + 60_000_000, until: 8 });
+    // A new owner counts a late event after `until` as late (not skipped).
+    const next = new MetricAggregator({}, decodeMetricsCheckpoint(c));
+    expect(next.add(record({ event_id: 'b', timestamp: T0 + 1 }), 8).map((e) => e.late)).toEqual([true]);
+    expect(decodeMetricsCheckpoint({ offset: '1', metadata: 'ml1;2;' })).toBeNull();
+  });
+
+  test('advanceWatermark waits while replaying: a window still being rebuilt is not closed early', () => {
+    const logs = [record({ event_id: 'a', timestamp: T0 }), record({ event_id: 'b', timestamp: T0 + 1 }), record({ event_id: 'c', timestamp: T0 + 2 })];
+    const first = new MetricAggregator();
+    first.add(logs[0] as LogRecord, 0);
+    first.add(logs[1] as LogRecord, 1);
+    first.add(logs[2] as LogRecord, 2);
+    const next = new MetricAggregator({}, decodeMetricsCheckpoint(encodeMetricsCheckpoint(first.checkpoint(3))));
+    next.add(logs[0] as LogRecord, 0);
+    expect(next.advanceWatermark(T0 + 60_000_000)).toEqual([]); // an idle timer firing mid-replay
+    expect(next.replaying).toBe(true);
+    next.add(logs[1] as LogRecord, 1);
+    next.add(logs[2] as LogRecord, 2); // the last input the previous owner read: replay over
+    expect(next.replaying).toBe(false);
+    expect(next.advanceWatermark(T0 + 60_000_000).map((e) => e.window.count)).toEqual([3]);
+    // A replay ending on offsets without records (transaction markers): the runner says so.
+    const third = new MetricAggregator({}, { watermark: T0 + 2, until: 10 });
+    third.add(logs[0] as LogRecord, 0);
+    expect(third.advanceWatermark(T0 + 60_000_000)).toEqual([]);
+    third.caughtUp(10);
+    expect(third.advanceWatermark(T0 + 60_000_000).map((e) => e.window.count)).toEqual([1]);
+    expect(decodeMetricsCheckpoint(null)).toBeNull();
+  });
+});
