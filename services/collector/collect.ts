@@ -87,6 +87,32 @@ function flagsFor(messageFlags: readonly string[], text: string): string[] {
   return messageFlags.filter((f) => f !== 'invalid_utf8' || text.includes('\uFFFD'));
 }
 
+/** Shared by every line of a message without flags (the usual case); never mutated. */
+const NO_FLAGS: readonly string[] = Object.freeze([]);
+
+/**
+ * Kafka keys as text, remembering the last one: a partition's messages often share a key,
+ * and the stream scope and the output key both need it. Only a cache: same text either way.
+ */
+let lastKeyBytes: Buffer | null = null;
+let lastKeyText = '';
+function keyText(key: Buffer | null): string {
+  if (key === null) return '';
+  if (key !== lastKeyBytes && !(lastKeyBytes !== null && key.length === lastKeyBytes.length && key.equals(lastKeyBytes))) {
+    lastKeyText = key.toString('utf8');
+  }
+  lastKeyBytes = key;
+  return lastKeyText;
+}
+
+/** Whether `s` is empty or all whitespace (as `s.trim().length === 0`, without trimming). */
+function isBlank(s: string): boolean {
+  const c = s.charCodeAt(0);
+  // Printable ASCII other than space: not blank, and the usual case.
+  if (c > 0x20 && c < 0x7f) return false;
+  return s.trim().length === 0;
+}
+
 interface EventParts {
   /** Number of the event's first line in its message. */
   line: number;
@@ -97,8 +123,8 @@ interface EventParts {
 
 /** One RawEvent for logs.collected, identified by the coordinates of its first line. */
 function toOutput(opts: CollectOptions, input: Envelope, parts: EventParts, observedAtMs: number): StageOutput {
-  const { text: body, truncated } = boundText(parts.body, opts.maxEventBytes);
-  const flags = [...new Set(parts.flags)];
+  const { text: body, truncated } = parts.body.length * 3 <= opts.maxEventBytes ? { text: parts.body, truncated: false } : boundText(parts.body, opts.maxEventBytes);
+  const flags = parts.flags.length === 0 ? [] : parts.flags.length === 1 ? [parts.flags[0] as string] : [...new Set(parts.flags)];
   if (truncated && !flags.includes('truncated')) flags.push('truncated');
   const tenant = input.headers['tenant'] || opts.defaultTenant;
   const service = input.headers['service'] || parts.envelope.service;
@@ -118,7 +144,7 @@ function toOutput(opts: CollectOptions, input: Envelope, parts: EventParts, obse
     flags,
   };
   // Stream key: events of one source stay in one partition, in order.
-  const key = `${tenant}|${service ?? ''}|${input.key?.toString('utf8') ?? ''}`;
+  const key = `${tenant}|${service ?? ''}|${keyText(input.key)}`;
   return { topic: opts.outputTopic, key, value: event };
 }
 
@@ -146,7 +172,7 @@ interface HeldLine {
   raw: Buffer;
   line: number;
   envelope: Unwrapped;
-  flags: string[];
+  flags: readonly string[];
   observedAtMs: number;
 }
 
@@ -217,31 +243,79 @@ class PartitionCollector implements PartitionStage<Buffer> {
   }
 
   process(input: StageInput<Buffer>, ctx: StageContext): StageOutput[] {
-    const offset = BigInt(input.offset);
-    if (this.replay && offset >= this.replay.until) this.replay = null;
+    if (this.replay && BigInt(input.offset) >= this.replay.until) this.replay = null;
     const { text, flags: messageFlags } = decodeBody(input.value);
-    const lines = physicalLines(text).map((l) => unwrapLine(l));
-    const scope = `${input.headers['tenant'] ?? ''}|${input.headers['service'] ?? ''}|${input.key?.toString('utf8') ?? ''}|`;
-    const keys = lines.map((e) => scope + streamKeyOf(e));
+    const physical = physicalLines(text);
+    const n = physical.length;
+    const lines: Unwrapped[] = new Array(n);
+    const keys: string[] = new Array(n);
+    const scope = this.scopeOf(input);
     // A blank line can still belong to a held event (the blank line inside a Go panic).
-    if (lines.every((e, i) => e.body.trim().length === 0 && !e.partial && !this.merger.hasPending(keys[i] as string))) throw emptyMessage();
+    let empty = true;
+    for (let i = 0; i < n; i++) {
+      const e = unwrapLine(physical[i] as string);
+      const key = this.streamKey(scope, e);
+      lines[i] = e;
+      keys[i] = key;
+      if (empty && !(isBlank(e.body) && !e.partial && !this.merger.hasPending(key))) empty = false;
+    }
+    if (empty) throw emptyMessage();
     const now = ctx.now();
+    const offset = this.replay ? BigInt(input.offset) : 0n;
     const done: MergedEvent<HeldLine>[] = [];
-    lines.forEach((envelope, line) => {
+    for (let line = 0; line < n; line++) {
+      const envelope = lines[line] as Unwrapped;
       const key = keys[line] as string;
-      if (this.replay && !this.replayFeeds(key, { offset, line })) return;
-      const continues = this.openPartials.has(key);
+      if (this.replay && !this.replayFeeds(key, { offset, line })) continue;
+      const continues = this.openPartials.size > 0 && this.openPartials.has(key);
       if (envelope.partial) this.openPartials.add(key);
-      else this.openPartials.delete(key);
-      const held: HeldLine = { input, raw: input.raw, line, envelope, flags: flagsFor(messageFlags, envelope.body), observedAtMs: now };
-      done.push(...this.merger.push(envelope.body, key, now, { payload: held, continues }));
-    });
+      else if (continues) this.openPartials.delete(key);
+      const flags = messageFlags.length === 0 ? NO_FLAGS : flagsFor(messageFlags, envelope.body);
+      const held: HeldLine = { input, raw: input.raw, line, envelope, flags, observedAtMs: now };
+      this.merger.pushInto(done, envelope.body, key, now, true, held, continues);
+    }
     while (this.merger.pendingStreams > this.opts.maxHeldStreams) {
       const oldest = this.merger.oldestPending();
       if (!oldest) break;
       done.push(...this.closeStream(oldest.streamKey));
     }
     return this.outputs(done);
+  }
+
+  /** Last scope built, and what it was built from (consecutive messages usually share it). */
+  private scopeTenant: string | undefined = '';
+  private scopeService: string | undefined = '';
+  private scopeKey = '';
+  private scope = '';
+
+  /** The part of a stream key that comes from Kafka: tenant and service headers, key. */
+  private scopeOf(input: StageInput<Buffer>): string {
+    const tenant = input.headers['tenant'];
+    const service = input.headers['service'];
+    const key = keyText(input.key);
+    if (this.scope === '' || tenant !== this.scopeTenant || service !== this.scopeService || key !== this.scopeKey) {
+      this.scopeTenant = tenant;
+      this.scopeService = service;
+      this.scopeKey = key;
+      this.scope = `${tenant ?? ''}|${service ?? ''}|${key}|`;
+    }
+    return this.scope;
+  }
+
+  /** Last stream key built, and what it was built from (consecutive lines usually share it). */
+  private lastScope = '';
+  private lastEnvelopeKey = '';
+  private lastKey = '';
+
+  /** `scope + streamKeyOf(e)`, reusing the previous string when both parts repeat. */
+  private streamKey(scope: string, e: Unwrapped): string {
+    const envelopeKey = streamKeyOf(e);
+    if (envelopeKey !== this.lastEnvelopeKey || scope !== this.lastScope) {
+      this.lastScope = scope;
+      this.lastEnvelopeKey = envelopeKey;
+      this.lastKey = scope + envelopeKey;
+    }
+    return this.lastKey;
   }
 
   flush(ctx: StageContext): StageOutput[] {
@@ -286,8 +360,9 @@ class PartitionCollector implements PartitionStage<Buffer> {
       if (!head) continue;
       let body = head.envelope.body;
       for (let i = 1; i < lines.length; i++) body += ((lines[i - 1] as HeldLine).envelope.partial ? '' : '\n') + (lines[i] as HeldLine).envelope.body;
-      if (body.trim().length === 0) continue; // an envelope around nothing, inside a stream
-      const flags = lines.flatMap((l) => l.flags);
+      if (isBlank(body)) continue; // an envelope around nothing, inside a stream
+      const flags: string[] = [];
+      for (const l of lines) for (const f of l.flags) flags.push(f);
       if (e.truncated) flags.push('truncated');
       if ((lines[lines.length - 1] as HeldLine).envelope.partial) flags.push('partial');
       const o = toOutput(this.opts, head.input, { line: head.line, envelope: head.envelope, body, flags }, head.observedAtMs);

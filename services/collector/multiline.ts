@@ -41,6 +41,13 @@ export class ContinuationRules {
 
   /** Classify `line`; `hasCurrent` says whether there is an event it could continue. */
   classify(line: string, hasCurrent: boolean): LineKind {
+    // Outside a Python traceback or a Go dump, a line opening with a digit, `<` or `{`
+    // (timestamps, syslog PRI, JSON: most lines) matches no continuation rule; this
+    // skips the blank test and the regexes for them.
+    if (this.mode === 'none') {
+      const c = line.charCodeAt(0);
+      if ((c >= 0x30 && c <= 0x39) || c === 0x3c || c === 0x7b) return 'start';
+    }
     if (line.trim().length === 0) return 'blank';
     const kind = this.kindOf(line);
     return hasCurrent ? kind : 'start';
@@ -173,6 +180,8 @@ export class MultilineMerger<P = unknown> {
   private readonly maxLines: number;
   private readonly maxChars: number;
   private withPayloads = false;
+  /** Streams whose `lines` is not empty (kept so `pendingStreams` costs O(1) per message). */
+  private pending = 0;
 
   constructor(opts: MultilineMergerOptions = {}) {
     this.maxLines = opts.maxLines ?? 1000;
@@ -181,20 +190,29 @@ export class MultilineMerger<P = unknown> {
 
   /** Feed one physical line of `streamKey`; returns events this line completed. */
   push(line: string, streamKey: string, nowMs: number, opts: PushOptions<P> = {}): MergedEvent<P>[] {
+    const out: MergedEvent<P>[] = [];
+    this.pushInto(out, line, streamKey, nowMs, 'payload' in opts, opts.payload as P, opts.continues === true);
+    return out;
+  }
+
+  /**
+   * `push` for hot loops: appends the events this line completed to `out` instead of
+   * allocating a result (the streaming collector calls it once per line).
+   * `hasPayload` is `'payload' in opts` of `push`.
+   */
+  pushInto(out: MergedEvent<P>[], line: string, streamKey: string, nowMs: number, hasPayload: boolean, payload: P, continues: boolean): void {
     let s = this.streams.get(streamKey);
     if (!s) {
       s = { rules: new ContinuationRules(), lines: [], payloads: [], blanks: [], chars: 0, firstAtMs: nowMs, lastAtMs: nowMs };
       this.streams.set(streamKey, s);
     }
-    if ('payload' in opts) this.withPayloads = true;
-    const payload = opts.payload as P;
-    const out: MergedEvent<P>[] = [];
+    if (hasPayload) this.withPayloads = true;
     const classified = s.rules.classify(line, s.lines.length > 0);
-    const kind = opts.continues && s.lines.length > 0 ? 'continuation' : classified;
+    const kind = continues && s.lines.length > 0 ? 'continuation' : classified;
     if (kind === 'blank') {
       if (s.lines.length > 0) s.blanks.push(payload);
       s.lastAtMs = nowMs;
-      return out;
+      return;
     }
     if (kind === 'continuation') {
       const nb = s.blanks.length;
@@ -204,24 +222,25 @@ export class MultilineMerger<P = unknown> {
           s.lines.push('');
           s.payloads.push(b);
         }
-        s.blanks = [];
+        if (nb > 0) s.blanks = [];
         s.lines.push(line);
         s.payloads.push(payload);
         s.chars += nb + line.length + 1;
         s.lastAtMs = nowMs;
-        return out;
+        return;
       }
       out.push(this.emit(streamKey, s, true));
     } else if (s.lines.length > 0) {
       out.push(this.emit(streamKey, s, false));
     }
-    s.lines = [line];
-    s.payloads = [payload];
-    s.blanks = [];
+    // `emit` left `lines` empty and `payloads` fresh: the next event starts in them.
+    s.lines.push(line);
+    s.payloads.push(payload);
+    if (s.blanks.length > 0) s.blanks = [];
     s.chars = line.length;
     s.firstAtMs = nowMs;
     s.lastAtMs = nowMs;
-    return out;
+    this.pending++;
   }
 
   /**
@@ -267,19 +286,21 @@ export class MultilineMerger<P = unknown> {
 
   /** Number of streams holding a partial event. */
   get pendingStreams(): number {
-    let n = 0;
-    for (const s of this.streams.values()) if (s.lines.length > 0) n++;
-    return n;
+    return this.pending;
   }
 
+  /** Hands the pending event over: `lines` is emptied, `payloads` is the event's. */
   private emit(streamKey: string, s: StreamState<P>, truncated: boolean): MergedEvent<P> {
-    const ev: MergedEvent<P> = { streamKey, body: s.lines.join('\n'), lineCount: s.lines.length, firstAtMs: s.firstAtMs, truncated };
+    const lines = s.lines;
+    const ev: MergedEvent<P> = { streamKey, body: lines.length === 1 ? (lines[0] as string) : lines.join('\n'), lineCount: lines.length, firstAtMs: s.firstAtMs, truncated };
     if (this.withPayloads) ev.payloads = s.payloads;
-    s.lines = [];
+    if (lines.length === 1) lines.pop();
+    else s.lines = [];
     s.payloads = [];
-    s.blanks = [];
+    if (s.blanks.length > 0) s.blanks = [];
     s.chars = 0;
     if (!truncated) s.rules.reset();
+    this.pending--;
     return ev;
   }
 }

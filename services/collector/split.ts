@@ -27,8 +27,12 @@ interface Item {
   flags: string[];
 }
 
+/** The stream key of a line without envelope fields (every bare line). */
+const BARE_STREAM = '||||';
+
 /** The stream a line belongs to: lines merge only within one stream (also used by `sluice parse`). */
 export function streamKeyOf(u: Unwrapped): string {
+  if (u.shipper === null && u.stream === null && u.service === null && u.host === null && u.file === null) return BARE_STREAM;
   return `${u.shipper ?? ''}|${u.stream ?? ''}|${u.service ?? ''}|${u.host ?? ''}|${u.file ?? ''}`;
 }
 
@@ -49,6 +53,10 @@ function wholeJson(text: string): boolean {
  * except that a message holding one pretty-printed JSON document is one line.
  */
 export function physicalLines(text: string): string[] {
+  // One line, or one line and its newline (most messages): no JSON document spans it.
+  const nl = text.indexOf('\n');
+  if (nl === -1) return [text];
+  if (nl === text.length - 1) return [text.slice(0, nl > 0 && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl)];
   if (wholeJson(text)) return [text.trim()];
   const lines = text.split(/\r?\n/);
   if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();

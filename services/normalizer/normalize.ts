@@ -75,6 +75,7 @@ const ID_KEYS: Readonly<Record<string, string>> = {
   transaction_id: 'transaction_id', transactionId: 'transaction_id',
   order_id: 'order_id', orderId: 'order_id', user_id: 'user_id', userId: 'user_id',
 };
+const ID_KEY_ENTRIES: ReadonlyArray<readonly [string, string]> = Object.entries(ID_KEYS);
 
 /** Flatten nested objects to dotted keys, up to `maxDepth`; deeper values stay JSON text. */
 function flatten(obj: JsonObject, maxDepth: number): Map<string, Json> {
@@ -301,7 +302,8 @@ function putAttributes(base: LogRecord, entries: Iterable<[string, Json]>, opts:
       break;
     }
     let s = str(v) ?? '';
-    if (Buffer.byteLength(s) > opts.maxAttributeBytes) s = s.slice(0, opts.maxAttributeBytes);
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no byte count.
+    if (s.length * 3 > opts.maxAttributeBytes && Buffer.byteLength(s) > opts.maxAttributeBytes) s = s.slice(0, opts.maxAttributeBytes);
     base.attributes[k] = s;
     kept++;
   }
@@ -343,7 +345,7 @@ function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, op
   base.trace_id = tp?.trace ?? hexId(take(fields, TRACE_KEYS), 32);
   base.span_id = tp?.span ?? hexId(take(fields, SPAN_KEYS), 16);
   base.parent_span_id = hexId(take(fields, PARENT_KEYS), 16);
-  for (const [k, name] of Object.entries(ID_KEYS)) {
+  for (const [k, name] of ID_KEY_ENTRIES) {
     const v = fields.get(k);
     if (v !== undefined && v !== null) {
       base.ids[name] = str(v) as string;

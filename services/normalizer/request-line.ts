@@ -19,7 +19,9 @@ const UNIT_US: Readonly<Record<string, number>> = { ns: 0.001, us: 1, 'µs': 1, 
 export function goDurationMicros(s: string): number | undefined {
   let us = 0;
   let seen = 0;
-  for (const m of s.matchAll(PART)) {
+  // As `s.matchAll(PART)`, without its iterator and regex copy.
+  PART.lastIndex = 0;
+  for (let m = PART.exec(s); m !== null; m = PART.exec(s)) {
     us += Number(m[1]) * (UNIT_US[m[2] as string] as number);
     seen += (m[0] as string).length;
   }
