@@ -1,5 +1,6 @@
 /** The README's configuration reference is exactly what `sluice config` prints. */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { repoRoot } from '../shared/schemas.js';
@@ -9,6 +10,7 @@ import { collectorSchema } from '../services/collector/config.js';
 import { normalizerSchema } from '../services/normalizer/config.js';
 import { enricherSchema } from '../services/enricher/config.js';
 import { sinkSchema } from '../services/sink/config.js';
+import { EXIT_CONFIG } from '../shared/main-helpers.js';
 
 test('README configuration reference matches the schemas', () => {
   const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
@@ -53,5 +55,53 @@ describe('sluice dlq argument checks (no Kafka needed: they fail before connecti
     const r = run(['help']);
     expect(r.stdout).toContain('sluice dlq list');
     expect(r.stdout).toContain('sluice dlq replay');
+  });
+});
+
+describe('sluice parse --enrich --derived (built CLI)', () => {
+  const cli = join(repoRoot(), 'dist', 'bin', 'sluice.js');
+  const golden = join(repoRoot(), 'shared', 'testdata', 'parse-enrich');
+  /** The mtime the golden test uses as the Kafka timestamp (event ids hash it). */
+  const MTIME = Date.UTC(2024, 10, 21, 11, 0, 0);
+  const derivedFlags = ['--window-ms', '10000', '--lateness-ms', '5000', '--span-inactivity-ms', '5000', '--trace-inactivity-ms', '10000'];
+  const noEnricherEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_ENRICHER_')));
+
+  test('writes the golden enriched records to stdout and the golden derived files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-parse-enrich-'));
+    try {
+      copyFileSync(join(golden, 'input.log'), join(dir, 'input.log'));
+      utimesSync(join(dir, 'input.log'), MTIME / 1000, MTIME / 1000);
+      const r = spawnSync(process.execPath, [cli, 'parse', '--enrich', '--derived', 'out', ...derivedFlags, '--tenant', 'acme', 'input.log'], { cwd: dir, encoding: 'utf8', env: noEnricherEnv });
+      expect(r.stderr).toMatch(/26 records written \(enriched\), 0 dead letters; derived 25 metric windows, 10 spans, 5 traces; late: 1 records in delta windows, 2 records after their span closed, 0 spans after their trace closed\n$/);
+      expect(r.status).toBe(0);
+      for (const name of ['metrics', 'spans', 'traces']) {
+        expect(readFileSync(join(dir, 'out', `${name}.ndjson`), 'utf8')).toBe(readFileSync(join(golden, `expected.${name}.ndjson`), 'utf8'));
+      }
+      // observed_at is the wall clock of the run; everything else is the golden record.
+      const withoutObserved = (text: string): unknown[] => text.trim().split('\n').map((l) => ({ ...(JSON.parse(l) as object), observed_at: null }));
+      expect(withoutObserved(r.stdout)).toEqual(withoutObserved(readFileSync(join(golden, 'expected.ndjson'), 'utf8')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--enrich alone enriches stdin; usage and configuration errors exit non-zero before reading', () => {
+    const run = (args: string[], env: NodeJS.ProcessEnv = noEnricherEnv) => spawnSync(process.execPath, [cli, 'parse', ...args], { input: 'contact bob@example.org\n', encoding: 'utf8', env });
+    const ok = run(['--enrich']);
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout) as object).toMatchObject({ message: 'contact [REDACTED:email]', flags: ['redacted'] });
+    expect(ok.stderr).toContain('1 records written (enriched), 0 dead letters\n');
+    expect(run(['--derived', 'x']).stderr).toContain('--derived requires --enrich');
+    expect(run(['--enrich', '--window-ms', '5000']).stderr).toContain('--window-ms requires --derived');
+    const bad = run(['--enrich', '--derived', join(tmpdir(), 'never-written'), '--window-ms', '500']);
+    expect([bad.status, bad.stderr]).toEqual([2, expect.stringContaining('--window-ms must be a whole number of milliseconds >= 1000')]);
+    const conf = run(['--enrich'], { ...noEnricherEnv, SLUICE_ENRICHER_REDACT: 'perhaps' });
+    expect(conf.status).toBe(EXIT_CONFIG);
+    expect(conf.stdout).toBe('');
+  });
+
+  test('usage documents --enrich and --derived', () => {
+    const r = spawnSync(process.execPath, [cli, 'help'], { encoding: 'utf8' });
+    expect(r.stdout).toContain('sluice parse --enrich [--derived <dir>');
   });
 });

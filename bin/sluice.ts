@@ -9,12 +9,13 @@
  * The `dlq` commands read the same environment as the services (Kafka, registry, topic
  * names); their filtering and bookkeeping live in shared/dlq.ts, the Kafka I/O here.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, statSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import { pino } from 'pino';
-import { ParsePipeline } from '../shared/parse-pipeline.js';
+import { ParsePipeline, type DerivedSinks, type DeriveSettings, type EnrichMode, type LineSink } from '../shared/parse-pipeline.js';
 import { describeSchema, loadConfig, type ConfigOf } from '../shared/config.js';
 import { commonSchema, stackVariables } from '../shared/common-config.js';
 import { createKafka, type KafkaClient } from '../shared/kafka.js';
@@ -28,7 +29,8 @@ import {
 } from '../shared/dlq.js';
 import { collectorSchema } from '../services/collector/config.js';
 import { normalizerSchema } from '../services/normalizer/config.js';
-import { enricherSchema } from '../services/enricher/config.js';
+import { enricherSchema, strictPrefixes as enricherPrefixes } from '../services/enricher/config.js';
+import { createEnrichContext, enrich } from '../services/enricher/enrich.js';
 import { sinkSchema } from '../services/sink/config.js';
 
 const sections = {
@@ -49,6 +51,16 @@ function usage(): string {
     '         and a one-line summary to stderr. On stdin a pending multi-line event is written once',
     '         its stream has been quiet for --multiline-timeout ms (default 1000; 0 = only at end',
     '         of input). --no-multiline: every line is its own record.',
+    '       sluice parse --enrich [--derived <dir> [--window-ms <ms>] [--lateness-ms <ms>]',
+    '                    [--span-inactivity-ms <ms>] [--trace-inactivity-ms <ms>]] [parse options] [file ...]',
+    '         --enrich: also runs the enricher stage (configured by its SLUICE_ENRICHER_* variables,',
+    '         defaults otherwise); stdout gets the enriched LogRecords. --derived <dir>: also derives',
+    '         what the enricher derives and writes <dir>/metrics.ndjson (MetricWindow), <dir>/spans.ndjson',
+    '         (Span) and <dir>/traces.ndjson (TraceSummary), Avro field names, times as RFC 3339 UTC.',
+    '         All inputs are one event-time stream in the order given (give rotated files oldest first);',
+    '         what is still open at the end of input is written then. Window, allowed lateness and',
+    '         inactivity timeouts default to the enricher\'s (SLUICE_ENRICHER_WINDOW_MS 10000,',
+    '         _ALLOWED_LATENESS_MS 5000, _SPAN_INACTIVITY_MS 60000, _TRACE_INACTIVITY_MS 60000).',
     '       sluice dlq list [--stage <stage>] [--code <code>] [--since <time|duration>] [--json] [--with-original]',
     '         reads the dead-letter topic (SLUICE_TOPIC_DLQ) from the beginning up to its end at start,',
     '         without committing offsets, and prints per stage and error code: count, first and last',
@@ -75,6 +87,93 @@ function writeOut(line: string): Promise<void> | void {
   return new Promise((resolve) => process.stdout.once('drain', resolve));
 }
 
+/** A line sink on a file, with the same backpressure; an error on the file fails the next write. */
+function fileSink(stream: WriteStream): LineSink {
+  let failure: Error | undefined;
+  stream.on('error', (err) => {
+    failure ??= err;
+  });
+  return (line) => {
+    if (failure) throw failure;
+    if (stream.write(line + '\n')) return;
+    return new Promise((resolve, reject) => {
+      const onDrain = (): void => {
+        stream.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error): void => {
+        stream.off('drain', onDrain);
+        reject(err);
+      };
+      stream.once('drain', onDrain);
+      stream.once('error', onError);
+    });
+  };
+}
+
+function closeStream(stream: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once('error', reject);
+    stream.end(() => resolve());
+  });
+}
+
+const DERIVE_FLAGS = [
+  ['window-ms', 'windowMs'],
+  ['lateness-ms', 'allowedLatenessMs'],
+  ['span-inactivity-ms', 'spanInactivityMs'],
+  ['trace-inactivity-ms', 'traceInactivityMs'],
+] as const;
+
+type EnrichSetup = { mode: EnrichMode; derivedDir: string | null } | { exitCode: number };
+
+/**
+ * `--enrich` / `--derived`: the enricher's configuration from its environment (as its
+ * main.ts loads it), the context built once, and the derivation settings (flags override
+ * the configuration). Returns an exit code on a usage or configuration error.
+ */
+function enrichSetup(values: Record<string, string | boolean | undefined>): EnrichSetup {
+  const derivedDir = typeof values['derived'] === 'string' ? values['derived'] : null;
+  const usageError = (text: string): EnrichSetup => {
+    process.stderr.write(`sluice parse: ${text}\n${usage()}`);
+    return { exitCode: 2 };
+  };
+  if (derivedDir !== null && values['enrich'] !== true) return usageError('--derived requires --enrich');
+  if (derivedDir === '') return usageError('--derived needs a directory');
+  for (const [flag] of DERIVE_FLAGS) if (values[flag] !== undefined && derivedDir === null) return usageError(`--${flag} requires --derived`);
+  let config;
+  let context;
+  try {
+    config = loadConfig(enricherSchema, process.env, enricherPrefixes);
+    context = createEnrichContext(config, { readFile: (p) => readFileSync(p, 'utf8') });
+  } catch (err) {
+    process.stderr.write(`sluice parse --enrich: ${errorMessage(err)}\n`);
+    return { exitCode: err instanceof ConfigError ? EXIT_CONFIG : 1 };
+  }
+  const mode: EnrichMode = { enrich: (r) => enrich(r, context) };
+  if (derivedDir !== null) {
+    const ms: Record<(typeof DERIVE_FLAGS)[number][1], number> = {
+      windowMs: config.windowMs, allowedLatenessMs: config.allowedLatenessMs, spanInactivityMs: config.spanInactivityMs, traceInactivityMs: config.traceInactivityMs,
+    };
+    for (const [flag, key] of DERIVE_FLAGS) {
+      const text = values[flag];
+      if (typeof text !== 'string') continue;
+      const n = Number(text);
+      const min = enricherSchema[key].min;
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) return usageError(`--${flag} must be a whole number of milliseconds >= ${min}, got ${JSON.stringify(text)}`);
+      ms[key] = n;
+    }
+    const derive: DeriveSettings = {
+      windowUs: ms.windowMs * 1000,
+      allowedLatenessUs: ms.allowedLatenessMs * 1000,
+      spanInactivityUs: ms.spanInactivityMs * 1000,
+      traceInactivityUs: ms.traceInactivityMs * 1000,
+    };
+    mode.derive = derive;
+  }
+  return { mode, derivedDir };
+}
+
 async function parseCommand(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -89,6 +188,12 @@ async function parseCommand(argv: string[]): Promise<number> {
         tenant: { type: 'string' },
         'multiline-timeout': { type: 'string' },
         'no-multiline': { type: 'boolean' },
+        enrich: { type: 'boolean' },
+        derived: { type: 'string' },
+        'window-ms': { type: 'string' },
+        'lateness-ms': { type: 'string' },
+        'span-inactivity-ms': { type: 'string' },
+        'trace-inactivity-ms': { type: 'string' },
       },
     });
   } catch (err) {
@@ -102,6 +207,14 @@ async function parseCommand(argv: string[]): Promise<number> {
     process.stderr.write(`sluice parse: --multiline-timeout must be a whole number of milliseconds, got ${JSON.stringify(timeoutText)}\n${usage()}`);
     return 2;
   }
+  let enrichMode: EnrichMode | undefined;
+  let derivedDir: string | null = null;
+  if (values.enrich === true || values.derived !== undefined || DERIVE_FLAGS.some(([f]) => values[f] !== undefined)) {
+    const setup = enrichSetup(values);
+    if ('exitCode' in setup) return setup.exitCode;
+    enrichMode = setup.mode;
+    derivedDir = setup.derivedDir;
+  }
   const startedAtMs = Date.now();
   let pipeline: ParsePipeline;
   try {
@@ -112,10 +225,27 @@ async function parseCommand(argv: string[]): Promise<number> {
       tenant: values.tenant,
       startedAtMs,
       multiline: values['no-multiline'] !== true,
+      enrich: enrichMode,
     });
   } catch (err) {
     process.stderr.write(`sluice parse: ${(err as Error).message}\n`);
     return 2;
+  }
+  const derivedFiles: WriteStream[] = [];
+  let derived: DerivedSinks | undefined;
+  if (derivedDir !== null) {
+    try {
+      mkdirSync(derivedDir, { recursive: true });
+      const open = (name: string): WriteStream => {
+        const s = createWriteStream(join(derivedDir, name));
+        derivedFiles.push(s);
+        return s;
+      };
+      derived = { metrics: fileSink(open('metrics.ndjson')), spans: fileSink(open('spans.ndjson')), traces: fileSink(open('traces.ndjson')) };
+    } catch (err) {
+      process.stderr.write(`sluice parse: --derived ${derivedDir}: ${errorMessage(err)}\n`);
+      return 1;
+    }
   }
   // A closed stdout (`| head`) ends the run quietly.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -123,16 +253,26 @@ async function parseCommand(argv: string[]): Promise<number> {
     throw err;
   });
   let failed = false;
+  const runOpts = derived ? { derived } : {};
   for (const file of positionals.length > 0 ? positionals : ['-']) {
     try {
       if (file === '-') {
-        await pipeline.run('stdin', Date.now(), process.stdin, writeOut, { idleFlushMs });
+        await pipeline.run('stdin', Date.now(), process.stdin, writeOut, { ...runOpts, idleFlushMs });
       } else {
         const mtimeMs = Math.trunc(statSync(file).mtimeMs);
-        await pipeline.run(file, mtimeMs, createReadStream(file), writeOut);
+        await pipeline.run(file, mtimeMs, createReadStream(file), writeOut, runOpts);
       }
     } catch (err) {
       process.stderr.write(`sluice parse: ${file}: ${(err as Error).message}\n`);
+      failed = true;
+    }
+  }
+  if (derived) {
+    try {
+      await pipeline.finishDerived(derived);
+      await Promise.all(derivedFiles.map(closeStream));
+    } catch (err) {
+      process.stderr.write(`sluice parse: --derived ${derivedDir}: ${errorMessage(err)}\n`);
       failed = true;
     }
   }

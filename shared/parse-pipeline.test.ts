@@ -8,8 +8,10 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { ParsePipeline, readLines } from './parse-pipeline.js';
-import { repoRoot } from './schemas.js';
+import { ParsePipeline, readLines, type DerivedSinks, type DeriveSettings } from './parse-pipeline.js';
+import { loadSchema, repoRoot } from './schemas.js';
+import { createEnrichContext, defaultEnrichConfig, enrich } from '../services/enricher/enrich.js';
+import type { RecordName } from './records.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const caseDir = join(here, 'testdata', 'parse-basic');
@@ -122,6 +124,106 @@ describe('ParsePipeline', () => {
 
   test('an unknown --zone fails before reading input', () => {
     expect(() => new ParsePipeline({ startedAtMs: STARTED, zone: 'Mars/Olympus' })).toThrow();
+  });
+});
+
+describe('ParsePipeline with enrich and derive (sluice parse --enrich --derived)', () => {
+  const enrichDir = join(here, 'testdata', 'parse-enrich');
+  /** Short timeouts, so spans and windows close on the watermark inside the fixture too, not only at the end. */
+  const settings: DeriveSettings = { windowUs: 10_000_000, allowedLatenessUs: 5_000_000, spanInactivityUs: 5_000_000, traceInactivityUs: 10_000_000 };
+  const context = createEnrichContext(defaultEnrichConfig);
+
+  interface Collected {
+    records: string[];
+    derived: { metrics: string[]; spans: string[]; traces: string[] };
+    /** Derived lines written before `finishDerived` (closed on the watermark while reading). */
+    beforeEnd: number;
+    pipeline: ParsePipeline;
+  }
+
+  async function runEnriched(input: Readable | AsyncIterable<Buffer | string>): Promise<Collected> {
+    const p = new ParsePipeline({ startedAtMs: STARTED, tenant: 'acme', enrich: { enrich: (r) => enrich(r, context), derive: settings } });
+    const derived = { metrics: [] as string[], spans: [] as string[], traces: [] as string[] };
+    const sinks: DerivedSinks = { metrics: (l) => void derived.metrics.push(l), spans: (l) => void derived.spans.push(l), traces: (l) => void derived.traces.push(l) };
+    const records: string[] = [];
+    await p.run('input.log', MTIME, input, (l) => void records.push(l), { derived: sinks });
+    const beforeEnd = derived.metrics.length + derived.spans.length + derived.traces.length;
+    await p.finishDerived(sinks);
+    return { records, derived, beforeEnd, pipeline: p };
+  }
+
+  const text = (lines: string[]): string => lines.map((l) => l + '\n').join('');
+
+  test('fixture -> expected enriched records, metric windows, spans and traces (golden)', async () => {
+    const r = await runEnriched(createReadStream(join(enrichDir, 'input.log'), { highWaterMark: 64 }));
+    for (const [file, lines] of [
+      ['expected.ndjson', r.records],
+      ['expected.metrics.ndjson', r.derived.metrics],
+      ['expected.spans.ndjson', r.derived.spans],
+      ['expected.traces.ndjson', r.derived.traces],
+    ] as const) {
+      const actual = text(lines);
+      expect(actual).toBe(goldenText(join(enrichDir, file), actual));
+    }
+    expect(r.beforeEnd).toBeGreaterThan(0);
+    expect(r.pipeline.summaryLine()).toBe(
+      'sluice parse: 31 lines read, 0 empty skipped, 0 oversized cut, 5 merged into multi-line events, 26 records written (enriched), 0 dead letters; ' +
+        `derived ${r.derived.metrics.length} metric windows, ${r.derived.spans.length} spans, ${r.derived.traces.length} traces; ` +
+        'late: 1 records in delta windows, 2 records after their span closed, 0 spans after their trace closed',
+    );
+  });
+
+  test('derived lines carry the Avro field names in schema order and RFC 3339 times', async () => {
+    const r = await runEnriched(createReadStream(join(enrichDir, 'input.log')));
+    const fieldsOf = (name: RecordName): string[] => loadSchema(name).fields.map((f) => f.name);
+    for (const [name, lines] of [['MetricWindow', r.derived.metrics], ['Span', r.derived.spans], ['TraceSummary', r.derived.traces]] as const) {
+      expect(lines.length).toBeGreaterThan(0);
+      for (const l of lines) expect(Object.keys(JSON.parse(l) as object)).toEqual(fieldsOf(name));
+    }
+    const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+    for (const l of r.derived.metrics) {
+      const w = JSON.parse(l) as { window_start: string; window_end: string };
+      expect([w.window_start, w.window_end].every((t) => rfc3339.test(t))).toBe(true);
+    }
+    for (const l of r.derived.spans) expect((JSON.parse(l) as { start: string }).start).toMatch(rfc3339);
+  });
+
+  test('derived values agree with a recomputation over the enriched records', async () => {
+    const r = await runEnriched(createReadStream(join(enrichDir, 'input.log')));
+    type Rec = { service: string | null; level: string; trace_id: string | null; span_id: string | null; http: { status: number | null; duration_us: number | null } | null; redacted?: boolean; flags: string[] };
+    const recs = r.records.map((l) => JSON.parse(l) as Rec);
+    type Win = { series: { service: string | null; level: string | null }; count: number; duration_sum_us: number };
+    const wins = r.derived.metrics.map((l) => JSON.parse(l) as Win);
+    // Log series: counts by (service, level), on-time windows plus late deltas.
+    const byLevel = (pairs: Array<[string, number]>): Record<string, number> => pairs.reduce<Record<string, number>>((m, [k, n]) => ({ ...m, [k]: (m[k] ?? 0) + n }), {});
+    expect(byLevel(wins.filter((w) => w.series.level !== null).map((w) => [`${w.series.service}|${w.series.level}`, w.count]))).toEqual(byLevel(recs.map((x) => [`${x.service}|${x.level}`, 1])));
+    // HTTP series: requests and the sum of their durations.
+    const http = recs.filter((x) => x.http !== null && (x.http.status !== null || x.http.duration_us !== null));
+    const httpWins = wins.filter((w) => w.series.level === null);
+    expect(httpWins.reduce((n, w) => n + w.count, 0)).toBe(http.length);
+    expect(httpWins.reduce((n, w) => n + w.duration_sum_us, 0)).toBe(http.reduce((n, x) => n + (x.http?.duration_us ?? 0), 0));
+    // Every logged (trace id, span id) is exactly one span.
+    const logged = new Set(recs.filter((x) => x.trace_id && x.span_id).map((x) => `${x.trace_id}/${x.span_id}`));
+    const spans = r.derived.spans.map((l) => JSON.parse(l) as { trace_id: string; span_id: string; derivation: string });
+    const fromIds = spans.filter((s) => s.derivation === 'ids').map((s) => `${s.trace_id}/${s.span_id}`);
+    expect(fromIds.sort()).toEqual([...logged].sort());
+    // Every span's trace is summarised once, with its span count.
+    const traces = r.derived.traces.map((l) => JSON.parse(l) as { trace_id: string; span_count: number });
+    const perTrace = spans.reduce<Record<string, number>>((m, s) => ({ ...m, [s.trace_id]: (m[s.trace_id] ?? 0) + 1 }), {});
+    expect(Object.fromEntries(traces.map((t) => [t.trace_id, t.span_count]))).toEqual(perTrace);
+    // The enricher ran: the e-mail address in a message is redacted, access lines got a route.
+    expect(recs.some((x) => x.flags.includes('redacted'))).toBe(true);
+  });
+
+  test('enrich without derive: enriched records only, and a deriving pipeline refuses to run without sinks', async () => {
+    const p = new ParsePipeline({ startedAtMs: STARTED, enrich: { enrich: (r) => enrich(r, context) } });
+    const out: string[] = [];
+    await p.run('x', MTIME, Readable.from(['10.0.0.1 - - [21/Nov/2024:10:00:00 +0000] "GET /users/123 HTTP/1.1" 200 5 "-" "curl/8.5.0" 0.010\n']), (l) => void out.push(l));
+    expect((JSON.parse(out[0]!) as { http: { route: string } }).http.route).toBe('/users/{id}');
+    expect(p.summaryLine()).toContain('1 records written (enriched), 0 dead letters');
+    expect(p.summaryLine()).not.toContain('derived');
+    const deriving = new ParsePipeline({ startedAtMs: STARTED, enrich: { enrich: (r) => r, derive: settings } });
+    await expect(deriving.run('x', MTIME, Readable.from(['a\n']), () => undefined)).rejects.toThrow(/opts.derived/);
   });
 });
 

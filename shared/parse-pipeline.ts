@@ -29,6 +29,12 @@
  *   letter and the run goes on: bad input never stops it;
  * - output keeps the Avro LogRecord field names and order; `timestamp` and `observed_at`
  *   are RFC 3339 UTC strings with exactly six fractional digits;
+ * - with `enrich` (`--enrich`), each normalized record goes through the enricher's pure
+ *   stage before it is written; with `enrich.derive` (`--derived`) the enriched records
+ *   also feed a `Deriver` (metric windows, spans, trace summaries exactly as the
+ *   enricher derives them from ONE partition: all inputs, in the order given, are one
+ *   stream, so files should be given oldest first) whose lines go to `RunOptions.derived`
+ *   as windows and spans close, and the rest at `finishDerived()`;
  * - memory is bounded per stream by one pending event (at most `maxLineBytes` per line,
  *   1000 lines, and `maxEventBytes` characters of continuation; longer traces are cut
  *   into several events), never by the file; lines longer than `maxLineBytes` are cut and
@@ -41,7 +47,10 @@ import { MultilineMerger, type MergedEvent } from '../services/collector/multili
 import { streamKeyOf } from '../services/collector/split.js';
 import { createNormalizeStage, type NormalizeOptions } from '../services/normalizer/normalize.js';
 import { formatMicros } from '../services/normalizer/timestamps.js';
-import type { LogRecord, RawEvent } from './records.js';
+import { MetricAggregator, type EmittedWindow } from '../services/enricher/metrics.js';
+import { SpanDeriver } from '../services/enricher/traces.js';
+import { TraceAssembler } from '../services/enricher/trace-summary.js';
+import type { LogRecord, MetricWindow, RawEvent, Span, TraceSummary } from './records.js';
 import type { Stage, StageContext, StageInput } from './stage.js';
 import { classify } from './errors.js';
 
@@ -62,6 +71,31 @@ export interface ParseOptions {
   maxLineBytes?: number;
   /** Merge multi-line events across input lines. Default true. */
   multiline?: boolean;
+  /** `--enrich`: the enricher's stage after normalize, and optionally its derivations. */
+  enrich?: EnrichMode | undefined;
+}
+
+/** What `sluice parse --enrich` adds after the normalizer (see `Deriver`). */
+export interface EnrichMode {
+  /** The enricher's pure stage, bound to its context (`(r) => enrich(r, context)`). */
+  enrich: (record: LogRecord) => LogRecord;
+  /** Also derive metric windows, spans and trace summaries (`--derived`); absent: enrich only. */
+  derive?: DeriveSettings | undefined;
+}
+
+/** The enricher's derivation settings, in µs (its config in ms × 1000). */
+export interface DeriveSettings {
+  windowUs: number;
+  allowedLatenessUs: number;
+  spanInactivityUs: number;
+  traceInactivityUs: number;
+}
+
+/** Where derived NDJSON lines go (`--derived <dir>`: metrics.ndjson, spans.ndjson, traces.ndjson). */
+export interface DerivedSinks {
+  metrics: LineSink;
+  spans: LineSink;
+  traces: LineSink;
 }
 
 export interface RunOptions {
@@ -70,6 +104,8 @@ export interface RunOptions {
    * streaming input (stdin). 0 or absent: only at the end of the input.
    */
   idleFlushMs?: number;
+  /** Required when the pipeline derives (`enrich.derive`): where derived lines are written as they close. */
+  derived?: DerivedSinks;
 }
 
 export interface ParseSummary {
@@ -88,6 +124,159 @@ export type LineSink = (ndjsonLine: string) => void | Promise<void>;
 /** A LogRecord as one NDJSON line (without the newline). */
 export function toNdjson(record: LogRecord): string {
   return JSON.stringify({ ...record, timestamp: formatMicros(record.timestamp), observed_at: formatMicros(record.observed_at) });
+}
+
+/** A MetricWindow as one NDJSON line: Avro field names and order, window bounds as RFC 3339 (µs). */
+export function metricToNdjson(w: MetricWindow): string {
+  const s = w.series;
+  return JSON.stringify({
+    window_id: w.window_id,
+    series: { service: s.service, route: s.route, method: s.method, status_class: s.status_class, level: s.level },
+    window_start: formatMicros(w.window_start),
+    window_end: formatMicros(w.window_end),
+    count: w.count,
+    error_count: w.error_count,
+    duration_sum_us: w.duration_sum_us,
+    bucket_bounds_us: w.bucket_bounds_us,
+    bucket_counts: w.bucket_counts,
+    p50_us: w.p50_us,
+    p90_us: w.p90_us,
+    p99_us: w.p99_us,
+    exemplar_trace_id: w.exemplar_trace_id,
+    exemplar_event_id: w.exemplar_event_id,
+    late_count: w.late_count,
+    tenant: w.tenant,
+  });
+}
+
+/** A Span as one NDJSON line: Avro field names and order, start/end as RFC 3339 (µs). */
+export function spanToNdjson(s: Span): string {
+  return JSON.stringify({
+    trace_id: s.trace_id,
+    span_id: s.span_id,
+    parent_span_id: s.parent_span_id,
+    service: s.service,
+    operation: s.operation,
+    start: formatMicros(s.start),
+    end: formatMicros(s.end),
+    duration_us: s.duration_us,
+    status: s.status,
+    event_count: s.event_count,
+    derivation: s.derivation,
+    tenant: s.tenant,
+  });
+}
+
+/** A TraceSummary as one NDJSON line: Avro field names and order, start as RFC 3339 (µs). */
+export function traceToNdjson(t: TraceSummary): string {
+  return JSON.stringify({
+    trace_id: t.trace_id,
+    root_service: t.root_service,
+    root_operation: t.root_operation,
+    start: formatMicros(t.start),
+    duration_us: t.duration_us,
+    span_count: t.span_count,
+    services: t.services,
+    error: t.error,
+    tenant: t.tenant,
+  });
+}
+
+export interface DerivedLines {
+  metrics: string[];
+  spans: string[];
+  traces: string[];
+}
+
+export interface DeriveCounts {
+  windows: number;
+  spans: number;
+  traces: number;
+  /** Records past their window's lateness: counted in delta windows (late_count 1), not dropped. */
+  lateMetricRecords: number;
+  /** Records of a span already emitted: counted, dropped (the span is not emitted twice). */
+  lateSpanRecords: number;
+  /** Spans of a trace already summarised: counted, dropped. */
+  lateSpans: number;
+}
+
+/**
+ * The enricher's derivations over one finite stream, as ONE input partition of
+ * logs.normalized would see it: records in input order (offset = their index), metric
+ * windows (MetricAggregator) and spans (SpanDeriver) closing on the event-time
+ * watermark, every span also fed to the TraceAssembler (as traces.spans would). Derived
+ * lines wait in `take()` until written; `drain()` at the end of the input emits what is
+ * still open. Memory is what the aggregators bound (open windows × series cap, open span
+ * groups, open traces), never the input.
+ */
+export class Deriver {
+  private readonly metrics: MetricAggregator;
+  private readonly spans: SpanDeriver;
+  private readonly traces: TraceAssembler;
+  private offset = 0;
+  private spanOffset = 0;
+  private pending: DerivedLines = { metrics: [], spans: [], traces: [] };
+  private readonly emitted = { windows: 0, spans: 0, traces: 0 };
+
+  constructor(settings: DeriveSettings) {
+    this.metrics = new MetricAggregator({ windowUs: settings.windowUs, allowedLatenessUs: settings.allowedLatenessUs });
+    this.spans = new SpanDeriver({ inactivityTimeoutUs: settings.spanInactivityUs });
+    this.traces = new TraceAssembler({ inactivityTimeoutUs: settings.traceInactivityUs });
+  }
+
+  push(record: LogRecord): void {
+    const offset = this.offset++;
+    this.addWindows(this.metrics.add(record, offset));
+    this.addSpans(this.spans.push(record, offset));
+  }
+
+  /** End of input: emit every open window, span and trace (in that order, so the last spans reach their traces). */
+  drain(): void {
+    this.addWindows(this.metrics.drain());
+    this.addSpans(this.spans.drain());
+    this.addTraces(this.traces.drain());
+  }
+
+  /** The derived lines produced since the last call. */
+  take(): DerivedLines | null {
+    const p = this.pending;
+    if (p.metrics.length === 0 && p.spans.length === 0 && p.traces.length === 0) return null;
+    this.pending = { metrics: [], spans: [], traces: [] };
+    return p;
+  }
+
+  get counts(): DeriveCounts {
+    return {
+      ...this.emitted,
+      lateMetricRecords: this.metrics.stats.lateEvents,
+      lateSpanRecords: this.spans.stats.late,
+      lateSpans: this.traces.stats.late,
+    };
+  }
+
+  private addWindows(ws: readonly EmittedWindow[]): void {
+    for (const w of ws) this.pending.metrics.push(metricToNdjson(w.window));
+    this.emitted.windows += ws.length;
+  }
+
+  private addSpans(spans: readonly Span[]): void {
+    for (const s of spans) {
+      this.pending.spans.push(spanToNdjson(s));
+      this.addTraces(this.traces.push(s, this.spanOffset++));
+    }
+    this.emitted.spans += spans.length;
+  }
+
+  private addTraces(ts: readonly TraceSummary[]): void {
+    for (const t of ts) this.pending.traces.push(traceToNdjson(t));
+    this.emitted.traces += ts.length;
+  }
+}
+
+async function writeDerived(lines: DerivedLines, sinks: DerivedSinks): Promise<void> {
+  for (const l of lines.metrics) await sinks.metrics(l);
+  for (const l of lines.spans) await sinks.spans(l);
+  for (const l of lines.traces) await sinks.traces(l);
 }
 
 /** Split a byte stream into lines (Buffers, so invalid UTF-8 reaches the collector intact). */
@@ -157,6 +346,9 @@ export class ParsePipeline {
   private readonly ctx: StageContext;
   private readonly headers: Record<string, string>;
   private readonly maxLineBytes: number;
+  private readonly enrichRecord: ((record: LogRecord) => LogRecord) | null;
+  /** Non-null with `enrich.derive`. */
+  readonly deriver: Deriver | null;
 
   /** Throws (RangeError) on an unknown `zone`, before any input is read. */
   constructor(opts: ParseOptions) {
@@ -178,16 +370,23 @@ export class ParsePipeline {
     if (opts.format) this.headers['format'] = opts.format;
     this.maxLineBytes = opts.maxLineBytes ?? 8 * 1_048_576;
     this.merger = opts.multiline === false ? null : new MultilineMerger<PendingLine>({ maxLines: 1000, maxChars: opts.maxEventBytes ?? 1_048_576 });
+    this.enrichRecord = opts.enrich?.enrich ?? null;
+    this.deriver = opts.enrich?.derive ? new Deriver(opts.enrich.derive) : null;
   }
 
   /** Run one input to the end; `name` becomes topic `file:<name>`. */
   async run(name: string, timestampMs: number, input: Readable | AsyncIterable<Buffer | string>, sink: LineSink, opts: RunOptions = {}): Promise<void> {
+    const derivedSinks = opts.derived;
+    if (this.deriver && !derivedSinks) throw new Error('ParsePipeline.run: a deriving pipeline needs opts.derived');
     // Sink calls are chained so the idle-flush timer and the read loop never interleave.
     let chain: Promise<void> = Promise.resolve();
     const emit = (lines: string[]): Promise<void> => {
-      if (lines.length > 0) {
+      // Taken now, with the records that produced them, so nothing waits past this write.
+      const derived = this.deriver?.take() ?? null;
+      if (lines.length > 0 || derived) {
         chain = chain.then(async () => {
           for (const l of lines) await sink(l);
+          if (derived && derivedSinks) await writeDerived(derived, derivedSinks);
         });
       }
       return chain;
@@ -234,6 +433,17 @@ export class ParsePipeline {
       this.queue(this.closeStream(old.streamKey));
     }
     return this.release(false);
+  }
+
+  /**
+   * End of ALL inputs with `enrich.derive`: emit the windows, spans and traces still open
+   * (the enricher would emit them later, when its watermark passes them). No-op otherwise.
+   */
+  async finishDerived(sinks: DerivedSinks): Promise<void> {
+    if (!this.deriver) return;
+    this.deriver.drain();
+    const lines = this.deriver.take();
+    if (lines) await writeDerived(lines, sinks);
   }
 
   /** End of one input: emit every pending event. */
@@ -302,7 +512,11 @@ export class ParsePipeline {
     for (const c of collected) {
       try {
         const input: StageInput<RawEvent> = { ...envelope, key: c.key === null ? null : Buffer.from(c.key), value: c.value as RawEvent, raw: line };
-        for (const n of this.normalize.process(input, this.ctx)) out.push(toNdjson(n.value as LogRecord));
+        for (const n of this.normalize.process(input, this.ctx)) {
+          const record = this.enrichRecord ? this.enrichRecord(n.value as LogRecord) : (n.value as LogRecord);
+          out.push(toNdjson(record));
+          this.deriver?.push(record);
+        }
       } catch (err) {
         this.deadLetter(err);
       }
@@ -316,7 +530,10 @@ export class ParsePipeline {
     const s = this.summary;
     const dead = [...s.deadLetters.values()].reduce((n, d) => n + d.count, 0);
     const reasons = [...s.deadLetters].map(([code, d]) => `${code} x${d.count} (e.g. ${JSON.stringify(d.example)})`).join(', ');
-    return `sluice parse: ${s.lines} lines read, ${s.emptyLines} empty skipped, ${s.oversizedLines} oversized cut, ${s.mergedLines} merged into multi-line events, ${s.records} records written, ${dead} dead letters${reasons ? `: ${reasons}` : ''}`;
+    const base = `sluice parse: ${s.lines} lines read, ${s.emptyLines} empty skipped, ${s.oversizedLines} oversized cut, ${s.mergedLines} merged into multi-line events, ${s.records} records written${this.enrichRecord ? ' (enriched)' : ''}, ${dead} dead letters${reasons ? `: ${reasons}` : ''}`;
+    if (!this.deriver) return base;
+    const c = this.deriver.counts;
+    return `${base}; derived ${c.windows} metric windows, ${c.spans} spans, ${c.traces} traces; late: ${c.lateMetricRecords} records in delta windows, ${c.lateSpanRecords} records after their span closed, ${c.lateSpans} spans after their trace closed`;
   }
 
   private deadLetter(err: unknown): void {

@@ -95,6 +95,16 @@ export function chunkByBytes<M extends { key: Buffer | string | null; value: Buf
   return chunks;
 }
 
+interface PartitionEntry<I> {
+  topic: string;
+  partition: number;
+  state: PartitionStage<I>;
+  /** The offset after the last input processed. */
+  next: string | undefined;
+  /** The last fetch reached the partition's high watermark. */
+  caughtUp: boolean;
+}
+
 /** Our transaction was fenced: another instance owns the partition now. */
 class FencedError extends Error {}
 
@@ -161,6 +171,9 @@ abstract class ConsumerLoop<I> {
       this.ready = true;
       this.onAssignment(e.payload.memberAssignment);
     });
+    // Every fetched batch, also one holding only transaction markers (kafkajs does not
+    // pass those to eachBatch): offsetLag counts the markers, so 0 means fully read.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => this.onBatchEnd(e.payload.topic, e.payload.partition, e.payload.offsetLag === '0'));
     consumer.on(consumer.events.CRASH, (e) => {
       this.ready = false;
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
@@ -182,6 +195,9 @@ abstract class ConsumerLoop<I> {
 
   /** Start-up work after the producer connected and before consuming. */
   protected async beforeConsume(): Promise<void> {}
+
+  /** After every fetched batch: whether the partition is now read up to its end. */
+  protected onBatchEnd(_topic: string, _partition: number, _caughtUp: boolean): void {}
 
   /** Called on every (re)join with the new assignment. */
   protected onAssignment(_assignment: Record<string, number[]>): void {}
@@ -322,7 +338,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   private readonly ctx: StageContext;
   private readonly maxRecordBytes = new Map<string, number>();
   private readonly outputTopics: readonly string[];
-  private readonly partitions = new Map<string, { topic: string; partition: number; state: PartitionStage<I>; next: string | undefined }>();
+  private readonly partitions = new Map<string, PartitionEntry<I>>();
   /** One transactional producer per input partition (see the class comment). */
   private readonly producers = new Map<string, Producer>();
   /** Partitions whose transaction was fenced: not touched again until the next group join. */
@@ -409,6 +425,11 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     });
   }
 
+  protected override onBatchEnd(topic: string, partition: number, caughtUp: boolean): void {
+    const p = this.partitions.get(`${topic}:${partition}`);
+    if (p) p.caughtUp = caughtUp;
+  }
+
   /** Largest record value we send to `topic`, leaving room for the batch and record headers. */
   private limitFor(topic: string): number {
     return (this.maxRecordBytes.get(topic) ?? 1_048_588) - 512;
@@ -426,7 +447,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
    * join, before our producer fenced it), so the consumer is moved to the committed
    * offset instead. A stateful stage resumes from the checkpoint its group committed.
    */
-  private async partitionState(topic: string, partition: number, firstOffset: string): Promise<{ topic: string; partition: number; state: PartitionStage<I>; next: string | undefined } | null> {
+  private async partitionState(topic: string, partition: number, firstOffset: string): Promise<PartitionEntry<I> | null> {
     const key = `${topic}:${partition}`;
     let p = this.partitions.get(key);
     if (p) return p;
@@ -444,7 +465,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     } else {
       state = statelessPartition(this.stage);
     }
-    p = { topic, partition, state, next: undefined };
+    p = { topic, partition, state, next: undefined, caughtUp: false };
     this.partitions.set(key, p);
     return p;
   }
@@ -495,7 +516,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       if (!this.isReady()) return;
       for (const p of [...this.partitions.values()]) {
         if (p.next === undefined || p.state.held === 0) continue;
-        const outputs = p.state.flush(this.ctx);
+        const outputs = p.state.flush(this.ctx, { caughtUp: p.caughtUp });
         if (outputs.length === 0) continue;
         const out = await this.encodeOutputs(outputs, null);
         if (!(await this.commitOrForget(p, out, async () => undefined))) continue;
@@ -511,7 +532,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
    * otherwise (only while stopping), the in-memory state is ahead of what was committed:
    * it is forgotten, so a later batch rebuilds it from the committed checkpoint.
    */
-  private async commitOrForget(p: { topic: string; partition: number; state: PartitionStage<I>; next: string | undefined }, out: Encoded[], heartbeat: () => Promise<void>): Promise<boolean> {
+  private async commitOrForget(p: PartitionEntry<I>, out: Encoded[], heartbeat: () => Promise<void>): Promise<boolean> {
     const key = `${p.topic}:${p.partition}`;
     try {
       await this.produceAndCommit(out, p.topic, p.partition, p.state.checkpoint(p.next as string), heartbeat);

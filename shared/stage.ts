@@ -64,7 +64,8 @@ export interface Checkpoint {
  *
  * - `process` returns the records this input completed, possibly of earlier inputs;
  * - `flush` returns records held longer than the stage allows (the runner calls it on a
- *   timer, with the wall clock in `ctx`);
+ *   timer, with the wall clock in `ctx`, and says whether the partition was caught up
+ *   at its last fetch: no more input was waiting in Kafka);
  * - `checkpoint(next)` says where a new owner must resume after the runner has processed
  *   every input before offset `next`: the committed offset stays at the first input whose
  *   records are still held, and `metadata` lets `open` rebuild the held state exactly,
@@ -73,7 +74,7 @@ export interface Checkpoint {
  */
 export interface PartitionStage<I> {
   process(input: StageInput<I>, ctx: StageContext): StageOutput[];
-  flush(ctx: StageContext): StageOutput[];
+  flush(ctx: StageContext, partition?: { caughtUp: boolean }): StageOutput[];
   checkpoint(next: string): Checkpoint;
   /** Records currently held (a gauge for operators). */
   readonly held: number;

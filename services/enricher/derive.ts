@@ -14,18 +14,21 @@
  * trace id, so all spans of a trace meet in one partition.
  *
  * Exact restarts. The committed offset is the first input any open window, span group
- * or trace depends on; the metadata holds the watermarks and `until`, the offset read up
- * to (`en1;<until - offset>;<metrics watermark>;<spans watermark>`, `ts1;...`). A new
+ * or trace depends on; the metadata holds `until`, the offset read up to, and the
+ * watermarks (per service for the derive stage; see decodeDeriveCheckpoint). A new
  * owner replays [offset, until): the records are re-enriched but NOT re-emitted (they
  * were), and the aggregators rebuild only the windows and groups still open under the
  * restored watermarks (what they had emitted stays emitted). From `until` on,
  * everything is as before the restart.
  *
- * Idle partitions. The watermark moves with event time only; a partition that receives
- * nothing for `idleAfterMs` of wall-clock time has its watermarks advanced by the idle
- * wall-clock time at each flush, so its last windows and spans close. The advanced
- * watermarks are in the next checkpoint, so a restart stays exact.
+ * Idle partitions. The watermark moves with event time only; a partition that is caught
+ * up (nothing waiting in Kafka at its last fetch) and receives nothing for `idleAfterMs`
+ * of wall-clock time has its watermarks advanced by the idle wall-clock time at each
+ * flush, so its last windows and spans close. A partition that is merely behind (its
+ * consumer lags) never advances this way. The advanced watermarks are in the next
+ * checkpoint, so a restart stays exact.
  */
+import { createHash } from 'node:crypto';
 import type { Checkpoint, PartitionStage, StageContext, StageInput, StageOutput, StatefulStage } from '../../shared/stage.js';
 import type { LogRecord, Span } from '../../shared/records.js';
 import { MetricAggregator, type EmittedWindow, type MetricOptions } from './metrics.js';
@@ -43,19 +46,39 @@ export interface DeriveOptions {
   flushIntervalMs: number;
 }
 
-interface Replay {
-  until: number;
+/** Where a service's aggregators resume (its watermarks at the checkpoint). */
+interface ServiceResume {
   metricsWm: number | null;
   spansWm: number | null;
 }
 
-const num = (s: string | undefined): number | null => (s === undefined || s === 'n' ? null : Number(s));
-const enc = (n: number | null): string => (n === null || !Number.isFinite(n) ? 'n' : String(n));
+interface Replay {
+  until: number;
+  services: Map<string, ServiceResume>;
+}
 
+const num = (s: string | undefined): number | null => (s === undefined || s === 'n' ? null : parseInt(s, 36));
+const enc = (n: number | null): string => (n === null || !Number.isFinite(n) ? 'n' : Math.trunc(n).toString(36));
+
+/** 48 bits of SHA-256 of a service name: names it compactly in a checkpoint. */
+export function serviceHash(service: string): string {
+  return createHash('sha256').update(service).digest('hex').slice(0, 12);
+}
+
+/**
+ * `en2;<until - offset>;<service hash>:<metrics watermark>:<spans watermark>,...`
+ * (watermarks in base 36, `n` for none). At most MAX_SERVICES entries keep it under
+ * Kafka's default 4 KB offset metadata.
+ */
 export function decodeDeriveCheckpoint(c: Checkpoint | null): Replay | null {
-  const m = c?.metadata ? /^en1;(\d+);(n|-?\d+);(n|-?\d+)$/.exec(c.metadata) : null;
+  const m = c?.metadata ? /^en2;(\d+);(.*)$/.exec(c.metadata) : null;
   if (!c || !m) return null;
-  return { until: Number(c.offset) + Number(m[1]), metricsWm: num(m[2]), spansWm: num(m[3]) };
+  const services = new Map<string, ServiceResume>();
+  for (const e of (m[2] as string).split(',').filter(Boolean)) {
+    const [h, mw, sw] = e.split(':') as [string, string, string];
+    services.set(h, { metricsWm: num(mw), spansWm: num(sw) });
+  }
+  return { until: Number(c.offset) + Number(m[1]), services };
 }
 
 /** Wall-clock idle tracking shared by both stages. */
@@ -83,10 +106,28 @@ function seriesKey(w: EmittedWindow): string {
   return [w.window.tenant, s.service, s.route, s.method, s.status_class, s.level].map((v) => v ?? '').join('|');
 }
 
+/** Most services with state of their own per partition; the rest share OTHER_SERVICE's. */
+export const MAX_SERVICES = 96;
+const OTHER_SERVICE = '\u0000other';
+
+/** One service's aggregators: its own watermarks (its records form an ordered stream). */
+interface ServiceState {
+  metrics: MetricAggregator;
+  spans: SpanDeriver;
+}
+
+/**
+ * Watermarks per SERVICE, not per partition: logs.normalized is keyed by service, so a
+ * service's records come in its own order, but the services sharing a partition are
+ * interleaved by how fast upstream stages happen to drain them (a backlog can put one
+ * service minutes ahead of another). A partition-wide watermark would make the slower
+ * services' records late.
+ */
 class DerivePartition implements PartitionStage<LogRecord> {
-  private readonly metrics: MetricAggregator;
-  private readonly spans: SpanDeriver;
+  private readonly services = new Map<string, ServiceState>();
   private replay: Replay | null;
+  /** The previous owner's watermarks, kept after the replay for services not seen yet. */
+  private readonly resumed: Replay | null;
   private readonly idle: Idle;
 
   constructor(
@@ -94,52 +135,86 @@ class DerivePartition implements PartitionStage<LogRecord> {
     committed: Checkpoint | null,
   ) {
     this.replay = decodeDeriveCheckpoint(committed);
-    const r = this.replay;
-    this.metrics = new MetricAggregator(opts.metrics, r && r.metricsWm !== null ? { watermark: r.metricsWm, until: r.until } : null);
-    this.spans = new SpanDeriver(opts.spans, r && r.spansWm !== null ? { watermarkUs: r.spansWm, untilOffset: r.until } : null);
+    this.resumed = this.replay;
     this.idle = new Idle(opts.idleAfterMs);
   }
 
   get held(): number {
-    return this.metrics.openSeries + this.spans.held;
+    let n = 0;
+    for (const s of this.services.values()) n += s.metrics.openSeries + s.spans.held;
+    return n;
+  }
+
+  private stateFor(service: string | null): ServiceState {
+    let key = service ?? '';
+    if (!this.services.has(key) && this.services.size >= MAX_SERVICES) key = OTHER_SERVICE;
+    let st = this.services.get(key);
+    if (!st) {
+      const r = this.resumed?.services.get(serviceHash(key));
+      const until = this.resumed?.until ?? 0;
+      st = {
+        metrics: new MetricAggregator(this.opts.metrics, r && r.metricsWm !== null ? { watermark: r.metricsWm, until } : null),
+        spans: new SpanDeriver(this.opts.spans, r && r.spansWm !== null ? { watermarkUs: r.spansWm, untilOffset: until } : null),
+      };
+      this.services.set(key, st);
+    }
+    return st;
+  }
+
+  /** Every input the previous owner had read was replayed: each service's aggregators go live. */
+  private endReplay(): void {
+    const until = (this.replay as Replay).until;
+    this.replay = null;
+    for (const st of this.services.values()) st.metrics.caughtUp(until);
   }
 
   process(input: StageInput<LogRecord>, ctx: StageContext): StageOutput[] {
     const offset = Number(input.offset);
-    if (this.replay && offset >= this.replay.until) this.replay = null;
+    if (this.replay && offset >= this.replay.until) this.endReplay();
     this.idle.touch(ctx.now());
     const record = this.opts.enrich(input.value);
     const out: StageOutput[] = [];
     if (!this.replay) out.push({ topic: this.opts.topics.enriched, key: record.service, value: record });
-    this.windows(out, this.metrics.add(record, offset));
-    this.spanOutputs(out, this.spans.push(record, offset));
+    const st = this.stateFor(record.service);
+    this.windows(out, st.metrics.add(record, offset));
+    this.spanOutputs(out, st.spans.push(record, offset));
     // The last input the previous owner had read: the replay is complete (no later input
     // need arrive for the idle flush to work again).
-    if (this.replay && offset + 1 >= this.replay.until) this.replay = null;
+    if (this.replay && offset + 1 >= this.replay.until) this.endReplay();
     return out;
   }
 
-  flush(ctx: StageContext): StageOutput[] {
-    if (this.replay) return []; // the rest of the replay has not been read yet
+  flush(ctx: StageContext, partition: { caughtUp: boolean } = { caughtUp: true }): StageOutput[] {
+    if (this.replay || !partition.caughtUp) return []; // still reading: not idle
     const add = this.idle.advance(ctx.now());
     if (add <= 0) return [];
     const out: StageOutput[] = [];
-    const mw = this.metrics.watermark;
-    if (mw !== null) this.windows(out, this.metrics.advanceWatermark(mw + add));
-    if (Number.isFinite(this.spans.watermark)) this.spanOutputs(out, this.spans.advanceWatermark(this.spans.watermark + add));
+    for (const st of this.services.values()) {
+      const mw = st.metrics.watermark;
+      if (mw !== null) this.windows(out, st.metrics.advanceWatermark(mw + add));
+      if (Number.isFinite(st.spans.watermark)) this.spanOutputs(out, st.spans.advanceWatermark(st.spans.watermark + add));
+    }
     return out;
   }
 
   checkpoint(next: string): Checkpoint {
     const n = Number(next);
     const until = this.replay && this.replay.until > n ? this.replay.until : n;
-    const m = this.metrics.minOpenOffset();
-    const s = this.spans.minOpenOffset;
     let offset = n;
-    if (m !== null && m < offset) offset = m;
-    if (s !== null && s < offset) offset = s;
-    const metadata = `en1;${until - offset};${enc(this.metrics.watermark)};${enc(this.spans.watermark)}`;
-    return { offset: String(offset), metadata };
+    const entries: string[] = [];
+    const seen = new Set<string>();
+    for (const [service, st] of this.services) {
+      const m = st.metrics.minOpenOffset();
+      const s = st.spans.minOpenOffset;
+      if (m !== null && m < offset) offset = m;
+      if (s !== null && s < offset) offset = s;
+      const h = serviceHash(service);
+      seen.add(h);
+      entries.push(`${h}:${enc(st.metrics.watermark)}:${enc(Number.isFinite(st.spans.watermark) ? st.spans.watermark : null)}`);
+    }
+    // Services of the previous owner not seen again yet keep their watermarks.
+    if (this.resumed) for (const [h, r] of this.resumed.services) if (!seen.has(h) && entries.length < MAX_SERVICES) entries.push(`${h}:${enc(r.metricsWm)}:${enc(r.spansWm)}`);
+    return { offset: String(offset), metadata: `en2;${until - offset};${entries.join(',')}` };
   }
 
   private windows(out: StageOutput[], ws: readonly EmittedWindow[]): void {
@@ -163,7 +238,7 @@ export interface SummarizeOptions {
 }
 
 export function decodeSummarizeCheckpoint(c: Checkpoint | null): { until: number; wm: number | null } | null {
-  const m = c?.metadata ? /^ts1;(\d+);(n|-?\d+)$/.exec(c.metadata) : null;
+  const m = c?.metadata ? /^ts2;(\d+);(n|-?[0-9a-z]+)$/.exec(c.metadata) : null;
   if (!c || !m) return null;
   return { until: Number(c.offset) + Number(m[1]), wm: num(m[2]) };
 }
@@ -196,8 +271,8 @@ class SummarizePartition implements PartitionStage<Span> {
     return out;
   }
 
-  flush(ctx: StageContext): StageOutput[] {
-    if (this.replayUntil !== null) return [];
+  flush(ctx: StageContext, partition: { caughtUp: boolean } = { caughtUp: true }): StageOutput[] {
+    if (this.replayUntil !== null || !partition.caughtUp) return [];
     const add = this.idle.advance(ctx.now());
     if (add <= 0 || !Number.isFinite(this.traces.watermark)) return [];
     return this.traces.advanceWatermark(this.traces.watermark + add).map((t) => ({ topic: this.opts.topic, key: t.trace_id, value: t }));
@@ -208,7 +283,7 @@ class SummarizePartition implements PartitionStage<Span> {
     const until = this.replayUntil !== null && this.replayUntil > n ? this.replayUntil : n;
     const min = this.traces.minOpenOffset;
     const offset = min !== null && min < n ? min : n;
-    return { offset: String(offset), metadata: `ts1;${until - offset};${enc(this.traces.watermark)}` };
+    return { offset: String(offset), metadata: `ts2;${until - offset};${enc(Number.isFinite(this.traces.watermark) ? this.traces.watermark : null)}` };
   }
 }
 

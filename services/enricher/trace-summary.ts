@@ -72,6 +72,8 @@ interface TraceGroup extends Timed {
 const earlier = (a: Candidate, b: Candidate): boolean => a.start < b.start || (a.start === b.start && a.spanId < b.spanId);
 
 export class TraceAssembler {
+  /** Largest span end seen per service (see observe). */
+  private readonly serviceEnds = new Map<string, Micros>();
   readonly stats: TraceStats = { spans: 0, duplicates: 0, late: 0, overflow: 0, replayed: 0, emitted: 0 };
   private readonly traces: InactivityGroups<TraceGroup>;
   private readonly maxOpen: number;
@@ -145,9 +147,24 @@ export class TraceAssembler {
         }
       }
     }
-    if (span.end > this.wm) this.wm = span.end;
+    this.observe(span.service, span.end);
     if (replay) return out;
     return this.expire(out);
+  }
+
+  /**
+   * The watermark is the SMALLEST of the per-service largest span ends (never moving
+   * back): spans reach traces.spans from many services, each derived by an enricher
+   * partition that runs at its own pace (and a span rebuilt from a log group only once
+   * the group goes quiet), so the largest end over all spans would make the slower
+   * services' spans late.
+   */
+  private observe(service: string, end: Micros): void {
+    const prev = this.serviceEnds.get(service);
+    if (prev === undefined || end > prev) this.serviceEnds.set(service, end);
+    let min = Number.POSITIVE_INFINITY;
+    for (const v of this.serviceEnds.values()) if (v < min) min = v;
+    if (min > this.wm) this.wm = min;
   }
 
   /**
@@ -157,6 +174,7 @@ export class TraceAssembler {
   advanceWatermark(t: Micros): TraceSummary[] {
     if (this.gate.active) this.endReplay();
     if (t > this.wm) this.wm = t;
+    for (const [service, end] of this.serviceEnds) if (end < t) this.serviceEnds.set(service, t);
     return this.expire([]);
   }
 

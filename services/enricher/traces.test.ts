@@ -245,8 +245,21 @@ describe('TraceAssembler', () => {
   test('completes after the inactivity timeout of event time', () => {
     const a = new TraceAssembler({ inactivityTimeoutUs: 30 * S });
     linked.forEach((s, i) => a.push(s, i));
-    expect(a.push(span({ trace_id: 'b'.repeat(32), span_id: 'x', at: 39 * S, dur: 0 }), 3)).toEqual([]);
-    expect(a.push(span({ trace_id: 'b'.repeat(32), span_id: 'y', at: 40 * S, dur: 0 }), 4)).toEqual([expected]);
+    // The watermark is the smallest per-service progress: every service must move past it.
+    const services = [...new Set(linked.map((s) => s.service))];
+    const at = (sec: number) => services.flatMap((service, k) => a.push(span({ trace_id: 'b'.repeat(32), span_id: `${sec}-${k}`, service, at: sec * S, dur: 0 }), 10 + sec * 10 + k));
+    expect(at(39)).toEqual([]);
+    expect(at(40)).toEqual([expected]);
+  });
+
+  test('one service ahead of the others does not make their spans late', () => {
+    const a = new TraceAssembler({ inactivityTimeoutUs: 30 * S });
+    a.push(span({ trace_id: 'e'.repeat(32), span_id: 'slow0', service: 'slow', at: 0, dur: 0 }), 0);
+    a.push(span({ trace_id: 'c'.repeat(32), span_id: 'fast', service: 'fast', at: 100 * S, dur: 0 }), 0);
+    a.push(span({ trace_id: 'd'.repeat(32), span_id: 'slow1', service: 'slow', at: 1 * S, dur: 0 }), 1);
+    a.push(span({ trace_id: 'd'.repeat(32), span_id: 'slow2', service: 'slow', at: 2 * S, dur: 0 }), 2);
+    expect(a.stats.late).toBe(0);
+    expect(a.drain().find((t) => t.trace_id === 'd'.repeat(32))?.span_count).toBe(2);
   });
 
   test('no parent links: earliest span names the root, duration is first start..last end', () => {
