@@ -35,6 +35,7 @@ import type { ParsedText } from './parsed.js';
 import { clockSkew, type ClockHorizons, type ClockObserver } from './clock.js';
 import { requestLineHttp } from './request-line.js';
 import { splitStackTrace } from './stack-trace.js';
+import { applyFallbacks } from './fallbacks.js';
 
 export interface NormalizeOptions {
   outputTopic: string;
@@ -64,11 +65,18 @@ type JsonObject = { [k: string]: Json };
 const TIME_KEYS = ['@timestamp', 'timestamp', 'time', 'ts', 'datetime', 'date', '@t', 'Timestamp', 't'];
 const LEVEL_KEYS = ['level', 'log.level', 'severity', 'lvl', 'loglevel', 'levelname', 'severity_text', 'SeverityText', '@l', 'Level'];
 const MESSAGE_KEYS = ['message', 'msg', '@m', '@mt', 'Message', 'log', 'body', 'Body'];
-const SERVICE_KEYS = ['service', 'service.name', 'app', 'application', 'name', 'logger_name', 'component'];
+/** Fields that name the service: they win over the Kafka header and the envelope. */
+const SERVICE_KEYS = ['service', 'service.name', 'app', 'application'];
+/**
+ * Fields that often carry a logger or component name rather than the service (pino child
+ * loggers, OnlineBoutique's `name: "recommendationservice-server"`): used only when
+ * neither a service field, the Kafka header nor the envelope named the service.
+ */
+const WEAK_SERVICE_KEYS = ['name', 'logger_name', 'component'];
 const HOST_KEYS = ['host', 'hostname', 'host.name', 'Hostname'];
 const TRACE_KEYS = ['trace_id', 'traceId', 'traceID', 'TraceID', 'traceid', 'trace.id', 'dd.trace_id'];
 const SPAN_KEYS = ['span_id', 'spanId', 'spanID', 'SpanID', 'spanid', 'span.id', 'dd.span_id'];
-const PARENT_KEYS = ['parent_span_id', 'parentSpanId', 'parent_id', 'ParentSpanID'];
+const PARENT_KEYS = ['parent_span_id', 'parentSpanId', 'parent_id', 'ParentSpanID', 'parent.id'];
 const ID_KEYS: Readonly<Record<string, string>> = {
   request_id: 'request_id', requestId: 'request_id', 'x-request-id': 'request_id', req_id: 'request_id',
   correlation_id: 'correlation_id', correlationId: 'correlation_id',
@@ -202,6 +210,7 @@ function parseJsonObject(body: string): JsonObject | null {
 
 export function normalize(ev: RawEvent, opts: NormalizeOptions): LogRecord {
   const record = read(ev, opts);
+  applyFallbacks(ev, record);
   if (record.error === null) {
     const split = splitStackTrace(record.message);
     if (split) {
@@ -338,7 +347,7 @@ function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, op
   base.severity_number = severityNumber[level];
   const message = take(fields, MESSAGE_KEYS);
   base.message = message === undefined ? '' : (str(message) ?? '');
-  base.service = str(take(fields, SERVICE_KEYS)) ?? ev.service;
+  base.service = str(take(fields, SERVICE_KEYS)) ?? ev.service ?? str(take(fields, WEAK_SERVICE_KEYS));
   base.host = str(take(fields, HOST_KEYS)) ?? ev.host;
   base.environment = str(take(fields, ['environment', 'env', 'deployment.environment']));
   const tp = fromTraceparent(take(fields, ['traceparent']));
