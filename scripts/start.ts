@@ -98,9 +98,11 @@ async function main(): Promise<void> {
     return {
       collector: metricTotal(c!, 'sluice_records_sent_total'),
       normalizer: metricTotal(n!, 'sluice_records_sent_total'),
-      enricher: metricTotal(e!, 'sluice_records_sent_total'),
+      // The enricher's first runner sends enriched logs, metric windows and spans; its second, trace summaries.
+      enricher: e!.get('sluice_records_sent_total{stage="enricher"}') ?? 0,
       es: s!.get('sluice_records_sent_total{stage="sink-es"}') ?? 0,
-      parquetRows: metricTotal(s!, 'sluice_parquet_rows_total'),
+      parquetRows: s!.get('sluice_parquet_rows_total{dataset="logs"}') ?? 0,
+      derived: ['metrics', 'spans', 'traces'].map((d) => s!.get(`sluice_records_sent_total{stage="sink-es-${d}"}`) ?? 0),
       dlq: [c, n, e, s].reduce((t, m) => t + metricTotal(m!, 'sluice_records_dlq_total'), 0),
     };
   };
@@ -120,9 +122,10 @@ async function main(): Promise<void> {
     ['messages shipped to ' + common.topicRaw, String(shipped)],
     ['collector   events out', String(counts.collector)],
     ['normalizer  records out', String(counts.normalizer)],
-    ['enricher    records out', String(counts.enricher)],
+    ['enricher    records out (logs, metric windows, spans)', String(counts.enricher)],
     ['sink        documents indexed', String(counts.es)],
-    ['sink        Parquet rows written', String(counts.parquetRows)],
+    ['sink        Parquet rows written (logs)', String(counts.parquetRows)],
+    ['sink        metric windows, spans, traces indexed', counts.derived.join(', ')],
     [`Elasticsearch documents in ${esIndex}`, `${docs} (this run: ${docs - docsBefore})`],
     [`Parquet objects in s3://${sink.s3Bucket}/${s3Prefix}`, String(objects.length)],
     [`dead letters sent to ${common.topicDlq}`, String(counts.dlq)],
