@@ -34,6 +34,18 @@ const GO_FUNC = /^(created by .+|[\w./*()\[\]{}%$-]{1,512}\(.*\)(?: \+0x[0-9a-f]
 const GO_FUNC_MAX_LINE = 4096;
 const GENERAL = /^(\s|Caused by: |Suppressed: |\.\.\. \d+ more|---(?:>| End of ))/;
 const JAVA_EXCEPTION = /^(?:[A-Za-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::.*)?$/;
+/**
+ * The class-name part of an exception header is short; on a multi-megabyte line of
+ * `a.a.a.…` the repeated group above exhausts V8's backtracking stack (a RangeError
+ * that depends on the process's stack size). Only this prefix is matched, and the
+ * message after `: ` may be of any length.
+ */
+const JAVA_EXCEPTION_MAX_NAME = 512;
+function isJavaExceptionHeader(line: string): boolean {
+  const colon = line.indexOf(': ');
+  const name = colon >= 0 ? line.slice(0, colon) : line;
+  return name.length <= JAVA_EXCEPTION_MAX_NAME && JAVA_EXCEPTION.test(colon >= 0 ? `${name}:` : name);
+}
 
 /** The continuation rules plus the little state a Python traceback or a Go dump needs. */
 export class ContinuationRules {
@@ -66,7 +78,7 @@ export class ContinuationRules {
       this.mode = 'go';
       return 'continuation';
     }
-    if (GENERAL.test(line) || PY_CHAINED.test(line) || JAVA_EXCEPTION.test(line)) return 'continuation';
+    if (GENERAL.test(line) || PY_CHAINED.test(line) || isJavaExceptionHeader(line)) return 'continuation';
     if (this.mode === 'python') {
       this.mode = 'none';
       // The exception line ends the traceback; anything else starts a new event.

@@ -13,7 +13,7 @@ const words: Readonly<Record<string, Level>> = {
   info: 'INFO', inf: 'INFO', i: 'INFO', information: 'INFO', informational: 'INFO', notice: 'INFO', normal: 'INFO',
   warn: 'WARN', warning: 'WARN', wrn: 'WARN', w: 'WARN',
   error: 'ERROR', err: 'ERROR', e: 'ERROR', severe: 'ERROR', fail: 'ERROR', failure: 'ERROR',
-  fatal: 'FATAL', critical: 'FATAL', crit: 'FATAL', alert: 'FATAL', emerg: 'FATAL', emergency: 'FATAL', panic: 'FATAL', f: 'FATAL',
+  fatal: 'FATAL', critical: 'FATAL', crit: 'FATAL', alert: 'FATAL', emerg: 'FATAL', emergency: 'FATAL', panic: 'FATAL', dpanic: 'FATAL', f: 'FATAL',
 };
 
 /** pino/bunyan numeric levels: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal. */

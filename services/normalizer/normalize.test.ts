@@ -1,7 +1,9 @@
 /**
  * Golden tests: each testdata/<case>/input.* is one raw Kafka message; it goes through
  * the real collector and normalizer stages with a fixed clock and fixed coordinates,
- * and the LogRecord must equal expected.json (UPDATE_GOLDEN=1 rewrites them).
+ * and the LogRecord must equal expected.json (UPDATE_GOLDEN=1 rewrites them). A message
+ * the collector splits into several events (one JSON document per line) is compared as
+ * the array of their LogRecords; a single event stays one object.
  */
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,12 +22,14 @@ function input<T>(value: T, raw: Buffer): StageInput<T> {
   return { topic: 'logs.raw', partition: 1, offset: '100', timestampMs: KAFKA_TS, key: null, headers: { tenant: 'acme' }, value, raw };
 }
 
-function run(raw: Buffer): LogRecord {
+function run(raw: Buffer): LogRecord | LogRecord[] {
   const collect = createCollectStage({ outputTopic: 'logs.collected', defaultTenant: 'default', maxEventBytes: 1_048_576 });
-  const [collected] = collect.process(input(raw, raw), { now: () => NOW });
-  const rawEvent = collected!.value as RawEvent;
-  const [normalized] = createNormalizeStage(opts).process(input(rawEvent, raw), { now: () => NOW });
-  return normalized!.value as LogRecord;
+  const normalizeStage = createNormalizeStage(opts);
+  const records = collect.process(input(raw, raw), { now: () => NOW }).map((collected) => {
+    const [normalized] = normalizeStage.process(input(collected.value as RawEvent, raw), { now: () => NOW });
+    return normalized!.value as LogRecord;
+  });
+  return records.length === 1 ? records[0]! : records;
 }
 
 describe('collector + normalizer golden cases', () => {
@@ -76,5 +80,32 @@ describe('normalize', () => {
     const keys = Object.keys(r.attributes);
     expect(keys).toEqual(['deep.d.d.d']);
     expect(r.attributes['deep.d.d.d']!.startsWith('{"d":')).toBe(true);
+  });
+});
+
+describe('trace context and field shapes', () => {
+  const base: RawEvent = {
+    event_id: 'E', tenant: 't', observed_at: 2, kafka_timestamp: 1_000_000, origin: { topic: 'logs.raw', partition: 0, offset: 5, index: 0 },
+    format: null, shipper: null, service: null, host: null, file: null, envelope_time: null, body: '', flags: [],
+  };
+  const run1 = (body: object): LogRecord => normalize({ ...base, body: JSON.stringify(body) }, opts);
+
+  test('B3 never lends a span of another trace', () => {
+    const r = run1({ msg: 'x', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', b3: '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1' });
+    expect([r.trace_id, r.span_id]).toEqual(['4bf92f3577b34da6a3ce929d0e0e4736', null]);
+  });
+  test('malformed B3 ids stay attributes', () => {
+    const r = run1({ msg: 'x', 'X-B3-TraceId': 'nothex', b3: 'abc-def' });
+    expect([r.trace_id, r.attributes]).toEqual([null, { 'X-B3-TraceId': 'nothex', b3: 'abc-def' }]);
+  });
+  test('a path, url or size without method or status is not HTTP and keeps its key', () => {
+    const r = run1({ msg: 'loaded', path: '/etc/app.yaml', size: 10 });
+    expect([r.http, r.attributes]).toEqual([null, { path: '/etc/app.yaml', size: '10' }]);
+  });
+  test('a status alone still makes an HTTP event', () => {
+    expect(run1({ msg: 'x', status: 503, path: '/a' }).http).toMatchObject({ status: 503, path: '/a' });
+  });
+  test('a winston-style stack fills the missing type and message', () => {
+    expect(run1({ msg: 'x', stack: 'TypeError: bad\n    at f (/a.js:1:1)' }).error).toEqual({ type: 'TypeError', message: 'bad', stack: 'TypeError: bad\n    at f (/a.js:1:1)' });
   });
 });

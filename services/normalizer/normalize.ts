@@ -3,12 +3,13 @@
  *
  * Contract:
  * - a body that is a JSON object is read field by field: well-known names for time,
- *   level, message, service, host, trace/span ids, HTTP and error fields; everything
- *   else is flattened (dotted keys) into bounded `attributes`;
+ *   level, message, service, host, trace/span ids (W3C `traceparent`, then id fields,
+ *   then B3 for what is still empty), HTTP and error fields; everything else is
+ *   flattened (dotted keys) into bounded `attributes`;
  * - any other body is detected as one of the text formats of `text-formats.ts` (logfmt,
- *   syslog 5424/3164, access logs, log4j-like application logs, klog, Loghub families)
- *   or forced to one by the RawEvent `format` hint; logfmt fields take the JSON path;
- *   a body no format matches (or that fails its forced format, flagged
+ *   syslog 5424/3164, access logs, AWS ELB/ALB logs, log4j-like application logs, klog,
+ *   Loghub families) or forced to one by the RawEvent `format` hint; logfmt fields take
+ *   the JSON path; a body no format matches (or that fails its forced format, flagged
  *   `format_mismatch`) keeps its text as the message;
  * - the event time comes from the log; when it is absent or unparseable the Kafka
  *   timestamp is used and `timestamp_source` is "ingest". The same holds for a time
@@ -73,14 +74,14 @@ const SERVICE_KEYS = ['service', 'service.name', 'app', 'application'];
  * neither a service field, the Kafka header nor the envelope named the service.
  */
 const WEAK_SERVICE_KEYS = ['name', 'logger_name', 'component'];
-const HOST_KEYS = ['host', 'hostname', 'host.name', 'Hostname'];
-const TRACE_KEYS = ['trace_id', 'traceId', 'traceID', 'TraceID', 'traceid', 'trace.id', 'dd.trace_id'];
-const SPAN_KEYS = ['span_id', 'spanId', 'spanID', 'SpanID', 'spanid', 'span.id', 'dd.span_id'];
+const HOST_KEYS = ['host', 'hostname', 'host.name', 'host.hostname', 'Hostname'];
+const TRACE_KEYS = ['trace_id', 'traceId', 'traceID', 'TraceID', 'traceid', 'trace.id', 'dd.trace_id', '@tr'];
+const SPAN_KEYS = ['span_id', 'spanId', 'spanID', 'SpanID', 'spanid', 'span.id', 'dd.span_id', '@sp'];
 const PARENT_KEYS = ['parent_span_id', 'parentSpanId', 'parent_id', 'ParentSpanID', 'parent.id'];
 const ID_KEYS: Readonly<Record<string, string>> = {
   request_id: 'request_id', requestId: 'request_id', 'x-request-id': 'request_id', req_id: 'request_id',
   correlation_id: 'correlation_id', correlationId: 'correlation_id',
-  transaction_id: 'transaction_id', transactionId: 'transaction_id',
+  transaction_id: 'transaction_id', transactionId: 'transaction_id', 'transaction.id': 'transaction_id',
   order_id: 'order_id', orderId: 'order_id', user_id: 'user_id', userId: 'user_id',
 };
 const ID_KEY_ENTRIES: ReadonlyArray<readonly [string, string]> = Object.entries(ID_KEYS);
@@ -106,6 +107,18 @@ function take(fields: Map<string, Json>, keys: readonly string[]): Json | undefi
       const v = fields.get(k) as Json;
       fields.delete(k);
       if (v !== null && v !== '') return v;
+    }
+  }
+  return undefined;
+}
+
+/** As `take`, also naming the key the value came from (to give it back unchanged). */
+function takeEntry(fields: Map<string, Json>, keys: readonly string[]): [string, Json] | undefined {
+  for (const k of keys) {
+    if (fields.has(k)) {
+      const v = fields.get(k) as Json;
+      fields.delete(k);
+      if (v !== null && v !== '') return [k, v];
     }
   }
   return undefined;
@@ -139,29 +152,76 @@ function fromTraceparent(v: Json | undefined): { trace: string; span: string } |
   return m ? { trace: m[1] as string, span: m[2] as string } : null;
 }
 
+interface B3Ids { trace: string | null; span: string | null; parent: string | null }
+
+/** B3 single header: `{TraceId}-{SpanId}[-{SamplingState}[-{ParentSpanId}]]` (openzipkin/b3-propagation). */
+const B3_SINGLE = /^([0-9a-f]{32}|[0-9a-f]{16})-([0-9a-f]{16})(?:-(?:[01d])(?:-([0-9a-f]{16}))?)?$/;
+/** B3 multi headers (lower-cased name) -> the id they carry and its hex width. */
+const B3_MULTI: Readonly<Record<string, readonly [keyof B3Ids, 16 | 32]>> = {
+  'x-b3-traceid': ['trace', 32], 'x-b3-spanid': ['span', 16], 'x-b3-parentspanid': ['parent', 16],
+};
+
+/**
+ * B3 propagation (Zipkin): a `b3` single field or `X-B3-TraceId`/`-SpanId`/`-ParentSpanId`
+ * fields, any case, at the top level or nested (`headers.x-b3-traceid` once flattened).
+ * 16-hex trace ids are left-padded to 32. A field is consumed only when its value is a
+ * valid id; a sampling-only `b3` (`0`, `1`, `d`) or a malformed one stays an attribute.
+ * The single field wins over the multi fields, as in the spec's extraction order.
+ */
+function fromB3(fields: Map<string, Json>): B3Ids | null {
+  let single: B3Ids | null = null;
+  const multi: B3Ids = { trace: null, span: null, parent: null };
+  let found = false;
+  for (const [key, value] of fields) {
+    // Cheap filter first: every B3 name ends in `b3` or holds `b3-`.
+    if (!/b3/i.test(key)) continue;
+    const name = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
+    if (name === 'b3') {
+      const m = typeof value === 'string' ? B3_SINGLE.exec(value.trim().toLowerCase()) : null;
+      if (!m) continue;
+      fields.delete(key);
+      single ??= { trace: hexId(m[1], 32), span: hexId(m[2], 16), parent: hexId(m[3], 16) };
+      found = true;
+      continue;
+    }
+    const slot = B3_MULTI[name];
+    if (slot === undefined) continue;
+    const [which, len] = slot;
+    const text = typeof value === 'string' ? value.trim().toLowerCase() : null;
+    const id = text !== null && (text.length === len || (which === 'trace' && text.length === 16)) ? hexId(text, len) : null;
+    if (id === null) continue;
+    fields.delete(key);
+    multi[which] ??= id;
+    found = true;
+  }
+  return found ? single ?? multi : null;
+}
+
 function num(v: Json | undefined): number | null {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim())) return Number(v);
   return null;
 }
 
+/**
+ * HTTP fields. Only a method or a status makes an event an HTTP event: a `path`, `url`,
+ * `size` or `ip` alone is as often a file, a fetched URL or a payload size (zap's
+ * `url`, logrus's `size`), and is given back under its own key.
+ */
 function httpOf(fields: Map<string, Json>): Http | null {
   const method = take(fields, ['http.method', 'http.request.method', 'method', 'req.method']);
+  const rawStatus = takeEntry(fields, ['http.status_code', 'http.response.status_code', 'status', 'statusCode', 'res.statusCode', 'status_code']);
+  const status = num(rawStatus?.[1]);
+  if (method === undefined && status === null) {
+    if (rawStatus !== undefined) fields.set(rawStatus[0], rawStatus[1]);
+    return null;
+  }
   const path = take(fields, ['url.path', 'http.path', 'path', 'req.url', 'url']);
-  const status = num(take(fields, ['http.status_code', 'http.response.status_code', 'status', 'statusCode', 'res.statusCode', 'status_code']) ?? null);
   const durMs = num(take(fields, ['duration_ms', 'responseTime', 'response_time_ms', 'elapsed_ms', 'latency_ms']) ?? null);
   const durUs = num(take(fields, ['duration_us', 'http.duration_us']) ?? null);
   const bytes = num(take(fields, ['bytes', 'http.response.body.bytes', 'res.bytes', 'size']) ?? null);
   const ip = take(fields, ['client.ip', 'client_ip', 'remote_addr', 'ip', 'req.remoteAddress']);
   const ua = take(fields, ['user_agent', 'user_agent.original', 'http.user_agent', 'req.headers.user-agent']);
-  if (method === undefined && path === undefined && status === null) {
-    // Not an HTTP event after all: give back what was taken.
-    if (durMs !== null) fields.set('duration_ms', durMs);
-    if (bytes !== null) fields.set('bytes', bytes);
-    if (ip !== undefined) fields.set('client_ip', ip);
-    if (ua !== undefined) fields.set('user_agent', ua);
-    return null;
-  }
   return {
     method: str(method)?.toUpperCase() ?? null,
     route: null,
@@ -174,12 +234,25 @@ function httpOf(fields: Map<string, Json>): Http | null {
   };
 }
 
+/**
+ * Error fields: OTel/ECS `error.*`/`exception.*`, pino/bunyan `err` (`name` is the type),
+ * zap `stacktrace`, Serilog CLEF `@x`. A type or message the fields lack is read from
+ * the stack's header line when it is a recognised trace (winston's `{message, stack}`).
+ */
 function errorOf(fields: Map<string, Json>): ErrorInfo | null {
-  const type = take(fields, ['error.type', 'err.type', 'exception.type', 'error.kind']);
+  const type = take(fields, ['error.type', 'err.type', 'exception.type', 'error.kind', 'err.name', 'error.name']);
   const message = take(fields, ['error.message', 'err.message', 'exception.message', 'error']);
-  const stack = take(fields, ['error.stack', 'err.stack', 'exception.stacktrace', 'stack', 'stack_trace', 'error.stack_trace']);
+  const stack = take(fields, ['error.stack', 'err.stack', 'exception.stacktrace', 'stack', 'stack_trace', 'error.stack_trace', 'stacktrace', '@x']);
   if (type === undefined && message === undefined && stack === undefined) return null;
-  return { type: str(type), message: str(message), stack: str(stack) };
+  const error: ErrorInfo = { type: str(type), message: str(message), stack: str(stack) };
+  if (error.stack !== null && (error.type === null || error.message === null)) {
+    const header = splitStackTrace(error.stack);
+    if (header && header.message === header.error.stack?.split('\n', 1)[0]) {
+      error.type ??= header.error.type;
+      error.message ??= header.error.message;
+    }
+  }
+  return error;
 }
 
 export function createNormalizeStage(opts: NormalizeOptions): Stage<RawEvent> {
@@ -331,29 +404,41 @@ function fromText(base: LogRecord, p: ParsedText, opts: NormalizeOptions): void 
   if (p.host) base.host = p.host;
   if (p.service) base.service = p.service;
   if (p.http) base.http = p.http;
+  if (p.traceId) base.trace_id = p.traceId;
   if (p.ids) Object.assign(base.ids, p.ids);
   putAttributes(base, Object.entries(p.attributes), opts);
 }
 
 /** The field-by-field path shared by JSON objects and logfmt pairs. */
 function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions): void {
+  // Serilog CLEF leaves out `@l` for Information.
+  const clef = fields.has('@t') && (fields.has('@mt') || fields.has('@m'));
   const ts = parseTimestamp(take(fields, TIME_KEYS), opts.zone);
   if (ts !== undefined && isStorableTime(ts)) {
     base.timestamp = ts;
     base.timestamp_source = 'event';
   }
-  const level = toLevel(take(fields, LEVEL_KEYS));
+  const rawLevel = take(fields, LEVEL_KEYS);
+  const level = rawLevel === undefined && clef ? 'INFO' : toLevel(rawLevel);
   base.level = level;
   base.severity_number = severityNumber[level];
   const message = take(fields, MESSAGE_KEYS);
   base.message = message === undefined ? '' : (str(message) ?? '');
   base.service = str(take(fields, SERVICE_KEYS)) ?? ev.service ?? str(take(fields, WEAK_SERVICE_KEYS));
   base.host = str(take(fields, HOST_KEYS)) ?? ev.host;
-  base.environment = str(take(fields, ['environment', 'env', 'deployment.environment']));
+  base.environment = str(take(fields, ['environment', 'env', 'deployment.environment', 'service.environment']));
   const tp = fromTraceparent(take(fields, ['traceparent']));
   base.trace_id = tp?.trace ?? hexId(take(fields, TRACE_KEYS), 32);
   base.span_id = tp?.span ?? hexId(take(fields, SPAN_KEYS), 16);
   base.parent_span_id = hexId(take(fields, PARENT_KEYS), 16);
+  // B3 only fills what traceparent and the trace fields left empty, and never mixes a
+  // span of one trace into another.
+  const b3 = fromB3(fields);
+  if (b3 && (base.trace_id === null || b3.trace === null || b3.trace === base.trace_id)) {
+    base.trace_id ??= b3.trace;
+    base.span_id ??= b3.span;
+    base.parent_span_id ??= b3.parent;
+  }
   for (const [k, name] of ID_KEY_ENTRIES) {
     const v = fields.get(k);
     if (v !== undefined && v !== null) {

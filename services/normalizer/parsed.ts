@@ -15,6 +15,8 @@ export interface ParsedText {
   host?: string | undefined;
   service?: string | undefined;
   http?: Http | undefined;
+  /** W3C trace id, 32 lower-case hex digits, when the line carries one. */
+  traceId?: string | undefined;
   /** request/correlation ids (same names as the JSON path). */
   ids?: Record<string, string> | undefined;
   /** Set by key=value formats: the fields go through the same extraction as JSON fields. */

@@ -83,3 +83,22 @@ describe('robustness', () => {
     expect([r.message, r.level, r.timestamp_source, r.service]).toEqual(['hello', 'INFO', 'ingest', 'hdr']);
   });
 });
+
+describe('AWS load balancer logs', () => {
+  const classic = '2015-05-13T23:39:43.945958Z my-lb 192.168.131.39:2817 10.0.0.1:80 0.000073 0.001048 0.000057 404 404 0 29 "GET http://www.example.com:80/a?b=1 HTTP/1.1" "curl/7.38.0" - -';
+  const alb = 'https 2018-07-02T22:23:00.186641Z app/my-lb/50dc6c495c0c9188 [2001:db8::1]:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/ HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 - "Root=1-58337281-1d84f3d73c47ec4e58577259"';
+  test('classic ELB is auto-detected; times in seconds sum to µs without float error', () => {
+    const r = normalize(ev(classic), opts);
+    expect([r.source.format, r.level, r.timestamp]).toEqual(['elb', 'WARN', Date.UTC(2015, 4, 13, 23, 39, 43) * 1000 + 945_958]);
+    expect(r.http).toMatchObject({ method: 'GET', path: '/a?b=1', status: 404, duration_us: 1178, bytes: 29 });
+  });
+  test('ALB with only the fields up to trace_id, IPv6 client, forced by hint', () => {
+    const r = normalize(ev(alb, 'alb'), opts);
+    expect([r.source.format, r.http?.client_ip, r.http?.duration_us, r.trace_id]).toEqual(['alb', '2001:db8::1', 171_000, '583372811d84f3d73c47ec4e58577259']);
+  });
+  test('other formats are not taken for ELB', () => {
+    expect(normalize(ev('1.2.3.4 - - [01/Jul/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 5'), opts).source.format).toBe('clf');
+    expect(normalize(ev('2026-11-21T10:00:00.000Z INFO [main] a.B - x'), opts).source.format).not.toMatch(/^(elb|alb)$/);
+    expect(normalize(ev('http 200 GET / took 3ms'), opts).source.format).toBe('text');
+  });
+});

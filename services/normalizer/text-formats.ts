@@ -3,23 +3,24 @@
  * and then tries anchored regexes of the candidate families only; a `format` hint
  * (RawEvent.format) forces one family. Names accepted as hints (case-insensitive):
  * logfmt|kv, syslog|rfc5424|rfc3164, clf|combined|nginx|apache|access, log4j|logback|
- * python|oslo|openstack|zookeeper|calico, hdfs, spark, logcat|android, klog, text|plain.
+ * python|oslo|openstack|zookeeper|calico, hdfs, spark, logcat|android, klog, elb|alb, text|plain.
  * `json` is handled by the caller.
  */
 import { parseAccessLog } from './access-log.js';
 import { parseAppLog, parseAppLogAs } from './app-log.js';
+import { parseElbLog } from './elb-log.js';
 import { looksLikeLogfmt, parseLogfmt } from './logfmt.js';
 import type { ParseContext, ParsedText } from './parsed.js';
 import { parseSyslog } from './syslog.js';
 
-export type Family = 'json' | 'logfmt' | 'syslog' | 'access' | 'app' | 'hdfs' | 'spark' | 'logcat' | 'klog' | 'text';
+export type Family = 'json' | 'logfmt' | 'syslog' | 'access' | 'app' | 'hdfs' | 'spark' | 'logcat' | 'klog' | 'elb' | 'text';
 
 const HINTS: Readonly<Record<string, Family>> = {
   json: 'json', ndjson: 'json', logfmt: 'logfmt', kv: 'logfmt', keyvalue: 'logfmt',
   syslog: 'syslog', rfc5424: 'syslog', rfc3164: 'syslog', syslog5424: 'syslog', syslog3164: 'syslog',
   clf: 'access', combined: 'access', nginx: 'access', apache: 'access', access: 'access',
   log4j: 'app', logback: 'app', python: 'app', oslo: 'app', openstack: 'app', zookeeper: 'app', calico: 'app', spring: 'app',
-  hdfs: 'hdfs', spark: 'spark', logcat: 'logcat', android: 'logcat', klog: 'klog', text: 'text', plain: 'text',
+  hdfs: 'hdfs', spark: 'spark', logcat: 'logcat', android: 'logcat', klog: 'klog', elb: 'elb', alb: 'elb', text: 'text', plain: 'text',
 };
 
 /** The family a hint names, or undefined for an unknown hint (then the body is auto-detected). */
@@ -38,6 +39,7 @@ export function parseAs(family: Family, line: string, ctx: ParseContext): Parsed
     case 'logfmt': return logfmt(line);
     case 'syslog': return parseSyslog(line, ctx);
     case 'access': return parseAccessLog(line, ctx);
+    case 'elb': return parseElbLog(line, ctx);
     case 'app': return parseAppLog(line, ctx);
     case 'hdfs': case 'spark': case 'logcat': case 'klog': return parseAppLogAs(family, line, ctx);
     default: return null;
@@ -48,7 +50,13 @@ export function parseAs(family: Family, line: string, ctx: ParseContext): Parsed
 export function detectAndParse(line: string, ctx: ParseContext): ParsedText | null {
   const c = line.charCodeAt(0);
   if (c === 0x3c /* < */) return parseSyslog(line, ctx);
-  if (c >= 0x30 && c <= 0x39) return parseAccessLog(line, ctx) ?? parseAppLog(line, ctx) ?? parseSyslog(line, ctx) ?? (looksLikeLogfmt(line) ? logfmt(line) : null);
+  // Classic ELB lines open with their RFC 3339 time, ALB lines with `http`/`https`/`h2`/...:
+  // both regexes are anchored and fail within a few characters on other lines.
+  if (c >= 0x30 && c <= 0x39) return parseAccessLog(line, ctx) ?? parseElbLog(line, ctx) ?? parseAppLog(line, ctx) ?? parseSyslog(line, ctx) ?? (looksLikeLogfmt(line) ? logfmt(line) : null);
   if (c === 0x5b /* [ */) return parseAppLog(line, ctx);
+  if (c === 0x68 /* h */ || c === 0x67 /* g */ || c === 0x77 /* w */) {
+    const elb = parseElbLog(line, ctx);
+    if (elb) return elb;
+  }
   return parseSyslog(line, ctx) ?? parseAppLog(line, ctx) ?? parseAccessLog(line, ctx) ?? (looksLikeLogfmt(line) ? logfmt(line) : null);
 }
