@@ -1,3 +1,4 @@
+import { seededRandom } from '../../shared/testing/seeded.js';
 import { createStreamingCollectStage, decodeCheckpoint, encodeCheckpoint, streamHash } from './collect.js';
 import { PermanentError } from '../../shared/errors.js';
 import type { RawEvent } from '../../shared/records.js';
@@ -105,17 +106,7 @@ describe('streaming collector: multi-line events across Kafka messages', () => {
   });
 });
 
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 /** Interleaved streams; every line unique, so loss or duplication is visible. */
 function workload(seed: number, n: number): StageInput<Buffer>[] {

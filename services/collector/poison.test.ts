@@ -8,7 +8,7 @@ import { createCollectStage } from './collect.js';
 import { PermanentError, ErrorCodes } from '../../shared/errors.js';
 import type { RawEvent } from '../../shared/records.js';
 import type { StageInput } from '../../shared/stage.js';
-import { seededBytes } from '../../shared/testing/seeded-bytes.js';
+import { seededBytes } from '../../shared/testing/seeded.js';
 
 const MAX_EVENT_BYTES = 1_048_576;
 const FIVE_MIB = 5 * 1_048_576;

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../shared/testing/seeded.js';
 import type { Http, Level, LogRecord, MetricWindow } from '../../shared/records.js';
 import {
   DEFAULT_BUCKET_BOUNDS_US,
@@ -18,16 +19,7 @@ import { quantileIndex } from './sketch.js';
 // ---------------------------------------------------------------------------------------
 // Workload
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)] as T;

@@ -1,16 +1,7 @@
+import { seededRandom } from '../../shared/testing/seeded.js';
 import { DDSketch, quantileIndex } from './sketch.js';
 
-/** mulberry32: a seeded uniform [0, 1) source, so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function lognormal(r: () => number, mu: number, sigma: number): number {
   const u = 1 - r();

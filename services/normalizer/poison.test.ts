@@ -13,7 +13,7 @@ import { createNormalizeStage } from './normalize.js';
 import { PermanentError, ErrorCodes } from '../../shared/errors.js';
 import type { LogRecord, RawEvent } from '../../shared/records.js';
 import type { StageInput } from '../../shared/stage.js';
-import { seededBytes } from '../../shared/testing/seeded-bytes.js';
+import { seededBytes } from '../../shared/testing/seeded.js';
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 const KAFKA_TS = Date.UTC(2026, 10, 21, 11, 59, 59, 500);
