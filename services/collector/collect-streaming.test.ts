@@ -81,7 +81,10 @@ describe('streaming collector: multi-line events across Kafka messages', () => {
   test('an empty message is a dead letter; the partition goes on', () => {
     const p = stage.open('logs.raw', 3, null);
     expect(() => p.process(msg(1, ' \n\n'), ctx)).toThrow(PermanentError);
-    p.process(msg(2, 'INFO fine'), ctx);
+    p.process(msg(2, 'ERROR held'), ctx);
+    // A blank line may join the held event of its stream; zero bytes never do.
+    expect(() => p.process(msg(3, ''), ctx)).toThrow(PermanentError);
+    p.process(msg(4, 'INFO fine'), ctx);
     clock += 5000;
     expect(bodies(p.flush(ctx))).toEqual(['INFO fine']);
   });

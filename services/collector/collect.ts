@@ -244,6 +244,8 @@ class PartitionCollector implements PartitionStage<Buffer> {
 
   process(input: StageInput<Buffer>, ctx: StageContext): StageOutput[] {
     if (this.replay && BigInt(input.offset) >= this.replay.until) this.replay = null;
+    // A message of zero bytes holds not even a line: always a dead letter.
+    if (input.value.length === 0) throw emptyMessage();
     const { text, flags: messageFlags } = decodeBody(input.value);
     const physical = physicalLines(text);
     const n = physical.length;
