@@ -1,3 +1,4 @@
+import { httpFields, logRecord } from '../../shared/testing/records.js';
 import { seededRandom } from '../../shared/testing/seeded.js';
 import type { Http, Level, LogRecord, MetricWindow } from '../../shared/records.js';
 import {
@@ -29,32 +30,11 @@ const T0 = 1_763_000_000_000_000; // µs, a multiple of 10 s
 const LEVELS: Level[] = ['DEBUG', 'INFO', 'INFO', 'INFO', 'WARN', 'ERROR', 'FATAL', 'UNKNOWN'];
 
 function record(over: Partial<LogRecord> & { event_id: string; timestamp: number }): LogRecord {
-  return {
-    timestamp_source: 'event',
-    observed_at: over.timestamp,
-    level: 'INFO',
-    severity_number: 9,
-    message: 'm',
-    service: 'api',
-    host: null,
-    tenant: 't1',
-    environment: null,
-    source: { format: 'json', shipper: null, file: null, topic: 'logs.raw', partition: 0, offset: 0 },
-    trace_id: null,
-    span_id: null,
-    parent_span_id: null,
-    ids: {},
-    http: null,
-    error: null,
-    attributes: {},
-    labels: {},
-    flags: [],
-    ...over,
-  };
+  return logRecord({ observed_at: over.timestamp, service: 'api', tenant: 't1', ...over });
 }
 
 function http(over: Partial<Http>): Http {
-  return { method: 'GET', route: '/x', path: null, status: 200, duration_us: 1000, bytes: null, client_ip: null, user_agent: null, ...over };
+  return httpFields({ method: 'GET', route: '/x', status: 200, duration_us: 1000, ...over });
 }
 
 interface Workload {

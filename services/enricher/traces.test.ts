@@ -1,3 +1,4 @@
+import { httpFields, logRecord } from '../../shared/testing/records.js';
 import type { LogRecord, Span } from '../../shared/records.js';
 import { SpanDeriver, messageTemplate, sortSpans, syntheticSpanId } from './traces.js';
 import { TraceAssembler } from './trace-summary.js';
@@ -10,32 +11,9 @@ let seq = 0;
 function log(p: Partial<LogRecord> & { at: number }): LogRecord {
   const { at, ...rest } = p;
   seq++;
-  return {
-    event_id: `E${String(seq).padStart(6, '0')}`,
-    timestamp: T0 + at,
-    timestamp_source: 'event',
-    observed_at: T0,
-    level: 'INFO',
-    severity_number: 9,
-    message: 'hello',
-    service: 'svc',
-    host: null,
-    tenant: 't',
-    environment: null,
-    source: { format: 'json', shipper: null, file: null, topic: 'x', partition: 0, offset: 0 },
-    trace_id: null,
-    span_id: null,
-    parent_span_id: null,
-    ids: {},
-    http: null,
-    error: null,
-    attributes: {},
-    labels: {},
-    flags: [],
-    ...rest,
-  };
+  return logRecord({ event_id: `E${String(seq).padStart(6, '0')}`, timestamp: T0 + at, observed_at: T0, message: 'hello', service: 'svc', source: { format: 'json', shipper: null, file: null, topic: 'x', partition: 0, offset: 0 }, ...rest });
 }
-const http = (h: Partial<NonNullable<LogRecord['http']>>): LogRecord['http'] => ({ method: null, route: null, path: null, status: null, duration_us: null, bytes: null, client_ip: null, user_agent: null, ...h });
+const http = (h: Partial<NonNullable<LogRecord['http']>>): LogRecord['http'] => httpFields(h);
 
 function run(records: LogRecord[], d = new SpanDeriver({ inactivityTimeoutUs: 30 * S })): Span[] {
   const out: Span[] = [];
