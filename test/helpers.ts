@@ -86,10 +86,19 @@ export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v
   return last;
 }
 
+export interface ReadMessage {
+  key: Buffer | null;
+  value: Buffer;
+  partition: number;
+  offset: string;
+  /** Kafka headers as UTF-8 strings. */
+  headers: Record<string, string>;
+}
+
 /** Read `count` messages from a topic (from the beginning) with a throwaway consumer group. */
-export async function readTopic(kafka: KafkaClient, topic: string, count: number, timeoutMs = 60_000): Promise<Array<{ key: Buffer | null; value: Buffer; partition: number; offset: string }>> {
+export async function readTopic(kafka: KafkaClient, topic: string, count: number, timeoutMs = 60_000): Promise<ReadMessage[]> {
   const consumer = kafka.consumer({ groupId: `reader-${topic}-${Date.now()}` });
-  const got: Array<{ key: Buffer | null; value: Buffer; partition: number; offset: string }> = [];
+  const got: ReadMessage[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -97,7 +106,8 @@ export async function readTopic(kafka: KafkaClient, topic: string, count: number
       const timer = setTimeout(() => reject(new Error(`read ${got.length}/${count} messages from ${topic} in ${timeoutMs} ms`)), timeoutMs);
       void consumer.run({
         eachMessage: async ({ message, partition }) => {
-          got.push({ key: message.key, value: message.value ?? Buffer.alloc(0), partition, offset: message.offset });
+          const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+          got.push({ key: message.key, value: message.value ?? Buffer.alloc(0), partition, offset: message.offset, headers });
           if (got.length >= count) {
             clearTimeout(timer);
             resolve();
