@@ -236,6 +236,22 @@ function validDuration(d: number | null): d is number {
   return d !== null && Number.isSafeInteger(d) && d >= 0;
 }
 
+/**
+ * What a record counts as, in one place for on-time and late records: HTTP-like when
+ * `http` has a status in 100..599 or a duration; an error when its level is ERROR or
+ * FATAL, or, for HTTP, its status is 5xx; duration -1 when it has none.
+ */
+function classifyRecord(record: LogRecord) {
+  const level = record.level;
+  const isErrorLevel = level === 'ERROR' || level === 'FATAL';
+  const http = record.http;
+  const duration = http !== null && validDuration(http.duration_us) ? http.duration_us : -1;
+  const statusClass = http !== null ? statusClassOf(http.status) : null;
+  const isHttp = http !== null && (statusClass !== null || duration >= 0);
+  const isError = isErrorLevel || (isHttp && http !== null && statusClass !== null && (http.status as number) >= 500);
+  return { level, isErrorLevel, http, duration, statusClass, isHttp, isError };
+}
+
 /** Whether exemplar candidate a ranks above b (see EXEMPLAR). */
 function ranksAbove(aTrace: string | null, aError: boolean, aDur: number, aEvent: string, bTrace: string | null, bError: boolean, bDur: number, bEvent: string): boolean {
   if ((aTrace !== null) !== (bTrace !== null)) return aTrace !== null;
@@ -359,13 +375,7 @@ export class MetricAggregator {
       if (closeAt < this.nextCloseAt) this.nextCloseAt = closeAt;
     } else if (offset < win.minOffset) win.minOffset = offset;
 
-    const level = record.level;
-    const isErrorLevel = level === 'ERROR' || level === 'FATAL';
-    const http = record.http;
-    const duration = http !== null && validDuration(http.duration_us) ? http.duration_us : -1;
-    const statusClass = http !== null ? statusClassOf(http.status) : null;
-    const isHttp = http !== null && (statusClass !== null || duration >= 0);
-    const isError = isErrorLevel || (isHttp && http !== null && statusClass !== null && (http.status as number) >= 500);
+    const { level, isErrorLevel, http, duration, statusClass, isHttp, isError } = classifyRecord(record);
 
     this.count(this.series(win, record.tenant, record.service, null, null, null, level, false), record, isErrorLevel, duration, false);
     if (isHttp && http !== null) {
@@ -478,13 +488,7 @@ export class MetricAggregator {
   /** The deltas of one late record: one per series it counts in (see LATE EVENTS). */
   private late(record: LogRecord, start: number, end: number): readonly EmittedWindow[] {
     this.counters.lateEvents++;
-    const level = record.level;
-    const isErrorLevel = level === 'ERROR' || level === 'FATAL';
-    const http = record.http;
-    const duration = http !== null && validDuration(http.duration_us) ? http.duration_us : -1;
-    const statusClass = http !== null ? statusClassOf(http.status) : null;
-    const isHttp = http !== null && (statusClass !== null || duration >= 0);
-    const isError = isErrorLevel || (isHttp && http !== null && statusClass !== null && (http.status as number) >= 500);
+    const { level, isErrorLevel, http, duration, statusClass, isHttp, isError } = classifyRecord(record);
     const out: EmittedWindow[] = [];
     const logAcc = newAcc(record.tenant, record.service, null, null, null, level, false, this.bounds.length);
     this.count(logAcc, record, isErrorLevel, duration, false);
