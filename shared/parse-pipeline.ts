@@ -46,7 +46,7 @@ import { unwrapLine } from '../services/collector/envelopes.js';
 import { MultilineMerger, type MergedEvent } from '../services/collector/multiline.js';
 import { streamKeyOf } from '../services/collector/split.js';
 import { createNormalizeStage, type NormalizeOptions } from '../services/normalizer/normalize.js';
-import { formatMicros } from '../services/normalizer/timestamps.js';
+import { formatMicros } from './time/timestamps.js';
 import { MetricAggregator, type EmittedWindow } from '../services/enricher/metrics.js';
 import { SpanDeriver } from '../services/enricher/traces.js';
 import { TraceAssembler } from '../services/enricher/trace-summary.js';

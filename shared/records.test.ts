@@ -10,7 +10,7 @@ import type { RecordTypes, RecordName } from './records.js';
 const samples: { [K in RecordName]: RecordTypes[K] } = {
   RawEvent: {
     event_id: '01JD0000000000000000000000', tenant: 't', observed_at: 1, kafka_timestamp: 1,
-    origin: { topic: 'logs.raw', partition: 0, offset: 1, index: 0 }, format: null, shipper: null, service: null, host: null, file: null, envelope_time: null, body: 'x', flags: [],
+    origin: { topic: 'logs.raw', partition: 0, offset: 1, index: 0 }, format: null, shipper: null, service: null, host: null, file: null, envelope_time: null, body: 'x', flags: [], labels: { 'k8s.pod': 'api-0' },
   },
   LogRecord: {
     event_id: 'id', timestamp: 1_700_000_000_000_001, timestamp_source: 'event', observed_at: 1, level: 'INFO', severity_number: 9, message: 'm', service: 's', host: null, tenant: 't', environment: null,
@@ -44,5 +44,21 @@ describe.each(recordNames)('%s', (name) => {
 
   test('round-trips through Avro unchanged', () => {
     expect(type.fromBuffer(type.toBuffer(samples[name]))).toEqual(samples[name]);
+  });
+});
+
+describe('RawEvent.labels is a backward-compatible addition', () => {
+  const schema = loadSchema('RawEvent');
+  const current = avro.Type.forSchema(schema as unknown as avro.Schema);
+  const previous = avro.Type.forSchema({ ...schema, fields: schema.fields.filter((f) => f.name !== 'labels') } as unknown as avro.Schema);
+  const { labels: _labels, ...older } = samples.RawEvent;
+
+  test('an event written without the field reads as {} under the current schema', () => {
+    const read = current.fromBuffer(previous.toBuffer(older), current.createResolver(previous)) as RecordTypes['RawEvent'];
+    expect(read.labels).toEqual({});
+  });
+
+  test('decoded with its own (older) writer schema, as the codec does, the field is absent: the TypeScript field is optional', () => {
+    expect((previous.fromBuffer(previous.toBuffer(older)) as RecordTypes['RawEvent']).labels).toBeUndefined();
   });
 });

@@ -20,6 +20,12 @@ export interface RawEvent {
   envelope_time: string | null;
   body: string;
   flags: string[];
+  /**
+   * Labels from the shipper envelope (LogRecord label names, e.g. `k8s.pod`). Optional
+   * because events written before the field existed decode without it (the codec reads
+   * with the writer's schema); the collector always sets it.
+   */
+  labels?: Record<string, string>;
 }
 
 export type Level = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL' | 'UNKNOWN';

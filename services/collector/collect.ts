@@ -16,18 +16,20 @@
  *   `truncated`;
  * - a message with no non-blank line cannot become an event: PermanentError
  *   SLUICE_ERR_INPUT_EMPTY (it goes to the DLQ);
- * - Kafka headers `tenant`, `service`, `format` win over what the envelope says.
+ * - Kafka headers `tenant`, `service`, `format` win over what the envelope says;
+ * - `labels` are the envelope's (its Kubernetes coordinates, envelopes.ts), `{}` without.
  *
  * Two shapes share these rules:
  * - `createCollectStage`: pure, one message at a time; events merge within the message.
  *   Used by `sluice parse` (which merges across lines itself) and the golden tests.
  * - `createStreamingCollectStage`: the Kafka collector. Events merge ACROSS messages of
  *   one stream within a partition (stream = tenant and service headers, Kafka key,
- *   envelope shipper/stream/service/host/file), which is what a shipper sending one line
- *   per message needs. An event is emitted when the next event of its stream starts,
- *   when its stream has been quiet for `multilineTimeoutMs`, or when more than
- *   `maxHeldStreams` streams hold an event (the oldest goes first). Its checkpoint
- *   (see `checkpoint` below) makes restarts exact.
+ *   and the envelope's `streamKeyOf`: shipper, stream, service, host, file, pod and
+ *   container), which is what a shipper sending one line per message needs. An event
+ *   is emitted when the next event of its stream starts, when its stream has been
+ *   quiet for `multilineTimeoutMs`, or when more than `maxHeldStreams` streams hold an
+ *   event (the oldest goes first). Its checkpoint (see `checkpoint` below) makes
+ *   restarts exact.
  */
 import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageInput, StageOutput, StatefulStage } from '../../shared/stage.js';
 import type { RawEvent } from '../../shared/records.js';
@@ -142,6 +144,7 @@ function toOutput(opts: CollectOptions, input: Envelope, parts: EventParts, obse
     envelope_time: parts.envelope.envelopeTime,
     body,
     flags,
+    labels: { ...parts.envelope.labels },
   };
   // Stream key: events of one source stay in one partition, in order.
   const key = `${tenant}|${service ?? ''}|${keyText(input.key)}`;

@@ -21,11 +21,21 @@
  * `fields.format` / `labels.format`). A shipper that forwards a CRI line inside its own
  * envelope (tailing containerd files without a CRI parser) is unwrapped twice.
  *
+ * The service of a Fluent Bit, Vector or Filebeat / Elastic Agent envelope is the first of:
+ * an explicit field (`service.name`, `service`; Vector's syslog `appname`), the pod's
+ * Kubernetes metadata (pod-metadata.ts: service annotation, app labels, workload,
+ * container), a container name outside Kubernetes (Docker `container_name`,
+ * `container.name`). A Kafka `service` header wins over the envelope (collect.ts).
+ * The pod's coordinates become `labels` (`k8s.namespace`, `k8s.pod`, `k8s.container`,
+ * `k8s.node`, `k8s.workload`).
+ *
  * The inner body loses one trailing newline. A body that is not a string (a shipper that
  * already decoded JSON) is re-serialised as JSON text, so the normalizer reads it as JSON.
- * Fields of the envelope that RawEvent has no place for (labels, severity, offsets) are
- * not kept.
+ * Other fields of the envelope that RawEvent has no place for (shipper labels, severity,
+ * offsets) are not kept.
  */
+import { at, first, isObject, text, type Json, type JsonObject } from './json-fields.js';
+import { podMetadata } from './pod-metadata.js';
 
 export interface Unwrapped {
   shipper: string | null;
@@ -41,45 +51,17 @@ export interface Unwrapped {
   stream: string | null;
   /** CRI `P`: this line is continued by the next line of the same stream. */
   partial: boolean;
+  /** Labels the envelope states (Kubernetes coordinates); `NO_LABELS` when none. Never mutated. */
+  labels: Readonly<Record<string, string>>;
 }
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type JsonObject = { [k: string]: Json };
+/** The labels of an envelope that states none, shared. */
+export const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 const CRI = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) (stdout|stderr) ([PF])(?: (.*))?$/s;
 
 function bare(line: string): Unwrapped {
-  return { shipper: null, body: line, host: null, service: null, file: null, envelopeTime: null, format: null, stream: null, partial: false };
-}
-
-function isObject(v: Json | undefined): v is JsonObject {
-  return v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** Read a dotted path from nested objects, also accepting the dotted name as one flat key. */
-function at(obj: JsonObject, path: string): Json | undefined {
-  if (path in obj) return obj[path];
-  let cur: Json | undefined = obj;
-  for (const part of path.split('.')) {
-    if (!isObject(cur)) return undefined;
-    cur = cur[part];
-  }
-  return cur;
-}
-
-function text(v: Json | undefined): string | null {
-  if (v === undefined || v === null || v === '') return null;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return null;
-}
-
-function first(obj: JsonObject, paths: readonly string[]): string | null {
-  for (const p of paths) {
-    const v = text(at(obj, p));
-    if (v !== null) return v;
-  }
-  return null;
+  return { shipper: null, body: line, host: null, service: null, file: null, envelopeTime: null, format: null, stream: null, partial: false, labels: NO_LABELS };
 }
 
 function bodyOf(v: Json | undefined): string {
@@ -110,6 +92,19 @@ function envelope(shipper: string, obj: JsonObject, body: Json | undefined, f: P
     format: f.format ?? text(obj['format']),
     stream: f.stream ?? null,
     partial: false,
+    labels: f.labels ?? NO_LABELS,
+  };
+}
+
+/** Explicit service fields, which win over Kubernetes-derived names. */
+const SERVICE_FIELDS = ['service.name', 'service'] as const;
+
+/** The service by the precedence in the module comment, and the pod's labels. */
+function serviceAndLabels(o: JsonObject, explicit: readonly string[], containers: readonly string[]): Pick<Unwrapped, 'service' | 'labels'> {
+  const pod = podMetadata(o);
+  return {
+    service: first(o, explicit) ?? pod?.service ?? first(o, containers),
+    labels: pod === null ? NO_LABELS : pod.labels,
   };
 }
 
@@ -125,7 +120,7 @@ function fromObject(o: JsonObject): Unwrapped | null {
     return envelope('fluent-bit', o, o['log'], {
       envelopeTime: text(o['date']) ?? text(o['time']),
       host: first(o, ['kubernetes.host', 'host', 'hostname']),
-      service: first(o, ['kubernetes.container_name', 'container_name', 'service']),
+      ...serviceAndLabels(o, SERVICE_FIELDS, ['container_name']),
       file: first(o, ['file', 'path', 'filename']),
       stream: text(o['stream']),
     });
@@ -136,7 +131,7 @@ function fromObject(o: JsonObject): Unwrapped | null {
     return envelope(agent === 'elastic-agent' || text(at(o, 'elastic_agent.id')) !== null ? 'elastic-agent' : 'filebeat', o, o['message'], {
       envelopeTime: text(o['@timestamp']),
       host: first(o, ['host.name', 'host.hostname', 'host']),
-      service: first(o, ['service.name', 'kubernetes.container.name', 'container.name']),
+      ...serviceAndLabels(o, SERVICE_FIELDS, ['container.name']),
       file: first(o, ['log.file.path']),
       stream: first(o, ['stream']),
       format: first(o, ['fields.format', 'labels.format', 'format']),
@@ -147,7 +142,7 @@ function fromObject(o: JsonObject): Unwrapped | null {
     return envelope('vector', o, o['message'], {
       envelopeTime: text(o['timestamp']),
       host: first(o, ['host', 'hostname', 'kubernetes.pod_node_name']),
-      service: first(o, ['kubernetes.container_name', 'container_name', 'appname', 'service']),
+      ...serviceAndLabels(o, [...SERVICE_FIELDS, 'appname'], ['container_name']),
       file: first(o, ['file', 'kubernetes.file']),
       stream: text(o['stream']),
     });
@@ -180,7 +175,7 @@ function fromObject(o: JsonObject): Unwrapped | null {
 export function unwrapLine(line: string): Unwrapped {
   const c = CRI.exec(line);
   if (c) {
-    return { shipper: 'cri', body: c[4] ?? '', host: null, service: null, file: null, envelopeTime: c[1] as string, format: null, stream: c[2] as string, partial: c[3] === 'P' };
+    return { shipper: 'cri', body: c[4] ?? '', host: null, service: null, file: null, envelopeTime: c[1] as string, format: null, stream: c[2] as string, partial: c[3] === 'P', labels: NO_LABELS };
   }
   const obj = parseObject(line);
   let env: Unwrapped | null = null;

@@ -9,6 +9,7 @@
  *    `\n`; the event keeps the envelope fields of its first line.
  * Events come back in the order of their first line; events with an empty body are left out.
  */
+import { K8S_LABELS } from '../../shared/kubernetes.js';
 import { unwrapLine, type Unwrapped } from './envelopes.js';
 import { LineGrouper } from './multiline.js';
 
@@ -30,10 +31,19 @@ interface Item {
 /** The stream key of a line without envelope fields (every bare line). */
 const BARE_STREAM = '||||';
 
-/** The stream a line belongs to: lines merge only within one stream (also used by `sluice parse`). */
+/**
+ * The stream a line belongs to: lines merge only within one stream (also used by `sluice parse`).
+ * Envelope fields shipper, stream, service, host, file and, when the envelope names a
+ * Kubernetes pod or container, namespace/pod/container: the containers of one pod (an app
+ * and its sidecar) share service and node, and a shipper need not name the file.
+ */
 export function streamKeyOf(u: Unwrapped): string {
   if (u.shipper === null && u.stream === null && u.service === null && u.host === null && u.file === null) return BARE_STREAM;
-  return `${u.shipper ?? ''}|${u.stream ?? ''}|${u.service ?? ''}|${u.host ?? ''}|${u.file ?? ''}`;
+  const key = `${u.shipper ?? ''}|${u.stream ?? ''}|${u.service ?? ''}|${u.host ?? ''}|${u.file ?? ''}`;
+  const pod = u.labels[K8S_LABELS.pod];
+  const container = u.labels[K8S_LABELS.container];
+  if (pod === undefined && container === undefined) return key;
+  return `${key}|${u.labels[K8S_LABELS.namespace] ?? ''}/${pod ?? ''}/${container ?? ''}`;
 }
 
 /** A message that is one pretty-printed JSON document is one event, not one per line. */

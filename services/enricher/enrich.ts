@@ -31,6 +31,7 @@ import type { LogRecord } from '../../shared/records.js';
 import { loadConfig, type ConfigOf } from '../../shared/config.js';
 import { enricherSchema } from './config.js';
 import { createPathResolver, k8sFromAttributes, type K8sInfo } from './context/kubernetes.js';
+import { K8S_LABELS } from '../../shared/kubernetes.js';
 import { loadCatalog, type ServiceCatalog } from './context/catalog.js';
 import { createUserAgentParser, type UserAgentParser } from './context/user-agent.js';
 import { clientAddress, isPublicIp, type GeoLookup } from './context/geo.js';
@@ -128,11 +129,11 @@ export function enrich(record: LogRecord, ctx: EnrichContext): LogRecord {
   if (ctx.kubernetes !== null) {
     const k8s = kubernetesOf(record, ctx.kubernetes);
     if (k8s !== null) {
-      setLabel(labels, 'k8s.namespace', k8s.namespace);
-      setLabel(labels, 'k8s.pod', k8s.pod);
-      setLabel(labels, 'k8s.container', k8s.container);
-      setLabel(labels, 'container.id', k8s.containerId);
-      setLabel(labels, 'k8s.workload', k8s.workload);
+      setLabel(labels, K8S_LABELS.namespace, k8s.namespace);
+      setLabel(labels, K8S_LABELS.pod, k8s.pod);
+      setLabel(labels, K8S_LABELS.container, k8s.container);
+      setLabel(labels, K8S_LABELS.containerId, k8s.containerId);
+      setLabel(labels, K8S_LABELS.workload, k8s.workload);
       if (out.service === null && k8s.workload !== null) out.service = k8s.workload;
     }
   }

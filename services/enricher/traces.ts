@@ -56,7 +56,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { LogRecord, Micros, Span } from '../../shared/records.js';
-import { parseTimestamp } from '../normalizer/timestamps.js';
+import { parseTimestamp } from '../../shared/time/timestamps.js';
 
 /** Keys of `record.ids` that identify one request across services, in precedence order. */
 export const CORRELATION_KEYS = ['correlation_id', 'request_id', 'transaction_id'] as const;

@@ -7,7 +7,7 @@
  */
 import type { Http } from '../../shared/records.js';
 import type { ParseContext, ParsedText } from './parsed.js';
-import { fracMicros, monthNumber } from './timestamps.js';
+import { fracMicros, monthNumber } from '../../shared/time/timestamps.js';
 
 // Quoted fields use the unrolled-loop form "[^"\\]*(?:\\.[^"\\]*)*" so matching stays linear.
 const Q = '"([^"\\\\]*(?:\\\\.[^"\\\\]*)*)"';

@@ -10,10 +10,10 @@
  * compiled once; a line that matches none of them is not this family (null).
  */
 import type { Level } from '../../shared/records.js';
-import { fromLetter, toLevel } from './levels.js';
+import { fromLetter, toLevel } from '../../shared/levels.js';
 import { parseLogfmt } from './logfmt.js';
 import type { ParseContext, ParsedText } from './parsed.js';
-import { civilMicros, fracMicros, offsetMinutes, yearlessMicros } from './timestamps.js';
+import { civilMicros, fracMicros, offsetMinutes, yearlessMicros } from '../../shared/time/timestamps.js';
 
 /** Leading `[yyyy-MM-dd HH:mm:ss[.,]frac[zone]]`, with or without brackets. */
 const ISO_HEAD = /^(\[)?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?\]? +/;

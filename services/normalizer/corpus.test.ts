@@ -43,6 +43,16 @@ if (!present) {
       expect(frac(r.level)).toBeGreaterThanOrEqual(FLOOR);
       expect(frac(r.component)).toBeGreaterThanOrEqual(FLOOR);
     });
+    // The honest measure (issue #9): every system-specific reader off, the generic header
+    // reader alone must still find the time and the level.
+    test.each(LOGHUB_SYSTEMS.map((s) => [s] as const))('%s, generic header reader only', (system) => {
+      const r = evaluateLoghub(corpus, system, 'generic');
+      const frac = (s: { ok: number; total: number } | null) => (s === null ? 1 : s.ok / s.total);
+      if (Math.min(frac(r.timestamp), frac(r.level)) < FLOOR) console.log(r.misses.join('\n')); // eslint-disable-line no-console
+      expect(r.records).toBe(2000);
+      expect(frac(r.timestamp)).toBeGreaterThanOrEqual(FLOOR);
+      expect(frac(r.level)).toBeGreaterThanOrEqual(FLOOR);
+    });
   });
 
   const apache = join(corpus, 'elastic-examples', 'apache_logs', 'apache_logs');

@@ -21,7 +21,7 @@
  */
 import type { Http } from '../../shared/records.js';
 import type { ParseContext, ParsedText } from './parsed.js';
-import { fracMicros, parseIso } from './timestamps.js';
+import { fracMicros, parseIso } from '../../shared/time/timestamps.js';
 
 const Q = '"([^"\\\\]*(?:\\\\.[^"\\\\]*)*)"';
 const TIME = '(\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(?:\\.\\d{1,9})?Z)';

@@ -1,4 +1,5 @@
-import { applyFallbacks, instantFromTimeOfDay } from './fallbacks.js';
+import { envelopeTime, timeOfDayLine } from './fallbacks.js';
+import { instantFromTimeOfDay } from '../../shared/time/layout.js';
 import { normalize } from './normalize.js';
 import type { RawEvent } from '../../shared/records.js';
 
@@ -36,10 +37,12 @@ describe('normalizer fallbacks', () => {
     expect(normalize(raw('{"msg":"x","service":"checkout"}', null, 'other'), opts).service).toBe('checkout');
   });
 
-  test('applyFallbacks leaves parsed times alone', () => {
-    const r = normalize(raw('{"time":"2024-01-01T00:00:00Z","msg":"m"}', '2022-08-22T05:20:01Z'), opts);
-    const before = { ...r };
-    applyFallbacks(raw('{"time":"2024-01-01T00:00:00Z","msg":"m"}', '2022-08-22T05:20:01Z'), r);
-    expect(r.timestamp).toBe(before.timestamp);
+  test('the fallbacks leave parsed times alone', () => {
+    const ev = raw('{"time":"2024-01-01T00:00:00Z","msg":"m"}', '2022-08-22T05:20:01Z');
+    const r = normalize(ev, opts);
+    const before = r.timestamp;
+    envelopeTime(ev, r);
+    expect(timeOfDayLine(ev, r)).toBe(false);
+    expect([r.timestamp, r.flags]).toEqual([before, []]);
   });
 });

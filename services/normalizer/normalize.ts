@@ -10,7 +10,13 @@
  *   syslog 5424/3164, access logs, AWS ELB/ALB logs, log4j-like application logs, klog,
  *   Loghub families) or forced to one by the RawEvent `format` hint; logfmt fields take
  *   the JSON path; a body no format matches (or that fails its forced format, flagged
- *   `format_mismatch`) keeps its text as the message;
+ *   `format_mismatch`, or is hinted `text`) goes to the generic header reader
+ *   (shared/formats/header.ts), which reads the time, level, host and program of any
+ *   line from the catalogue of documented layouts; with `readers: 'generic'` every
+ *   system-specific reader is off and only JSON, logfmt and the header reader run;
+ * - JSON and logfmt fields with no well-known time or level key are searched by the shape
+ *   of their values (`timeByShape`, `levelByShape`: first keys named like a time or a
+ *   level, then any value that is one), in that fixed order, which `explain` reports;
  * - the event time comes from the log; when it is absent or unparseable the Kafka
  *   timestamp is used and `timestamp_source` is "ingest". The same holds for a time
  *   outside what the sinks can store (before 1970 or after 2255-06-05, `isStorableTime`:
@@ -25,18 +31,23 @@
  *   Loki, Grafana, Cortex, Tempo; request-line.ts) fills `http` when the fields did not;
  * - an event time beyond the future or past horizon of the Kafka timestamp is kept and
  *   flagged `clock_skew_future` / `clock_skew_past` (clock.ts);
- * - the stage is pure: same RawEvent, same LogRecord (`onClockSkew` only observes).
+ * - the stage is pure: same RawEvent, same LogRecord (`onClockSkew` only observes), except
+ *   for the order of numeric dates (`03/04/2024`), which a stream learns from its values
+ *   (header.ts); the stage's StreamMemory only speeds up what it would read anyway.
  */
 import type { Stage, StageInput, StageOutput } from '../../shared/stage.js';
 import type { ErrorInfo, Http, LogRecord, RawEvent } from '../../shared/records.js';
-import { assertZone, isStorableTime, parseTimestamp } from './timestamps.js';
-import { severityNumber, toLevel } from './levels.js';
+import { assertZone, isStorableTime, parseTimestamp } from '../../shared/time/timestamps.js';
+import { parseCatalogueTime } from '../../shared/time/catalogue.js';
+import { readHeader, StreamMemory } from '../../shared/formats/header.js';
+import { fromLetter, severityNumber, toLevel } from '../../shared/levels.js';
 import { detectAndParse, hintFamily, parseAs } from './text-formats.js';
+import { looksLikeLogfmt } from './logfmt.js';
 import type { ParsedText } from './parsed.js';
 import { clockSkew, type ClockHorizons, type ClockObserver } from './clock.js';
 import { requestLineHttp } from './request-line.js';
 import { splitStackTrace } from './stack-trace.js';
-import { applyFallbacks } from './fallbacks.js';
+import { envelopeMicros, envelopeTime, timeOfDayLine, traceFromText } from './fallbacks.js';
 
 export interface NormalizeOptions {
   outputTopic: string;
@@ -58,6 +69,19 @@ export interface NormalizeOptions {
    * must not throw.
    */
   onClockSkew?: ClockObserver | undefined;
+  /**
+   * 'all' (default): every reader. 'generic': JSON, logfmt and the generic header reader
+   * only, every reader written for a system or product switched off (the honest measure of
+   * `npm run corpus:accuracy -- --generic-only`).
+   */
+  readers?: 'all' | 'generic' | undefined;
+}
+
+/** Where a record's reader, time and level came from (`sluice parse --explain`). */
+export interface Explanation {
+  reader: string;
+  time: string;
+  level: string;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -257,10 +281,11 @@ function errorOf(fields: Map<string, Json>): ErrorInfo | null {
 
 export function createNormalizeStage(opts: NormalizeOptions): Stage<RawEvent> {
   if (opts.zone) assertZone(opts.zone);
+  const streams = new StreamMemory();
   return {
     name: 'normalize',
     process(input: StageInput<RawEvent>): StageOutput[] {
-      const record = normalize(input.value, opts);
+      const record = normalize(input.value, opts, streams);
       if (opts.onClockSkew) {
         const skew = clockSkew(record, input.value.kafka_timestamp, opts);
         if (skew) opts.onClockSkew(skew);
@@ -281,9 +306,20 @@ function parseJsonObject(body: string): JsonObject | null {
   }
 }
 
-export function normalize(ev: RawEvent, opts: NormalizeOptions): LogRecord {
-  const record = read(ev, opts);
-  applyFallbacks(ev, record);
+/**
+ * One RawEvent to its LogRecord. `streams` remembers each stream's time layout and date
+ * order (pass the same memory for the lines of one run); `explain`, when given, is filled.
+ */
+export function normalize(ev: RawEvent, opts: NormalizeOptions, streams?: StreamMemory, explain?: Explanation): LogRecord {
+  const ex = explain ?? { reader: '', time: '', level: '' };
+  const record = read(ev, opts, streams, ex);
+  if (record.timestamp_source === 'ingest' && envelopeMicros(ev) !== undefined) {
+    envelopeTime(ev, record);
+    ex.time = 'shipper envelope (no time in the body)';
+  }
+  if (record.timestamp_source === 'ingest' && ex.time === '') ex.time = 'Kafka timestamp (no time in the body)';
+  if (record.level === 'UNKNOWN') ex.level = 'none found';
+  traceFromText(record);
   if (record.error === null) {
     const split = splitStackTrace(record.message);
     if (split) {
@@ -297,16 +333,18 @@ export function normalize(ev: RawEvent, opts: NormalizeOptions): LogRecord {
   return record;
 }
 
-/** The body read as JSON, a text format or plain text; `normalize` then derives from the message. */
-function read(ev: RawEvent, opts: NormalizeOptions): LogRecord {
-  const family = hintFamily(ev.format);
+/** The body read as JSON, a text format or by the generic header reader; `normalize` then derives from the message. */
+function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation): LogRecord {
+  const generic = opts.readers === 'generic';
+  const family = generic && ev.format !== 'json' && ev.format !== 'logfmt' ? undefined : hintFamily(ev.format);
   if (family === undefined || family === 'json') {
     const obj = parseJsonObject(ev.body);
     if (obj) {
       const base = baseRecord(ev);
       base.source.format = ev.format ?? 'json';
+      ex.reader = 'json';
       try {
-        fromFields(base, flatten(obj, opts.maxJsonDepth), ev, opts);
+        fromFields(base, flatten(obj, opts.maxJsonDepth), ev, opts, ex);
         return base;
       } catch (err) {
         // JSON.parse is iterative, but JSON.stringify of a part below maxJsonDepth recurses:
@@ -314,27 +352,72 @@ function read(ev: RawEvent, opts: NormalizeOptions): LogRecord {
         if (!isStackOverflow(err)) throw err;
         const text = baseRecord(ev);
         text.flags.push('json_too_deep');
+        ex.reader = 'text (JSON too deep)';
         return text;
       }
     }
     if (family === 'json') {
       const base = baseRecord(ev);
       base.flags.push('format_mismatch');
-      return base;
+      return fromHeader(base, ev, opts, streams, ex);
     }
   }
   const base = baseRecord(ev);
-  if (family === 'text') return base;
-  const line = trimEol(ev.body);
-  const ctx = { ingest: ev.kafka_timestamp, zone: opts.zone };
-  const parsed = family === undefined ? detectAndParse(line, ctx) : parseAs(family, line, ctx);
-  if (!parsed) {
-    if (family !== undefined) base.flags.push('format_mismatch');
+  if (family === 'text') {
+    // The shipper said the body is plain text: nothing is read from it.
+    ex.reader = 'text (format hint)';
     return base;
   }
+  const line = trimEol(ev.body);
+  const ctx = { ingest: ev.kafka_timestamp, zone: opts.zone };
+  const parsed = generic ? (looksLikeLogfmt(line) ? parseAs('logfmt', line, ctx) : null) : family === undefined ? detectAndParse(line, ctx) : parseAs(family, line, ctx);
+  if (!parsed) {
+    if (family !== undefined) base.flags.push('format_mismatch');
+    if (!generic && timeOfDayLine(ev, base)) {
+      ex.reader = ex.time = ex.level = 'logback time-of-day line (fallbacks.ts)';
+      return base;
+    }
+    return fromHeader(base, ev, opts, streams, ex);
+  }
   base.source.format = ev.format ?? parsed.format;
-  if (parsed.fields) fromFields(base, parsed.fields, ev, opts);
-  else fromText(base, parsed, opts);
+  ex.reader = parsed.format;
+  if (parsed.fields) fromFields(base, parsed.fields, ev, opts, ex);
+  else {
+    fromText(base, parsed, opts);
+    if (base.timestamp_source === 'event') ex.time = `${parsed.format} reader`;
+    if (base.level !== 'UNKNOWN') ex.level = `${parsed.format} reader`;
+  }
+  return base;
+}
+
+/** Stream identity for the header reader's memory: lines of one source share a layout. */
+function streamKey(ev: RawEvent): string {
+  return `${ev.tenant}\u0000${ev.service ?? ''}\u0000${ev.host ?? ''}\u0000${ev.file ?? ''}\u0000${ev.origin.topic}`;
+}
+
+/** A text body no specific reader claimed: the generic header reader (shared/formats/header.ts). */
+function fromHeader(base: LogRecord, ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation): LogRecord {
+  const line = trimEol(ev.body);
+  const h = readHeader(line, { ingest: ev.kafka_timestamp, zone: opts.zone, reference: envelopeMicros(ev) }, streams?.get(streamKey(ev)));
+  ex.reader = 'generic header';
+  if (h.time !== undefined && isStorableTime(h.time)) {
+    base.timestamp = h.time;
+    base.timestamp_source = 'event';
+    ex.time = `layout "${h.timeLayout}" at ${h.timeStart}-${h.timeEnd}`;
+  }
+  if (h.level !== undefined) {
+    base.level = h.level;
+    base.severity_number = severityNumber[h.level];
+    ex.level = `header token ${JSON.stringify(h.levelText)}`;
+  }
+  if (h.host !== undefined) base.host = h.host;
+  if (h.program !== undefined) {
+    base.service ??= h.program;
+    base.attributes['program'] = h.program;
+  }
+  if (h.pid !== undefined) base.attributes['pid'] = h.pid;
+  if (h.messageStart > 0) base.message = line.slice(h.messageStart);
+  base.flags.push(...h.flags);
   return base;
 }
 
@@ -365,7 +448,7 @@ function baseRecord(ev: RawEvent): LogRecord {
     http: null,
     error: null,
     attributes: {},
-    labels: {},
+    labels: { ...ev.labels },
     flags: [...ev.flags],
   };
 }
@@ -409,17 +492,88 @@ function fromText(base: LogRecord, p: ParsedText, opts: NormalizeOptions): void 
   putAttributes(base, Object.entries(p.attributes), opts);
 }
 
+/** A time value of a field: RFC 3339, epoch, or any calendar layout of the catalogue. */
+function fieldTime(v: Json | undefined, ev: RawEvent, opts: NormalizeOptions): number | undefined {
+  const t = parseTimestamp(v, opts.zone) ?? (typeof v === 'string' ? parseCatalogueTime(v, { ingest: ev.kafka_timestamp, zone: opts.zone }) : undefined);
+  return t !== undefined && isStorableTime(t) ? t : undefined;
+}
+
+/** Keys that name a time by their last part (`t.$date`, `created_at`, `eventTime`). */
+const TIME_NAME = /(?:^|[._@$-])(?:t|ts|time|timestamp|date|datetime|when)$|time$|date$|_at$|At$/i;
+/** Keys that name a level (`s` is MongoDB's severity). */
+const LEVEL_NAME = /(?:^|[._@-])(?:level|severity|lvl|loglevel|sev|priority|s)$|level$/i;
+const SHAPE_LEVEL_WORDS = new Set(['TRACE', 'DEBUG', 'INFO', 'NOTICE', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL', 'trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'critical']);
+const EPOCH_MIN_US = Date.UTC(2000, 0, 1) * 1000;
+
+/**
+ * No well-known key held the time: keys named like a time, then any string value that a
+ * catalogue layout reads in full, in field order. The key is consumed.
+ */
+function timeByShape(fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions): [string, number] | undefined {
+  for (const pass of [1, 2]) {
+    for (const [k, v] of fields) {
+      if (pass === 1 ? !TIME_NAME.test(k) : typeof v !== 'string') continue;
+      if (typeof v !== 'string' && typeof v !== 'number') continue;
+      let t = pass === 1 ? fieldTime(v, ev, opts) : parseCatalogueTime(v as string, { ingest: ev.kafka_timestamp, zone: opts.zone });
+      // An epoch must look like a recent time, not a count.
+      if (t !== undefined && (typeof v === 'number' || /^\d+(\.\d+)?$/.test(String(v))) && (t < EPOCH_MIN_US || t > ev.kafka_timestamp + 86_400_000_000)) t = undefined;
+      if (t !== undefined && isStorableTime(t)) {
+        fields.delete(k);
+        return [k, t];
+      }
+    }
+  }
+  return undefined;
+}
+
+/** No well-known key held the level: keys named like a level, then a value that is a level word. */
+function levelByShape(fields: Map<string, Json>): [string, ReturnType<typeof toLevel>] | undefined {
+  for (const [k, v] of fields) {
+    if (!LEVEL_NAME.test(k) || (typeof v !== 'string' && typeof v !== 'number')) continue;
+    const l = typeof v === 'string' && v.length === 1 ? fromLetter(v) : typeof v === 'string' && /^D[1-5]$/.test(v) ? 'DEBUG' : toLevel(v);
+    if (l !== 'UNKNOWN') {
+      fields.delete(k);
+      return [k, l];
+    }
+  }
+  for (const [k, v] of fields) {
+    if (typeof v === 'string' && SHAPE_LEVEL_WORDS.has(v)) {
+      fields.delete(k);
+      return [k, toLevel(v)];
+    }
+  }
+  return undefined;
+}
+
 /** The field-by-field path shared by JSON objects and logfmt pairs. */
-function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions): void {
+function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions, ex: Explanation): void {
   // Serilog CLEF leaves out `@l` for Information.
   const clef = fields.has('@t') && (fields.has('@mt') || fields.has('@m'));
-  const ts = parseTimestamp(take(fields, TIME_KEYS), opts.zone);
-  if (ts !== undefined && isStorableTime(ts)) {
+  const timeEntry = takeEntry(fields, TIME_KEYS);
+  let ts = fieldTime(timeEntry?.[1], ev, opts);
+  if (ts !== undefined) ex.time = `field "${timeEntry?.[0]}"`;
+  else {
+    const shaped = timeByShape(fields, ev, opts);
+    if (shaped) {
+      ts = shaped[1];
+      ex.time = `field "${shaped[0]}" (by its ${TIME_NAME.test(shaped[0]) ? 'name' : 'value'})`;
+    }
+  }
+  if (ts !== undefined) {
     base.timestamp = ts;
     base.timestamp_source = 'event';
   }
-  const rawLevel = take(fields, LEVEL_KEYS);
-  const level = rawLevel === undefined && clef ? 'INFO' : toLevel(rawLevel);
+  const levelEntry = takeEntry(fields, LEVEL_KEYS);
+  let level = levelEntry === undefined && clef ? 'INFO' : toLevel(levelEntry?.[1]);
+  if (levelEntry !== undefined && level !== 'UNKNOWN') ex.level = `field "${levelEntry[0]}"`;
+  else if (clef && levelEntry === undefined) ex.level = 'Serilog CLEF default (Information)';
+  else if (levelEntry === undefined) {
+    const shaped = levelByShape(fields);
+    if (shaped) {
+      level = shaped[1];
+      ex.level = `field "${shaped[0]}" (by its ${LEVEL_NAME.test(shaped[0]) ? 'name' : 'value'})`;
+    }
+  }
   base.level = level;
   base.severity_number = severityNumber[level];
   const message = take(fields, MESSAGE_KEYS);

@@ -5,9 +5,9 @@
  * RFC 3339 timestamp. PRI gives the level through the severity (PRI mod 8) and the
  * `syslog.facility` attribute; the app name / tag becomes the service.
  */
-import { fromSyslogSeverity } from './levels.js';
+import { fromSyslogSeverity } from '../../shared/levels.js';
 import type { ParseContext, ParsedText } from './parsed.js';
-import { civilMicros, monthNumber, parseIso, yearlessMicros, fracMicros } from './timestamps.js';
+import { civilMicros, monthNumber, parseIso, yearlessMicros, fracMicros } from '../../shared/time/timestamps.js';
 
 const RFC5424 = /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ?([\s\S]*)$/;
 // Lenient like rsyslog (its parse1 vectors): a space after PRI, a year before the time

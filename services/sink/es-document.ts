@@ -5,7 +5,7 @@
  * without setup. Pure: no client, no clock.
  */
 import type { LogRecord, MetricWindow, Span, TraceSummary } from '../../shared/records.js';
-import { formatMicros } from '../normalizer/timestamps.js';
+import { formatMicros } from '../../shared/time/timestamps.js';
 
 export type EsDocument = Record<string, unknown>;
 

@@ -12,7 +12,8 @@ import type { LogRecord } from '../../../shared/records.js';
 import { createRedactor, BUILTIN_KINDS } from './redact.js';
 import { templateRoute } from './route.js';
 import { createUserAgentParser } from './user-agent.js';
-import { k8sFromPath, workloadOf } from './kubernetes.js';
+import { k8sFromPath } from './kubernetes.js';
+import { workloadOf } from '../../../shared/kubernetes.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 

@@ -1,4 +1,4 @@
-import { createPathResolver, k8sFromAttributes, k8sFromPath, workloadOf } from './kubernetes.js';
+import { createPathResolver, k8sFromAttributes, k8sFromPath } from './kubernetes.js';
 
 const ID = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
 
@@ -50,26 +50,4 @@ describe('k8sFromAttributes', () => {
     expect(k8sFromAttributes({ 'k8s.pod.name': 'api-7c9d8f6b5-abcde', 'k8s.namespace.name': 'prod' })?.namespace).toBe('prod');
   });
   test('none', () => expect(k8sFromAttributes({ thread: 'main' })).toBeNull());
-});
-
-describe('workloadOf', () => {
-  test.each([
-    // Deployments (Nezha's TrainTicket and OnlineBoutique pods).
-    ['ts-order-service-5d8f7b9c4-xk2lp', 'ts-order-service'],
-    ['ts-order-service-5b67c48447-mv5hb', 'ts-order-service'],
-    ['ts-basic-service-5dc8d4f9fd-46997', 'ts-basic-service'],
-    ['ts-station-food-service-dc4d75dd-fw6ft', 'ts-station-food-service'],
-    ['currencyservice-cf787dd48-vpjrd', 'currencyservice'],
-    ['adservice-5f6585d649-fnmft', 'adservice'],
-    // StatefulSet, DaemonSet, CronJob, bare pods.
-    ['kafka-0', 'kafka'],
-    ['elasticsearch-master-12', 'elasticsearch-master'],
-    ['fluent-bit-x7k2p', 'fluent-bit'],
-    ['backup-28472640-x7k2p', 'backup'],
-    ['etcd-node-1', 'etcd-node'],
-    ['debug-shell', 'debug-shell'],
-    ['nginx', 'nginx'],
-    // A last word with vowels is not a generated suffix.
-    ['my-app-stuff', 'my-app-stuff'],
-  ])('%s -> %s', (pod, workload) => expect(workloadOf(pod)).toBe(workload));
 });

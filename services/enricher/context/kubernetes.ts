@@ -10,8 +10,10 @@
  *   `kubernetes.namespace_name`, `kubernetes.container_name`, and OpenTelemetry
  *   `k8s.pod.name`, `k8s.namespace.name`, `k8s.container.name`.
  *
- * The workload is the pod name without the suffixes controllers add (`workloadOf`).
+ * The workload is the pod name without the suffixes controllers add (`workloadOf`,
+ * shared/kubernetes.ts, the same rule the collector names services by).
  */
+import { workloadOf } from '../../../shared/kubernetes.js';
 import { LruCache } from './lru.js';
 
 export interface K8sInfo {
@@ -89,37 +91,4 @@ export function k8sFromAttributes(attrs: Readonly<Record<string, string>>): K8sI
   const containerId = first(attrs, ATTR_KEYS.containerId);
   if (pod === null && namespace === null && container === null) return null;
   return { pod, namespace, container, containerId, workload: pod === null ? null : workloadOf(pod) };
-}
-
-// Kubernetes' rand.SafeEncodeString alphabet (no vowels, no 0/1/3), used for the
-// pod-template-hash and the 5-character pod suffix.
-const SAFE = /^[bcdfghjklmnpqrstvwxz2456789]+$/;
-
-function safe(s: string, min: number, max: number): boolean {
-  return s.length >= min && s.length <= max && SAFE.test(s);
-}
-
-/**
- * The workload (Deployment, StatefulSet, DaemonSet, Job, CronJob) a pod belongs to,
- * from its generated name:
- * - Deployment `<name>-<pod-template-hash, 6..10>-<5>`: `ts-order-service-5d8f7b9c4-xk2lp` -> `ts-order-service`;
- * - CronJob `<name>-<scheduled minutes, 8..10 digits>-<5>`: `backup-28472640-x7k2p` -> `backup`;
- * - DaemonSet, Job, bare ReplicaSet `<name>-<5>`: `fluent-bit-x7k2p` -> `fluent-bit`;
- * - StatefulSet `<name>-<ordinal>`: `kafka-0` -> `kafka`.
- * A name without a controller suffix is its own workload (a bare pod).
- */
-export function workloadOf(pod: string): string {
-  const last = pod.lastIndexOf('-');
-  if (last <= 0) return pod;
-  const suffix = pod.slice(last + 1);
-  if (suffix.length === 5 && SAFE.test(suffix)) {
-    const prev = pod.lastIndexOf('-', last - 1);
-    if (prev > 0) {
-      const hash = pod.slice(prev + 1, last);
-      if (safe(hash, 6, 10) || /^\d{8,10}$/.test(hash)) return pod.slice(0, prev);
-    }
-    return pod.slice(0, last);
-  }
-  if (/^(?:0|[1-9]\d{0,4})$/.test(suffix)) return pod.slice(0, last);
-  return pod;
 }

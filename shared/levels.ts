@@ -3,14 +3,17 @@
  * severities -> Sluice level and OpenTelemetry severity_number (OTel logs data model,
  * "Severity Fields": TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17, FATAL 21).
  */
-import type { Level } from '../../shared/records.js';
+import type { Level } from './records.js';
 
 export const severityNumber: Readonly<Record<Level, number>> = { TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21, UNKNOWN: 0 };
 
 const words: Readonly<Record<string, Level>> = {
   trace: 'TRACE', trc: 'TRACE', finest: 'TRACE', finer: 'TRACE', verbose: 'TRACE', v: 'TRACE',
   debug: 'DEBUG', dbg: 'DEBUG', d: 'DEBUG', fine: 'DEBUG', config: 'DEBUG',
+  debug1: 'DEBUG', debug2: 'DEBUG', debug3: 'DEBUG', debug4: 'DEBUG', debug5: 'DEBUG', // PostgreSQL
   info: 'INFO', inf: 'INFO', i: 'INFO', information: 'INFO', informational: 'INFO', notice: 'INFO', normal: 'INFO',
+  note: 'INFO', system: 'INFO', // MySQL 8 [Note] / [System]
+  log: 'INFO', // PostgreSQL LOG, console.log
   warn: 'WARN', warning: 'WARN', wrn: 'WARN', w: 'WARN',
   error: 'ERROR', err: 'ERROR', e: 'ERROR', severe: 'ERROR', fail: 'ERROR', failure: 'ERROR',
   fatal: 'FATAL', critical: 'FATAL', crit: 'FATAL', alert: 'FATAL', emerg: 'FATAL', emergency: 'FATAL', panic: 'FATAL', dpanic: 'FATAL', f: 'FATAL',

@@ -12,7 +12,7 @@
  * take the year of the ingest time, minus one when that would put the event more than
  * `FUTURE_TOLERANCE_US` (7 days) after the ingest time (a December event read in January).
  */
-import type { Micros } from '../../shared/records.js';
+import type { Micros } from '../records.js';
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$/;
 
