@@ -3,6 +3,8 @@
  * The `sluice` command. Subcommands:
  *   sluice config [service]   print the configuration reference (Markdown), all services or one
  *   sluice parse [options] [file ...]   run collect + normalize on files or stdin, NDJSON to stdout
+ *   sluice validate [file] [--sample log]   check a sluice.yaml (formats) and try it on a sample
+ *   sluice learn file             infer a format rule from a sample of an unknown log
  *   sluice dlq list [options]     summarize the dead-letter topic by stage and error code (NDJSON with --json)
  *   sluice dlq replay [options]   produce chosen dead letters' original bytes back to their origin topic
  *   sluice help
@@ -22,6 +24,8 @@ import { createKafka, type KafkaClient } from '../shared/kafka.js';
 import { createRegistry } from '../shared/registry.js';
 import { ConfigError, SluiceError, errorMessage } from '../shared/errors.js';
 import { EXIT_CONFIG } from '../shared/main-helpers.js';
+import { loadConfigFile } from '../shared/config-file.js';
+import { LEARN_USAGE, VALIDATE_USAGE, learnCommand, validateCommand } from './formats-commands.js';
 import type { DeadLetter } from '../shared/records.js';
 import {
   DeadLetterDecoder, DlqSummary, ReplayTally, WatermarkTracker, formatSummaryTable, matches, normalizeCode, parseSince,
@@ -45,12 +49,17 @@ function usage(): string {
   return [
     'usage: sluice config [common|collector|normalizer|enricher|sink]',
     '       sluice parse [--format <hint>] [--zone <IANA>] [--source <service>] [--tenant <tenant>]',
-    '                    [--multiline-timeout <ms>] [--no-multiline] [file ...]',
+    '                    [--multiline-timeout <ms>] [--no-multiline] [--rules <sluice.yaml>] [--explain]',
+    '                    [--generic-only] [file ...]',
     '         runs the collector and normalizer stages on the files (or stdin, or "-"), merging',
     '         multi-line events (stack traces) across lines; writes LogRecords as NDJSON to stdout',
     '         and a one-line summary to stderr. On stdin a pending multi-line event is written once',
     '         its stream has been quiet for --multiline-timeout ms (default 1000; 0 = only at end',
-    '         of input). --no-multiline: every line is its own record.',
+    '         of input). --no-multiline: every line is its own record. --rules: the formats of a',
+    '         sluice.yaml (default: $SLUICE_CONFIG, else ./sluice.yaml when present); the summary says',
+    '         how many records each format read. --explain: each record gets an `explain` object',
+    '         (which reader or format read it, where its time and level came from). --generic-only:',
+    '         every reader written for a system off (the generic header reader, JSON and logfmt remain).',
     '       sluice parse --enrich [--derived <dir> [--window-ms <ms>] [--lateness-ms <ms>]',
     '                    [--span-inactivity-ms <ms>] [--trace-inactivity-ms <ms>]] [parse options] [file ...]',
     '         --enrich: also runs the enricher stage (configured by its SLUICE_ENRICHER_* variables,',
@@ -76,6 +85,8 @@ function usage(): string {
     '         --code. Skips (with a warning) letters whose original may have been cut at 256 KiB.',
     '         Replaying twice produces twice. --dry-run lists what would be replayed.',
     '         Both read Kafka, registry and topic settings from the services\' environment variables.',
+    ...VALIDATE_USAGE.replace(/^usage: /, '       ').split('\n'),
+    ...LEARN_USAGE.replace(/^usage: /, '       ').split('\n'),
     '       sluice help',
     '',
   ].join('\n');
@@ -188,6 +199,9 @@ async function parseCommand(argv: string[]): Promise<number> {
         tenant: { type: 'string' },
         'multiline-timeout': { type: 'string' },
         'no-multiline': { type: 'boolean' },
+        rules: { type: 'string' },
+        explain: { type: 'boolean' },
+        'generic-only': { type: 'boolean' },
         enrich: { type: 'boolean' },
         derived: { type: 'string' },
         'window-ms': { type: 'string' },
@@ -215,6 +229,16 @@ async function parseCommand(argv: string[]): Promise<number> {
     enrichMode = setup.mode;
     derivedDir = setup.derivedDir;
   }
+  let formats;
+  try {
+    formats = loadConfigFile(values.rules, process.env).formats;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT_CONFIG;
+    }
+    throw err;
+  }
   const startedAtMs = Date.now();
   let pipeline: ParsePipeline;
   try {
@@ -226,6 +250,9 @@ async function parseCommand(argv: string[]): Promise<number> {
       startedAtMs,
       multiline: values['no-multiline'] !== true,
       enrich: enrichMode,
+      formats,
+      explain: values.explain === true,
+      readers: values['generic-only'] === true ? 'generic' : 'all',
     });
   } catch (err) {
     process.stderr.write(`sluice parse: ${(err as Error).message}\n`);
@@ -574,6 +601,10 @@ async function dlqCommand(argv: string[]): Promise<number> {
 const [cmd, arg] = process.argv.slice(2);
 if (cmd === 'parse') {
   process.exitCode = await parseCommand(process.argv.slice(3));
+} else if (cmd === 'validate') {
+  process.exitCode = validateCommand(process.argv.slice(3));
+} else if (cmd === 'learn') {
+  process.exitCode = learnCommand(process.argv.slice(3));
 } else if (cmd === 'dlq') {
   process.exitCode = await dlqCommand(process.argv.slice(3));
 } else if (cmd === 'config') {

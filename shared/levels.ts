@@ -15,7 +15,7 @@ const words: Readonly<Record<string, Level>> = {
   note: 'INFO', system: 'INFO', // MySQL 8 [Note] / [System]
   log: 'INFO', // PostgreSQL LOG, console.log
   warn: 'WARN', warning: 'WARN', wrn: 'WARN', w: 'WARN',
-  error: 'ERROR', err: 'ERROR', e: 'ERROR', severe: 'ERROR', fail: 'ERROR', failure: 'ERROR',
+  error: 'ERROR', err: 'ERROR', e: 'ERROR', severe: 'ERROR', fail: 'ERROR', failure: 'ERROR', fault: 'ERROR', // Apple unified log
   fatal: 'FATAL', critical: 'FATAL', crit: 'FATAL', alert: 'FATAL', emerg: 'FATAL', emergency: 'FATAL', panic: 'FATAL', dpanic: 'FATAL', f: 'FATAL',
 };
 

@@ -45,7 +45,8 @@ import { createCollectStage } from '../services/collector/collect.js';
 import { unwrapLine } from '../services/collector/envelopes.js';
 import { MultilineMerger, type MergedEvent } from '../services/collector/multiline.js';
 import { streamKeyOf } from '../services/collector/split.js';
-import { createNormalizeStage, type NormalizeOptions } from '../services/normalizer/normalize.js';
+import { createNormalizeStage, type Explanation, type NormalizeOptions } from '../services/normalizer/normalize.js';
+import type { CompiledFormat } from './formats/rules.js';
 import { formatMicros } from './time/timestamps.js';
 import { MetricAggregator, type EmittedWindow } from '../services/enricher/metrics.js';
 import { SpanDeriver } from '../services/enricher/traces.js';
@@ -73,6 +74,12 @@ export interface ParseOptions {
   multiline?: boolean;
   /** `--enrich`: the enricher's stage after normalize, and optionally its derivations. */
   enrich?: EnrichMode | undefined;
+  /** `--rules FILE`: user-declared formats (shared/formats/rules.ts). */
+  formats?: readonly CompiledFormat[] | undefined;
+  /** `--generic-only`: every system-specific reader off (NormalizeOptions.readers). */
+  readers?: 'all' | 'generic' | undefined;
+  /** `--explain`: each NDJSON record gets an `explain` object (reader, time, level). */
+  explain?: boolean | undefined;
 }
 
 /** What `sluice parse --enrich` adds after the normalizer (see `Deriver`). */
@@ -122,8 +129,9 @@ export interface ParseSummary {
 export type LineSink = (ndjsonLine: string) => void | Promise<void>;
 
 /** A LogRecord as one NDJSON line (without the newline). */
-export function toNdjson(record: LogRecord): string {
-  return JSON.stringify({ ...record, timestamp: formatMicros(record.timestamp), observed_at: formatMicros(record.observed_at) });
+export function toNdjson(record: LogRecord, explain?: Explanation): string {
+  const out = { ...record, timestamp: formatMicros(record.timestamp), observed_at: formatMicros(record.observed_at) };
+  return JSON.stringify(explain ? { ...out, explain } : out);
 }
 
 /** A MetricWindow as one NDJSON line: Avro field names and order, window bounds as RFC 3339 (µs). */
@@ -349,6 +357,10 @@ export class ParsePipeline {
   private readonly enrichRecord: ((record: LogRecord) => LogRecord) | null;
   /** Non-null with `enrich.derive`. */
   readonly deriver: Deriver | null;
+  /** `--explain`: each normalized record's explanation, until it is written. */
+  private readonly explanations = new WeakMap<LogRecord, Explanation>();
+  /** Records read by each user format (`--rules`), to say which matched nothing. */
+  readonly formatCounts = new Map<string, number>();
 
   /** Throws (RangeError) on an unknown `zone`, before any input is read. */
   constructor(opts: ParseOptions) {
@@ -360,7 +372,17 @@ export class ParsePipeline {
       maxJsonDepth: 32,
       // Spread, so this compiles whether or not NormalizeOptions declares `zone`.
       ...(opts.zone === undefined ? {} : { zone: opts.zone }),
+      formats: opts.formats,
+      readers: opts.readers,
     };
+    if (opts.explain || (opts.formats && opts.formats.length > 0)) {
+      for (const f of opts.formats ?? []) this.formatCounts.set(f.name, 0);
+      normalizeOptions.onExplain = (record, ex) => {
+        if (opts.explain) this.explanations.set(record, ex);
+        const name = /^format "(.*)" \(sluice\.yaml\)$/.exec(ex.reader)?.[1];
+        if (name !== undefined) this.formatCounts.set(name, (this.formatCounts.get(name) ?? 0) + 1);
+      };
+    }
     this.normalize = createNormalizeStage(normalizeOptions);
     const startedAt = opts.startedAtMs;
     this.ctx = { now: () => startedAt };
@@ -513,8 +535,10 @@ export class ParsePipeline {
       try {
         const input: StageInput<RawEvent> = { ...envelope, key: c.key === null ? null : Buffer.from(c.key), value: c.value as RawEvent, raw: line };
         for (const n of this.normalize.process(input, this.ctx)) {
-          const record = this.enrichRecord ? this.enrichRecord(n.value as LogRecord) : (n.value as LogRecord);
-          out.push(toNdjson(record));
+          const normalized = n.value as LogRecord;
+          const record = this.enrichRecord ? this.enrichRecord(normalized) : normalized;
+          const ex = this.explanations.get(normalized);
+          out.push(ex ? toNdjson(record, ex) : toNdjson(record));
           this.deriver?.push(record);
         }
       } catch (err) {
@@ -531,9 +555,11 @@ export class ParsePipeline {
     const dead = [...s.deadLetters.values()].reduce((n, d) => n + d.count, 0);
     const reasons = [...s.deadLetters].map(([code, d]) => `${code} x${d.count} (e.g. ${JSON.stringify(d.example)})`).join(', ');
     const base = `sluice parse: ${s.lines} lines read, ${s.emptyLines} empty skipped, ${s.oversizedLines} oversized cut, ${s.mergedLines} merged into multi-line events, ${s.records} records written${this.enrichRecord ? ' (enriched)' : ''}, ${dead} dead letters${reasons ? `: ${reasons}` : ''}`;
-    if (!this.deriver) return base;
+    const formats = [...this.formatCounts].map(([name, n]) => `${name} ${n}${n === 0 ? ' (matched nothing)' : ''}`).join(', ');
+    const withFormats = formats ? `${base}; formats: ${formats}` : base;
+    if (!this.deriver) return withFormats;
     const c = this.deriver.counts;
-    return `${base}; derived ${c.windows} metric windows, ${c.spans} spans, ${c.traces} traces; late: ${c.lateMetricRecords} records in delta windows, ${c.lateSpanRecords} records after their span closed, ${c.lateSpans} spans after their trace closed`;
+    return `${withFormats}; derived ${c.windows} metric windows, ${c.spans} spans, ${c.traces} traces; late: ${c.lateMetricRecords} records in delta windows, ${c.lateSpanRecords} records after their span closed, ${c.lateSpans} spans after their trace closed`;
   }
 
   private deadLetter(err: unknown): void {

@@ -1,5 +1,6 @@
 import { seededRandom } from '../../shared/testing/seeded.js';
-import { createStreamingCollectStage, decodeCheckpoint, encodeCheckpoint, streamHash } from './collect.js';
+import { createStreamingCollectStage, decodeCheckpoint, encodeCheckpoint, streamHash, type StreamingCollectOptions } from './collect.js';
+import { compileFormats } from '../../shared/formats/rules.js';
 import { PermanentError } from '../../shared/errors.js';
 import type { RawEvent } from '../../shared/records.js';
 import type { Checkpoint, PartitionStage, StageInput, StageOutput } from '../../shared/stage.js';
@@ -9,9 +10,9 @@ const stage = createStreamingCollectStage(opts);
 let clock = 1_700_000_000_000;
 const ctx = { now: () => clock };
 
-function msg(offset: number, text: string, key = 'host-a'): StageInput<Buffer> {
+function msg(offset: number, text: string, key = 'host-a', headers: Record<string, string> = {}): StageInput<Buffer> {
   const value = Buffer.from(text);
-  return { topic: 'logs.raw', partition: 3, offset: String(offset), timestampMs: 1_699_999_000_000 + offset, key: Buffer.from(key), headers: {}, value, raw: value };
+  return { topic: 'logs.raw', partition: 3, offset: String(offset), timestampMs: 1_699_999_000_000 + offset, key: Buffer.from(key), headers, value, raw: value };
 }
 const events = (out: StageOutput[]) => out.map((o) => o.value as RawEvent);
 const bodies = (out: StageOutput[]) => events(out).map((e) => e.body);
@@ -143,9 +144,9 @@ function linesOf(all: Emitted[]): string[] {
  * after `crashAfterBatch` batches (what was committed stays), then a new owner opens
  * the partition from the committed checkpoint and reads from its offset to the end.
  */
-function runWithCrash(input: StageInput<Buffer>[], seed: number, crashAfterBatch: number, timerFlushes: boolean): { emitted: Emitted[]; resumedFrom: string } {
+function runWithCrash(input: StageInput<Buffer>[], seed: number, crashAfterBatch: number, timerFlushes: boolean, extra: Partial<StreamingCollectOptions> = {}): { emitted: Emitted[]; resumedFrom: string } {
   const rnd = prng(seed);
-  const st = createStreamingCollectStage({ ...opts, maxHeldStreams: 3 });
+  const st = createStreamingCollectStage({ ...opts, maxHeldStreams: 3, ...extra });
   let now = 1_700_000_000_000;
   const c = { now: () => now };
   const committed: Emitted[] = [];
@@ -202,6 +203,61 @@ describe('streaming collector: restarts are exact', () => {
 
   test.each(Array.from({ length: 40 }, (_, k) => k))('crash after batch %i with timer flushes: every line once, ids unique', (k) => {
     const run = runWithCrash(input, 2, k, true);
+    expect(linesOf(run.emitted)).toEqual(linesOf(straight));
+    expect(new Set(run.emitted.map((e) => e.id)).size).toBe(run.emitted.length);
+  });
+});
+
+/**
+ * Like `workload`, but the streams of keys host-0 and host-1 carry the service header
+ * `ledger`, whose format starts an event only at a `dd.MM.yyyy ` date: their INFO lines and
+ * lines opening with another digit continue the event before them. host-2 and host-3 keep
+ * the built-in rules.
+ */
+function ledgerWorkload(seed: number, n: number): StageInput<Buffer>[] {
+  const rnd = prng(seed);
+  const out: StageInput<Buffer>[] = [];
+  for (let i = 0; i < n; i++) {
+    const host = Math.floor(rnd() * 4);
+    const key = `host-${host}`;
+    const lines: string[] = [];
+    const count = rnd() < 0.2 ? 2 + Math.floor(rnd() * 3) : 1;
+    for (let l = 0; l < count; l++) {
+      const r = rnd();
+      lines.push(r < 0.35 ? `21.11.2024 10:00:00 ${key} event ${i}.${l}` : r < 0.6 ? `INFO ${key} detail ${i}.${l}` : r < 0.8 ? `${i % 10} ${key} digit ${i}.${l}` : `\tat ${key}.frame${i}_${l}(X.java:${l})`);
+    }
+    out.push(msg(1000 + i, lines.join('\n'), key, host < 2 ? { service: 'ledger' } : {}));
+  }
+  return out;
+}
+
+describe('streaming collector: restarts are exact with a user start rule', () => {
+  const formats = compileFormats([{ name: 'ledger', match: { service: 'ledger' }, pattern: '%{GREEDYDATA:message}', multiline: { start: '^\\d{2}\\.\\d{2}\\.\\d{4} ' } }]);
+  const input = ledgerWorkload(11, 120);
+  const straight = runWithCrash(input, 1, Number.POSITIVE_INFINITY, false, { formats }).emitted;
+
+  test('the straight run keeps every line once and merges by the rule of each stream', () => {
+    const expected = input.flatMap((m) => m.value.toString().split('\n')).sort();
+    expect(linesOf(straight)).toEqual(expected);
+    expect(new Set(straight.map((e) => e.id)).size).toBe(straight.length);
+    const ledger = straight.filter((e) => /^\S+ host-[01] |^\S+ \S+ host-[01] /.test(e.body));
+    const builtin = straight.filter((e) => /host-[23]/.test(e.body));
+    // Under the user rule a ledger event never has a later line opening with the date, and
+    // INFO / digit lines do join; the built-in streams never merge INFO or digit lines.
+    expect(ledger.every((e) => e.body.split('\n').slice(1).every((l) => !l.startsWith('21.11.2024 ')))).toBe(true);
+    expect(ledger.some((e) => e.body.includes('\nINFO '))).toBe(true);
+    expect(ledger.some((e) => /\n\d host-/.test(e.body))).toBe(true);
+    expect(builtin.some((e) => /\n(INFO|\d)/.test(e.body))).toBe(false);
+  });
+
+  test.each(Array.from({ length: 40 }, (_, k) => k))('crash after batch %i: the same events, none twice', (k) => {
+    const run = runWithCrash(input, 1, k, false, { formats });
+    expect(run.emitted.map((e) => e.id).sort()).toEqual(straight.map((e) => e.id).sort());
+    expect(new Map(run.emitted.map((e) => [e.id, e.body]))).toEqual(new Map(straight.map((e) => [e.id, e.body])));
+  });
+
+  test.each(Array.from({ length: 40 }, (_, k) => k))('crash after batch %i with timer flushes: every line once, ids unique', (k) => {
+    const run = runWithCrash(input, 2, k, true, { formats });
     expect(linesOf(run.emitted)).toEqual(linesOf(straight));
     expect(new Set(run.emitted.map((e) => e.id)).size).toBe(run.emitted.length);
   });

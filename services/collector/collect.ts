@@ -17,7 +17,12 @@
  * - a message with no non-blank line cannot become an event: PermanentError
  *   SLUICE_ERR_INPUT_EMPTY (it goes to the DLQ);
  * - Kafka headers `tenant`, `service`, `format` win over what the envelope says;
- * - `labels` are the envelope's (its Kubernetes coordinates, envelopes.ts), `{}` without.
+ * - `labels` are the envelope's (its Kubernetes coordinates, envelopes.ts), `{}` without;
+ * - user-declared formats (`formats`, sluice.yaml): a line whose first applicable format
+ *   has `multiline.start` is merged by that start rule instead of the built-in ones
+ *   (multiline.ts). A line's subject is the input's Kafka topic, its service and format
+ *   (Kafka header, else the envelope's) and the envelope's file; an event is classified
+ *   with the rule of its first line.
  *
  * Two shapes share these rules:
  * - `createCollectStage`: pure, one message at a time; events merge within the message.
@@ -30,6 +35,9 @@
  *   quiet for `multilineTimeoutMs`, or when more than `maxHeldStreams` streams hold an
  *   event (the oldest goes first). Its checkpoint (see `checkpoint` below) makes
  *   restarts exact.
+ * With user start rules the pure stage runs the message through the streaming collector
+ * alone (no line or stream limit, flushed at its end), so both shapes merge by the same
+ * rules; without them it is split.ts's `splitMessage`, as always.
  */
 import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageInput, StageOutput, StatefulStage } from '../../shared/stage.js';
 import type { RawEvent } from '../../shared/records.js';
@@ -39,11 +47,17 @@ import { eventId } from '../../shared/ids.js';
 import { physicalLines, splitMessage, streamKeyOf } from './split.js';
 import { unwrapLine, type Unwrapped } from './envelopes.js';
 import { MultilineMerger, type MergedEvent } from './multiline.js';
+import { multilineStartFor, type CompiledFormat } from '../../shared/formats/rules.js';
 
 export interface CollectOptions {
   outputTopic: string;
   defaultTenant: string;
   maxEventBytes: number;
+  /**
+   * User-declared formats (sluice.yaml, shared/formats/rules.ts); only their `multiline.start`
+   * matters here. Default none: the built-in continuation rules for every stream.
+   */
+  formats?: readonly CompiledFormat[] | undefined;
 }
 
 export interface StreamingCollectOptions extends CollectOptions {
@@ -157,6 +171,22 @@ function emptyMessage(): PermanentError {
 
 /** The pure, one-message-at-a-time collector (events merge within the message only). */
 export function createCollectStage(opts: CollectOptions): Stage<Buffer> {
+  if (hasStartRules(opts.formats)) {
+    // One message through the streaming collector: no limit on lines or held streams, and
+    // no cut at maxEventBytes (the event is truncated instead, as splitMessage's would be).
+    const oneMessage: StreamingCollectOptions = { ...opts, multilineTimeoutMs: 0, maxEventLines: 0, maxHeldStreams: Number.MAX_SAFE_INTEGER };
+    return {
+      name: 'collect',
+      process(input: StageInput<Buffer>, ctx): StageOutput[] {
+        const p = new PartitionCollector(oneMessage, null, 0);
+        const out = [...p.process(input, ctx), ...p.flush(ctx)];
+        if (out.length === 0) throw emptyMessage();
+        for (const o of out) delete o.origin; // every event comes from this input
+        // In the order of their first line, as splitMessage returns them.
+        return out.sort((a, b) => (a.value as RawEvent).origin.index - (b.value as RawEvent).origin.index);
+      },
+    };
+  }
   return {
     name: 'collect',
     process(input: StageInput<Buffer>, ctx): StageOutput[] {
@@ -180,6 +210,35 @@ interface HeldLine {
 }
 
 const CHECKPOINT_VERSION = 'ml1';
+
+function hasStartRules(formats: readonly CompiledFormat[] | undefined): formats is readonly CompiledFormat[] {
+  return formats !== undefined && formats.some((f) => f.multilineStart !== undefined);
+}
+
+/** Most (stream, format) pairs whose start rule is remembered; beyond it the cache starts over. */
+const MAX_CACHED_STARTS = 4096;
+
+/**
+ * The user start rule of a line (`multilineStartFor` over its subject), remembered per
+ * stream key. A stream key fixes the subject's service (header, envelope) and file, and a
+ * partition its topic, but not its format (neither the `format` header nor the envelope's
+ * is part of it), so an entry also records the format it was looked up for.
+ */
+class StartRules {
+  private readonly cache = new Map<string, { format: string | null; start: RegExp | undefined }>();
+
+  constructor(private readonly formats: readonly CompiledFormat[]) {}
+
+  of(key: string, input: Envelope, e: Unwrapped): RegExp | undefined {
+    const format = input.headers['format'] || e.format;
+    const hit = this.cache.get(key);
+    if (hit !== undefined && hit.format === format) return hit.start;
+    const start = multilineStartFor(this.formats, { topic: input.topic, service: input.headers['service'] || e.service, format, file: e.file });
+    if (hit === undefined && this.cache.size >= MAX_CACHED_STARTS) this.cache.clear();
+    this.cache.set(key, { format, start });
+    return start;
+  }
+}
 
 /** A line's place in the partition: (offset, line number in its message). */
 interface Position {
@@ -232,13 +291,18 @@ class PartitionCollector implements PartitionStage<Buffer> {
   private readonly openPartials = new Set<string>();
   /** While replaying after a restart (see encodeCheckpoint): the streams to feed, by hash. */
   private replay: { until: bigint; streams: Map<string, Position> } | null;
+  /** Null when no format has a start rule: every stream keeps the built-in rules. */
+  private readonly starts: StartRules | null;
 
+  /** `maxChars`: most UTF-16 code units per merged event (0 = unbounded); default `maxEventBytes`. */
   constructor(
     private readonly opts: StreamingCollectOptions,
     committed: Checkpoint | null,
+    maxChars: number = opts.maxEventBytes,
   ) {
-    this.merger = new MultilineMerger<HeldLine>({ maxLines: opts.maxEventLines, maxChars: opts.maxEventBytes });
+    this.merger = new MultilineMerger<HeldLine>({ maxLines: opts.maxEventLines, maxChars });
     this.replay = decodeCheckpoint(committed);
+    this.starts = hasStartRules(opts.formats) ? new StartRules(opts.formats) : null;
   }
 
   get held(): number {
@@ -277,7 +341,9 @@ class PartitionCollector implements PartitionStage<Buffer> {
       else if (continues) this.openPartials.delete(key);
       const flags = messageFlags.length === 0 ? NO_FLAGS : flagsFor(messageFlags, envelope.body);
       const held: HeldLine = { input, raw: input.raw, line, envelope, flags, observedAtMs: now };
-      this.merger.pushInto(done, envelope.body, key, now, true, held, continues);
+      // A replay feeds an event from its first line, which brings back the rule it was merged by.
+      const start = this.starts === null ? undefined : this.starts.of(key, input, envelope);
+      this.merger.pushInto(done, envelope.body, key, now, true, held, continues, start);
     }
     while (this.merger.pendingStreams > this.opts.maxHeldStreams) {
       const oldest = this.merger.oldestPending();

@@ -5,9 +5,12 @@ import { runMain } from '../../shared/main-helpers.js';
 import { rawBytes } from '../../shared/runner.js';
 import { schema, strictPrefixes } from './config.js';
 import { createStreamingCollectStage } from './collect.js';
+import { loadConfigFile } from '../../shared/config-file.js';
 
 runMain(async () => {
   const config = loadConfig(schema, process.env, strictPrefixes);
+  // sluice.yaml: user formats' multi-line start rules. A broken file throws ConfigError (exit 78).
+  const file = loadConfigFile(config.configFile ?? undefined, process.env);
   return startPipelineService({
     name: 'collector',
     schema,
@@ -22,6 +25,7 @@ runMain(async () => {
       multilineTimeoutMs: config.multilineTimeoutMs,
       maxEventLines: config.maxEventLines,
       maxHeldStreams: config.maxHeldStreams,
+      formats: file.formats,
     }),
   });
 });

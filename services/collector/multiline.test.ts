@@ -1,4 +1,5 @@
 import { LineGrouper, MultilineMerger, ContinuationRules } from './multiline.js';
+import { compileFormats, MAX_RULE_LINE } from '../../shared/formats/rules.js';
 
 /** Group the lines of one text with the pure grouper, as collect.ts does within a message. */
 function group(text: string): string[] {
@@ -205,5 +206,93 @@ describe('MultilineMerger (across messages, keyed by stream)', () => {
     const out = ['12345', '  678', '  9ab'].flatMap((l) => m.push(l, 's', 0));
     expect(out.map((e) => [e.body, e.truncated])).toEqual([['12345', true], ['  678', true]]);
     expect(m.flush(0, 0).map((e) => e.body)).toEqual(['  9ab']);
+  });
+});
+
+describe('a user start rule (sluice.yaml multiline.start)', () => {
+  const dated = /^\d{2}\.\d{2}\.\d{4} /;
+
+  test('only the rule decides: lines the built-in rules call a start continue the event', () => {
+    const r = new ContinuationRules(dated);
+    expect(r.classify('INFO something', false)).toBe('start');
+    expect(r.classify('21.11.2024 10:00:00 ERROR boom', true)).toBe('start');
+    expect(r.classify('INFO something', true)).toBe('continuation');
+    expect(r.classify('2024-11-21 10:00:00 a digit, not the date', true)).toBe('continuation');
+    expect(r.classify('{"json": true}', true)).toBe('continuation');
+    expect(r.classify('Traceback (most recent call last):', true)).toBe('continuation');
+    expect(r.classify('   ', true)).toBe('blank');
+    expect(r.classify('', false)).toBe('blank');
+  });
+
+  test('the rule sees at most the first MAX_RULE_LINE characters of a line', () => {
+    const r = new ContinuationRules(/^x+$/);
+    expect(r.classify('x'.repeat(MAX_RULE_LINE), true)).toBe('start');
+    expect(r.classify('x'.repeat(MAX_RULE_LINE + 10) + '!', true)).toBe('start');
+    expect(r.classify('x'.repeat(MAX_RULE_LINE - 1) + '!', true)).toBe('continuation');
+  });
+
+  test('a global regex does not make a line depend on the line before', () => {
+    const r = new ContinuationRules(/^\d/g);
+    expect(['1 a', '2 b', '3 c'].map((l) => r.classify(l, true))).toEqual(['start', 'start', 'start']);
+  });
+
+  test('LineGrouper takes the rule', () => {
+    const g = new LineGrouper<string>((l) => l, dated);
+    const lines = ['first line before any date', '21.11.2024 10:00:00 one', 'INFO two', '', '3 three', '22.11.2024 10:00:00 four', ''];
+    const out = [...lines.flatMap((l) => g.push(l)), ...g.finish()].map((e) => e.join('\n'));
+    expect(out).toEqual(['first line before any date', '21.11.2024 10:00:00 one\nINFO two\n\n3 three', '22.11.2024 10:00:00 four']);
+  });
+
+  test('MultilineMerger: per stream; a stream without a rule keeps the built-in ones', () => {
+    const m = new MultilineMerger();
+    const feed = (line: string, key: string, start?: RegExp) => m.push(line, key, 0, { start });
+    const out = [
+      ...feed('21.11.2024 10:00:00 one', 'user', dated),
+      ...feed('INFO one', 'builtin'),
+      ...feed('INFO two', 'user', dated),
+      ...feed('7 three', 'user', dated),
+      ...feed('7 three', 'builtin'),
+      ...feed('22.11.2024 10:00:00 four', 'user', dated),
+    ];
+    expect(out.map((e) => [e.streamKey, e.body])).toEqual([
+      ['builtin', 'INFO one'],
+      ['user', '21.11.2024 10:00:00 one\nINFO two\n7 three'],
+    ]);
+    expect(m.flush(0, 0).map((e) => [e.streamKey, e.body])).toEqual([
+      ['user', '22.11.2024 10:00:00 four'],
+      ['builtin', '7 three'],
+    ]);
+  });
+
+  test('an event is classified by the rule of its first line', () => {
+    const m = new MultilineMerger();
+    const out = [
+      ...m.push('21.11.2024 dated event', 's', 0, { start: dated }),
+      // Given without a rule, but the pending event was started under one: it continues.
+      ...m.push('INFO continues', 's', 1),
+      // Starts the next event by the pending event's rule; that event has the built-in rules.
+      ...m.push('22.11.2024 next', 's', 2),
+      ...m.push('INFO separate', 's', 3),
+      ...m.push('INFO with a rule again', 's', 4, { start: dated }),
+      ...m.push('INFO joins', 's', 5, { start: dated }),
+    ];
+    expect(out.map((e) => e.body)).toEqual(['21.11.2024 dated event\nINFO continues', '22.11.2024 next', 'INFO separate']);
+    expect(m.flush(9, 0).map((e) => e.body)).toEqual(['INFO with a rule again\nINFO joins']);
+  });
+
+  test('the rest of an event cut at maxLines keeps its rule', () => {
+    const m = new MultilineMerger({ maxLines: 2 });
+    const out = ['21.11.2024 a', 'b', 'c', 'd'].flatMap((l) => m.push(l, 's', 0, { start: dated }));
+    expect(out.map((e) => [e.body, e.truncated])).toEqual([['21.11.2024 a\nb', true]]);
+    expect(m.flush(0, 0).map((e) => e.body)).toEqual(['c\nd']);
+  });
+
+  test('a catastrophic user regex on a long line completes (linear-engine fallback)', () => {
+    const [f] = compileFormats([{ name: 'evil', pattern: '%{GREEDYDATA:message}', multiline: { start: '^(a+)+$' } }]);
+    const start = f!.multilineStart!;
+    const m = new MultilineMerger();
+    m.push('first', 's', 0, { start });
+    expect(m.push(`${'a'.repeat(10_000)}!`, 's', 1, { start })).toEqual([]);
+    expect(m.push('a'.repeat(10_000), 's', 2, { start }).map((e) => e.lineCount)).toEqual([2]);
   });
 });

@@ -18,9 +18,15 @@
  * Blank lines are held back: kept when a continuation follows (Go puts one between
  * `panic:` and `goroutine 1 [running]:`), dropped otherwise.
  *
- * Two users: `LineGrouper` (pure, within one Kafka message; used by collect.ts) and
+ * A user-declared start rule (sluice.yaml `multiline.start`, `CompiledFormat.multilineStart`)
+ * replaces all of the above for its stream: a line the regex matches (on its first
+ * MAX_RULE_LINE characters) starts an event, a blank line is held back as above, and every
+ * other line continues the current event (or starts one when there is none).
+ *
+ * Two users: `LineGrouper` (pure, within one Kafka message; used by split.ts) and
  * `MultilineMerger` (stateful, across messages of one stream, with a timeout).
  */
+import { MAX_RULE_LINE } from '../../shared/formats/rules.js';
 
 export type LineKind = 'start' | 'continuation' | 'blank';
 
@@ -47,12 +53,24 @@ function isJavaExceptionHeader(line: string): boolean {
   return name.length <= JAVA_EXCEPTION_MAX_NAME && JAVA_EXCEPTION.test(colon >= 0 ? `${name}:` : name);
 }
 
-/** The continuation rules plus the little state a Python traceback or a Go dump needs. */
+/**
+ * The continuation rules plus the little state a Python traceback or a Go dump needs.
+ * With `start` (a user's multi-line start rule) only that regex decides, and there is no
+ * state: see the module comment.
+ */
 export class ContinuationRules {
   private mode: 'none' | 'python' | 'go' = 'none';
+  /** What `start` is tested with (without `g`/`y`: `test` on those moves `lastIndex`). */
+  private readonly startTest: RegExp | undefined;
+
+  /** `start`: the user's start rule, or undefined for the built-in rules. */
+  constructor(readonly start?: RegExp) {
+    this.startTest = start && (start.global || start.sticky) ? new RegExp(start.source, start.flags.replace(/[gy]/g, '')) : start;
+  }
 
   /** Classify `line`; `hasCurrent` says whether there is an event it could continue. */
   classify(line: string, hasCurrent: boolean): LineKind {
+    if (this.startTest !== undefined) return this.byStartRule(this.startTest, line, hasCurrent);
     // Outside a Python traceback or a Go dump, a line opening with a digit, `<` or `{`
     // (timestamps, syslog PRI, JSON: most lines) matches no continuation rule; this
     // skips the blank test and the regexes for them.
@@ -67,6 +85,14 @@ export class ContinuationRules {
 
   reset(): void {
     this.mode = 'none';
+  }
+
+  private byStartRule(start: RegExp, line: string, hasCurrent: boolean): LineKind {
+    const c = line.charCodeAt(0);
+    // Printable ASCII other than space cannot open a blank line (the usual case: no trim).
+    if (!(c > 0x20 && c < 0x7f) && line.trim().length === 0) return 'blank';
+    if (!hasCurrent) return 'start';
+    return start.test(line.length > MAX_RULE_LINE ? line.slice(0, MAX_RULE_LINE) : line) ? 'start' : 'continuation';
   }
 
   private kindOf(line: string): 'start' | 'continuation' {
@@ -100,9 +126,15 @@ export class ContinuationRules {
 export class LineGrouper<T> {
   private current: T[] = [];
   private blanks: T[] = [];
-  private readonly rules = new ContinuationRules();
+  private readonly rules: ContinuationRules;
 
-  constructor(private readonly textOf: (item: T) => string) {}
+  /** `start`: the stream's user start rule (see the module comment); none: the built-in rules. */
+  constructor(
+    private readonly textOf: (item: T) => string,
+    start?: RegExp,
+  ) {
+    this.rules = new ContinuationRules(start);
+  }
 
   /** Returns the groups this item completed (at most one). */
   push(item: T): T[][] {
@@ -166,6 +198,8 @@ export interface PushOptions<P> {
    * `P` partial line). Ignored when the stream has no pending event.
    */
   continues?: boolean;
+  /** The stream's user start rule for this line (see `MultilineMerger.pushInto`). */
+  start?: RegExp | undefined;
 }
 
 interface StreamState<P> {
@@ -203,7 +237,7 @@ export class MultilineMerger<P = unknown> {
   /** Feed one physical line of `streamKey`; returns events this line completed. */
   push(line: string, streamKey: string, nowMs: number, opts: PushOptions<P> = {}): MergedEvent<P>[] {
     const out: MergedEvent<P>[] = [];
-    this.pushInto(out, line, streamKey, nowMs, 'payload' in opts, opts.payload as P, opts.continues === true);
+    this.pushInto(out, line, streamKey, nowMs, 'payload' in opts, opts.payload as P, opts.continues === true, opts.start);
     return out;
   }
 
@@ -211,12 +245,23 @@ export class MultilineMerger<P = unknown> {
    * `push` for hot loops: appends the events this line completed to `out` instead of
    * allocating a result (the streaming collector calls it once per line).
    * `hasPayload` is `'payload' in opts` of `push`.
+   *
+   * `start` is the stream's user start rule as it applies to this line (undefined: the
+   * built-in rules). An event is classified by the rule of its FIRST line: the rule given
+   * with a line that starts an event (the stream holds none, or the line starts the next
+   * one) is the one the event's later lines are classified with, and the rule given with
+   * those lines is ignored. So an event depends only on its own lines, which is what lets
+   * a replay from the event's first line (the collector's checkpoints) rebuild it exactly
+   * even if the rule for the key changes (e.g. a `format` header that changes mid-stream).
+   * The rest of an event cut at `maxLines` / `maxChars` keeps the event's rule.
    */
-  pushInto(out: MergedEvent<P>[], line: string, streamKey: string, nowMs: number, hasPayload: boolean, payload: P, continues: boolean): void {
+  pushInto(out: MergedEvent<P>[], line: string, streamKey: string, nowMs: number, hasPayload: boolean, payload: P, continues: boolean, start?: RegExp): void {
     let s = this.streams.get(streamKey);
     if (!s) {
-      s = { rules: new ContinuationRules(), lines: [], payloads: [], blanks: [], chars: 0, firstAtMs: nowMs, lastAtMs: nowMs };
+      s = { rules: new ContinuationRules(start), lines: [], payloads: [], blanks: [], chars: 0, firstAtMs: nowMs, lastAtMs: nowMs };
       this.streams.set(streamKey, s);
+    } else if (s.lines.length === 0 && s.rules.start !== start) {
+      s.rules = new ContinuationRules(start);
     }
     if (hasPayload) this.withPayloads = true;
     const classified = s.rules.classify(line, s.lines.length > 0);
@@ -244,6 +289,8 @@ export class MultilineMerger<P = unknown> {
       out.push(this.emit(streamKey, s, true));
     } else if (s.lines.length > 0) {
       out.push(this.emit(streamKey, s, false));
+      // This line starts the next event: its rule is the one that event is classified with.
+      if (s.rules.start !== start) s.rules = new ContinuationRules(start);
     }
     // `emit` left `lines` empty and `payloads` fresh: the next event starts in them.
     s.lines.push(line);

@@ -7,6 +7,7 @@ import { avro } from '../../shared/runner.js';
 import type { RawEvent } from '../../shared/records.js';
 import { schema, strictPrefixes } from './config.js';
 import { createNormalizeStage } from './normalize.js';
+import { loadConfigFile } from '../../shared/config-file.js';
 import { clockSkewMetrics, clockSkewObserver } from './clock.js';
 
 runMain(async () => {
@@ -18,6 +19,7 @@ runMain(async () => {
       throw new ConfigError(`SLUICE_NORMALIZER_ZONE=${JSON.stringify(config.zone)} is not an IANA time zone`);
     }
   }
+  const file = loadConfigFile(config.configFile ?? undefined, process.env);
   return startPipelineService({
     name: 'normalizer',
     schema,
@@ -32,6 +34,7 @@ runMain(async () => {
         maxAttributes: config.maxAttributes,
         maxAttributeBytes: config.maxAttributeBytes,
         maxJsonDepth: config.maxJsonDepth,
+        formats: file.formats,
         ...(config.zone ? { zone: config.zone } : {}),
         futureHorizonUs: config.futureHorizonMs * 1000,
         pastHorizonUs: config.pastHorizonMs * 1000,

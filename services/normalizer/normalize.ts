@@ -40,6 +40,7 @@ import type { ErrorInfo, Http, LogRecord, RawEvent } from '../../shared/records.
 import { assertZone, isStorableTime, parseTimestamp } from '../../shared/time/timestamps.js';
 import { parseCatalogueTime } from '../../shared/time/catalogue.js';
 import { readHeader, StreamMemory } from '../../shared/formats/header.js';
+import { readWithFormats, type CompiledFormat, type RuleRead } from '../../shared/formats/rules.js';
 import { fromLetter, severityNumber, toLevel } from '../../shared/levels.js';
 import { detectAndParse, hintFamily, parseAs } from './text-formats.js';
 import { looksLikeLogfmt } from './logfmt.js';
@@ -75,6 +76,13 @@ export interface NormalizeOptions {
    * `npm run corpus:accuracy -- --generic-only`).
    */
   readers?: 'all' | 'generic' | undefined;
+  /** User-declared formats (sluice.yaml `formats`, shared/formats/rules.ts), tried first. */
+  formats?: readonly CompiledFormat[] | undefined;
+  /**
+   * Called with each record and where its reader, time and level came from (`sluice parse
+   * --explain`, rule match counts). An observer, as `onClockSkew`: it must not throw.
+   */
+  onExplain?: ((record: LogRecord, explanation: Explanation) => void) | undefined;
 }
 
 /** Where a record's reader, time and level came from (`sluice parse --explain`). */
@@ -285,7 +293,9 @@ export function createNormalizeStage(opts: NormalizeOptions): Stage<RawEvent> {
   return {
     name: 'normalize',
     process(input: StageInput<RawEvent>): StageOutput[] {
-      const record = normalize(input.value, opts, streams);
+      const ex = opts.onExplain ? { reader: '', time: '', level: '' } : undefined;
+      const record = normalize(input.value, opts, streams, ex);
+      if (ex) opts.onExplain?.(record, ex);
       if (opts.onClockSkew) {
         const skew = clockSkew(record, input.value.kafka_timestamp, opts);
         if (skew) opts.onClockSkew(skew);
@@ -336,6 +346,10 @@ export function normalize(ev: RawEvent, opts: NormalizeOptions, streams?: Stream
 /** The body read as JSON, a text format or by the generic header reader; `normalize` then derives from the message. */
 function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation): LogRecord {
   const generic = opts.readers === 'generic';
+  if (opts.formats && opts.formats.length > 0) {
+    const rr = readWithFormats(opts.formats, { topic: ev.origin.topic, service: ev.service, format: ev.format, file: ev.file }, ev.body, { ingest: ev.kafka_timestamp, zone: opts.zone });
+    if (rr) return fromRule(baseRecord(ev), rr, ev, opts, ex);
+  }
   const family = generic && ev.format !== 'json' && ev.format !== 'logfmt' ? undefined : hintFamily(ev.format);
   if (family === undefined || family === 'json') {
     const obj = parseJsonObject(ev.body);
@@ -386,6 +400,36 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
     fromText(base, parsed, opts);
     if (base.timestamp_source === 'event') ex.time = `${parsed.format} reader`;
     if (base.level !== 'UNKNOWN') ex.level = `${parsed.format} reader`;
+  }
+  return base;
+}
+
+/**
+ * A user format read the body: its fields take the JSON path, then the rule's own time and
+ * level win; without a time in the rule the generic header reader reads the line's.
+ */
+function fromRule(base: LogRecord, rr: RuleRead, ev: RawEvent, opts: NormalizeOptions, ex: Explanation): LogRecord {
+  base.source.format = rr.format;
+  ex.reader = `format "${rr.format}" (sluice.yaml)`;
+  const captured = [...rr.fields.keys()].some((k) => MESSAGE_KEYS.includes(k));
+  fromFields(base, rr.fields as Map<string, Json>, ev, opts, ex);
+  base.message = captured ? base.message + rr.rest : rr.rest.trimStart();
+  if (rr.time !== undefined && isStorableTime(rr.time)) {
+    base.timestamp = rr.time;
+    base.timestamp_source = 'event';
+    ex.time = `format "${rr.format}" time layout`;
+  } else if (base.timestamp_source === 'ingest') {
+    const h = readHeader(trimEol(ev.body), { ingest: ev.kafka_timestamp, zone: opts.zone, reference: envelopeMicros(ev) });
+    if (h.time !== undefined && isStorableTime(h.time)) {
+      base.timestamp = h.time;
+      base.timestamp_source = 'event';
+      ex.time = `generic header, layout "${h.timeLayout}" (the format has no time)`;
+    }
+  }
+  if (rr.level !== undefined) {
+    base.level = rr.level;
+    base.severity_number = severityNumber[rr.level];
+    ex.level = `format "${rr.format}" level field`;
   }
   return base;
 }

@@ -14,10 +14,10 @@
  *   learnt from the first value that can only be read one way (a day > 12); until then
  *   they are read month-first and flagged `date_order_assumed`.
  * - Level: a word of the level table (shared/levels.ts) among the tokens before the time
- *   and the header tokens after it (up to the first prose word: a plain lower-case word).
+ *   and the header tokens after it (up to the first two plain words in a row: prose).
  *   Upper case (`INFO`), bracketed (`[info]`, `<warn>`, `[core:error]`), colon-ended
- *   (`error:`, `production.ERROR:`) words count anywhere there; a plain word (`Info`) only
- *   right next to the time; a single letter (`I`, `W`, logcat's `D`) only among the first
+ *   (`error:`, `production.ERROR:`) words and logcat's `D/Tag` count anywhere there; a
+ *   plain word (`Info`) among the first three tokens after the time or opening the line; a single letter (`I`, `W`, logcat's `D`) only among the first
  *   three tokens after the time with nothing but numbers before it; a syslog `<PRI>`
  *   opening the line gives the severity.
  * - Host, program, pid: `host prog[pid]:` or `prog[pid]:` right after the time; `host prog:`
@@ -150,7 +150,8 @@ function tokens(line: string, from: number, to: number, max: number): Token[] {
   while (i < to && out.length < max) {
     while (i < to && (line.charCodeAt(i) === 0x20 || line.charCodeAt(i) === 0x09)) i++;
     const s = i;
-    while (i < to && line.charCodeAt(i) !== 0x20 && line.charCodeAt(i) !== 0x09) i++;
+    // `][` also ends a token: `[info][main]` is two fields (Envoy, Elasticsearch).
+    while (i < to && line.charCodeAt(i) !== 0x20 && line.charCodeAt(i) !== 0x09 && !(line.charCodeAt(i) === 0x5b && i > s && line.charCodeAt(i - 1) === 0x5d)) i++;
     if (i > s) out.push({ start: s, end: i, text: line.slice(s, i) });
   }
   return out;
@@ -159,7 +160,8 @@ function tokens(line: string, from: number, to: number, max: number): Token[] {
 const WRAP_OPEN = /^[\][(<{|'"]+/;
 const WRAP_CLOSE = /[\])>}|'",;]+$/;
 /** Plain words a level word may be without brackets, colon or capitals (right next to the time). */
-const PLAIN_LEVEL_WORDS = new Set(['trace', 'debug', 'info', 'information', 'notice', 'warn', 'warning', 'error', 'err', 'fatal', 'critical', 'crit', 'severe', 'verbose', 'alert', 'emerg']);
+const PLAIN_LEVEL_WORDS = new Set(['fault', 'trace', 'debug', 'info', 'information', 'notice', 'warn', 'warning', 'error', 'err', 'fatal', 'critical', 'crit', 'severe', 'verbose', 'alert', 'emerg']);
+const LOGCAT_PRIORITY = /^[VDIWEFA]\/[\w.$-]+\(?/;
 const LETTERS: Readonly<Record<string, Level>> = { V: 'TRACE', T: 'TRACE', D: 'DEBUG', I: 'INFO', W: 'WARN', E: 'ERROR', F: 'FATAL', A: 'FATAL' };
 
 type Strength = 'strong' | 'plain' | 'letter';
@@ -187,6 +189,8 @@ function levelOf(tokenText: string): { level: Level; strength: Strength } | null
     colon = true;
     t = t.slice(0, -1);
   }
+  // logcat brief/time: `D/Tag(1234):`.
+  if (t.length > 2 && t.charCodeAt(1) === 0x2f && LOGCAT_PRIORITY.test(t)) return { level: LETTERS[t[0] as string] as Level, strength: 'strong' };
   if (t.length === 0 || t.length > 16) return null;
   if (t.length === 1) {
     const l = LETTERS[t];
@@ -320,9 +324,12 @@ function findLevel(line: string, time: TimeMatch | undefined, end: number): { le
   const timeEnd = time?.end ?? 0;
   // Tokens before the time (a prefix such as `[INFO] 2024-…` or `web-1 | INFO …`).
   if (time) {
-    for (const tok of tokens(line, 0, timeStart, 4)) {
+    const before = tokens(line, 0, timeStart, 4);
+    for (let i = 0; i < before.length; i++) {
+      const tok = before[i] as Token;
       const l = levelOf(tok.text);
-      if (l && l.strength === 'strong') return { level: l.level, token: tok };
+      // `Information 3/1/2024 12:00:00 PM …` (Windows event exports): a plain word opening the line.
+      if (l && (l.strength === 'strong' || (l.strength === 'plain' && i === 0))) return { level: l.level, token: tok };
     }
   }
   const after = tokens(line, timeEnd, end, HEADER_TOKENS_AFTER_TIME);
@@ -337,7 +344,8 @@ function findLevel(line: string, time: TimeMatch | undefined, end: number): { le
       if (l.strength === 'plain' && i < 3 && time !== undefined) return { level: l.level, token: tok };
       if (l.strength === 'letter' && i < 3 && onlyNumbers && time !== undefined) return { level: l.level, token: tok };
     }
-    if (isProse(tok.text)) return null;
+    // Two plain words in a row are prose: the header is over (`- name - INFO -` is not).
+    if (isProse(tok.text) && i + 1 < after.length && isProse((after[i + 1] as Token).text)) return null;
     if (!isNumber(tok.text) && /[0-9A-Za-z]/.test(tok.text)) onlyNumbers = false;
   }
   return null;

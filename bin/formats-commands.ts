@@ -1,0 +1,159 @@
+/**
+ * `sluice validate` and `sluice learn`: the commands around user-declared formats
+ * (docs/formats.md). The work is in shared/config-file.ts, shared/formats/rules.ts and
+ * shared/formats/learn.ts; this file reads files and arguments and prints.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { configPath, loadConfigFile } from '../shared/config-file.js';
+import { ConfigError, errorMessage } from '../shared/errors.js';
+import { EXIT_CONFIG } from '../shared/main-helpers.js';
+import { applies, readWithFormats } from '../shared/formats/rules.js';
+import { learn } from '../shared/formats/learn.js';
+
+export const VALIDATE_USAGE = [
+  'usage: sluice validate [FILE] [--sample LOG ...] [--service NAME] [--topic NAME]',
+  '         checks a sluice.yaml (FILE, else $SLUICE_CONFIG, else ./sluice.yaml): YAML syntax, the',
+  '         JSON Schema (schemas/sluice.schema.json) and every format rule (patterns, layouts, zones,',
+  '         levels). Prints every problem as file:line:col and exits 78 when there is one.',
+  '         --sample LOG: also runs the formats over the sample (each line as an event of service',
+  '         --service, file LOG, topic --topic) and says, per format, how many lines it applies to',
+  '         and reads, with a time and a level; a format that reads nothing is named.',
+].join('\n');
+
+export const LEARN_USAGE = [
+  'usage: sluice learn FILE [--lines N] [--name NAME] [--json]',
+  '         reads the first N lines (default 1000) of an unknown log and prints what it found: time',
+  '         layout and zone, level, multi-line start, the header fields, how many events the',
+  '         inferred rule reads, how sure it is and what it could not explain; then the rule as',
+  '         YAML to paste under `formats:` in sluice.yaml. --json: the whole report as JSON.',
+].join('\n');
+
+function usageError(usage: string, message: string): number {
+  process.stderr.write(`${message}\n${usage}\n`);
+  return 2;
+}
+
+function sampleLines(file: string, max: number): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  let start = 0;
+  while (start < text.length && out.length < max) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end).replace(/\r$/, '');
+    if (line.length > 0) out.push(line);
+    start = end + 1;
+  }
+  return out;
+}
+
+export function validateCommand(argv: string[]): number {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { sample: { type: 'string', multiple: true }, service: { type: 'string' }, topic: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    return usageError(VALIDATE_USAGE, (err as Error).message);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${VALIDATE_USAGE}\n`);
+    return 0;
+  }
+  if (parsed.positionals.length > 1) return usageError(VALIDATE_USAGE, 'sluice validate: one file at most');
+  const explicit = parsed.positionals[0];
+  const path = configPath(explicit, process.env);
+  if (path === null) {
+    process.stderr.write('sluice validate: no configuration file (give FILE, set SLUICE_CONFIG, or create ./sluice.yaml)\n');
+    return EXIT_CONFIG;
+  }
+  let loaded;
+  try {
+    loaded = loadConfigFile(path, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT_CONFIG;
+    }
+    throw err;
+  }
+  process.stdout.write(`${path}: ok, ${loaded.formats.length} format${loaded.formats.length === 1 ? '' : 's'}\n`);
+  let silent = 0;
+  for (const sample of parsed.values.sample ?? []) {
+    let lines: string[];
+    try {
+      lines = sampleLines(sample, 100_000);
+    } catch (err) {
+      process.stderr.write(`sluice validate: --sample ${sample}: ${errorMessage(err)}\n`);
+      return 1;
+    }
+    const subject = { topic: parsed.values.topic ?? 'logs.raw', service: parsed.values.service ?? null, format: null, file: sample };
+    process.stdout.write(`\n${sample}: ${lines.length} lines\n`);
+    process.stdout.write('| format | applies to | reads | with time | with level |\n|---|---:|---:|---:|---:|\n');
+    for (const f of loaded.formats) {
+      let applicable = 0, read = 0, withTime = 0, withLevel = 0;
+      for (const line of lines) {
+        if (!applies(f, subject, line)) continue;
+        applicable++;
+        const r = readWithFormats([f], subject, line, { ingest: Date.now() * 1000 });
+        if (!r) continue;
+        read++;
+        if (r.time !== undefined) withTime++;
+        if (r.level !== undefined) withLevel++;
+      }
+      process.stdout.write(`| ${f.name} | ${applicable} | ${read} | ${withTime} | ${withLevel} |\n`);
+      if (read === 0) {
+        silent++;
+        process.stderr.write(`sluice validate: format "${f.name}" reads no line of ${sample}${applicable === 0 ? ' (its match applies to none: check match.service/file/topic/prefix)' : ' (its pattern matches none)'}\n`);
+      }
+    }
+  }
+  return silent > 0 ? 1 : 0;
+}
+
+export function learnCommand(argv: string[]): number {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { lines: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    return usageError(LEARN_USAGE, (err as Error).message);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${LEARN_USAGE}\n`);
+    return 0;
+  }
+  const file = parsed.positionals[0];
+  if (file === undefined || parsed.positionals.length > 1) return usageError(LEARN_USAGE, 'sluice learn: give one sample file');
+  const max = Number(parsed.values.lines ?? '1000');
+  if (!Number.isSafeInteger(max) || max < 1) return usageError(LEARN_USAGE, `sluice learn: --lines must be a positive whole number, got ${JSON.stringify(parsed.values.lines)}`);
+  const name = parsed.values.name ?? 'my-format';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) return usageError(LEARN_USAGE, `sluice learn: --name ${JSON.stringify(name)}: letters, digits, _ . - (64 at most)`);
+  let lines: string[];
+  try {
+    lines = sampleLines(file, max);
+  } catch (err) {
+    process.stderr.write(`sluice learn: ${file}: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  const r = learn(lines, Date.now() * 1000, name);
+  if (parsed.values.json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    return r.rule ? 0 : 1;
+  }
+  const pct = (n: number, d: number): string => (d === 0 ? 'n/a' : `${((100 * n) / d).toFixed(1)}%`);
+  const out = [
+    `${file}: ${r.lines} lines, ${r.events} start an event`,
+    `time:       ${r.timeLayout ?? 'none found'}${r.timeLayout ? ` (${pct(r.timeShare * r.events, r.events)} of event starts)${r.zoned ? ', with offset or zone' : ', no zone in the data'}` : ''}`,
+    `level:      ${r.levelShare > 0 ? `found on ${pct(r.levelShare, 1)} of event starts` : 'none found'}`,
+    `multi-line: ${r.multilineStart ? `events start with ${r.multilineStart}` : 'every line is an event'}`,
+    `fit:        the rule reads ${r.fits.read} of ${r.fits.events} events (${r.fits.withTime} with time, ${r.fits.withLevel} with level)`,
+    `confidence: ${pct(r.confidence, 1)}${r.confidence >= 0.995 ? '' : r.confidence >= 0.9 ? ' (check the events below)' : ' (low: write or correct the rule by hand)'}`,
+    ...r.notes.map((n) => `note:       ${n}`),
+    ...(r.unexplained.length > 0 ? ['not explained (first lines of events the rule does not read):', ...r.unexplained.map((u) => `  ${u}`)] : []),
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+  if (!r.rule) return 1;
+  process.stdout.write(`\n# paste under formats: in sluice.yaml, add a match (service, file, topic), then: sluice parse --rules sluice.yaml --explain ${file}\n`);
+  process.stdout.write(stringify({ formats: [r.rule] }, { lineWidth: 0 }));
+  return 0;
+}

@@ -1,0 +1,61 @@
+/**
+ * Regular expressions written by users (format patterns, multi-line starts) run in bounded
+ * time. Two V8 switches, set once when this module loads:
+ * - `--enable-experimental-regexp-engine` makes the linear-time engine available; a user
+ *   pattern must compile for it (`l` flag), which refuses backreferences and lookaround,
+ *   the constructs no automaton can run;
+ * - `--enable-experimental-regexp-engine-on-excessive-backtracks` re-runs any match that
+ *   backtracks more than `--regexp-backtracks-before-fallback` times on that linear engine.
+ * So a user pattern runs on V8's fast backtracking engine (the linear engine alone is
+ * ~25x slower per line, measured here) and a catastrophic one (`(a+)+$`) falls back to
+ * linear time instead of stalling the stage. Built-in regexes benefit too.
+ * Patterns and the text they see are also size-limited (MAX_PATTERN_CHARS, rules.ts).
+ */
+import { setFlagsFromString } from 'node:v8';
+
+setFlagsFromString('--enable-experimental-regexp-engine');
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+setFlagsFromString('--regexp-backtracks-before-fallback=10000');
+
+export const MAX_PATTERN_CHARS = 4096;
+
+export class UnsafePatternError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafePatternError';
+  }
+}
+
+let linearAvailable: boolean | undefined;
+function linear(): boolean {
+  if (linearAvailable === undefined) {
+    try {
+      new RegExp('a', 'l');
+      linearAvailable = true;
+    } catch {
+      linearAvailable = false;
+    }
+  }
+  return linearAvailable;
+}
+
+/**
+ * Compile a user's regex source. Throws UnsafePatternError when it is too long, invalid, or
+ * uses a construct the linear engine refuses (backreferences, lookahead, lookbehind).
+ */
+export function compileUserRegex(source: string, flags = ''): RegExp {
+  if (source.length > MAX_PATTERN_CHARS) throw new UnsafePatternError(`pattern is ${source.length} characters; at most ${MAX_PATTERN_CHARS}`);
+  let re: RegExp;
+  try {
+    re = new RegExp(source, flags);
+  } catch (err) {
+    throw new UnsafePatternError(`invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`);
+  }
+  if (!linear()) throw new UnsafePatternError('this Node.js has no linear-time regexp engine; user patterns cannot be bounded');
+  try {
+    new RegExp(source, flags.replace(/[gyl]/g, '') + 'l');
+  } catch {
+    throw new UnsafePatternError('backreferences (\\1, \\k<name>) and lookaround ((?=, (?!, (?<=, (?<!) are not allowed: they cannot be run in bounded time');
+  }
+  return re;
+}
