@@ -30,6 +30,7 @@ import { cpus } from 'node:os';
 import kafkajs from 'kafkajs';
 import { createCollectStage, createStreamingCollectStage } from '../services/collector/collect.js';
 import { createNormalizeStage } from '../services/normalizer/normalize.js';
+import { loadConfigFile } from '../shared/config-file.js';
 import { defaultCorpusDir } from '../services/normalizer/corpus-eval.js';
 import type { LogRecord, RawEvent } from '../shared/records.js';
 import type { StageInput, StageOutput } from '../shared/stage.js';
@@ -104,7 +105,12 @@ const flushCtx = { now: () => KAFKA_TS + 500 + streamingOpts.multilineTimeoutMs 
 const streaming = createStreamingCollectStage(streamingOpts);
 /** The per-message shape (`sluice parse`, the golden tests): events merge within a message only. */
 const perMessage = createCollectStage(collectOpts);
-const normalize = createNormalizeStage({ outputTopic: 'logs.normalized', maxAttributes: 128, maxAttributeBytes: 4096, maxJsonDepth: 32 });
+const normalizeOpts = { outputTopic: 'logs.normalized', maxAttributes: 128, maxAttributeBytes: 4096, maxJsonDepth: 32 };
+const normalize = createNormalizeStage(normalizeOpts);
+/** Every system-specific reader off: the generic header reader, JSON and logfmt alone. */
+const normalizeGeneric = createNormalizeStage({ ...normalizeOpts, readers: 'generic' });
+/** With the 20 user formats of scripts/bench-formats.yaml (ten scoped by service or file, ten tried on every line). */
+const normalizeWithFormats = createNormalizeStage({ ...normalizeOpts, formats: loadConfigFile(join(repoRoot(), 'scripts', 'bench-formats.yaml')).formats });
 
 /** One Kafka message per line, in one partition; the Kafka key names the input file (one stream per file). */
 function rawInputs(sources: readonly Source[]): Array<StageInput<Buffer>> {
@@ -213,6 +219,16 @@ function runNormalize(p: Prepared): number {
   return p.raws.length;
 }
 
+function runNormalizeGeneric(p: Prepared): number {
+  for (const e of p.events) sink += normalizeGeneric.process(e, ctx).length;
+  return p.raws.length;
+}
+
+function runNormalizeWithFormats(p: Prepared): number {
+  for (const e of p.events) sink += normalizeWithFormats.process(e, ctx).length;
+  return p.raws.length;
+}
+
 function runBoth(p: Prepared): number {
   streamAll(p.raws, (o) => {
     if (o) sink += normalize.process(asEvent(o), ctx).length;
@@ -249,7 +265,12 @@ function pure(sources: readonly Source[]): void {
   console.log('|---|---:|');
   console.log(`| collect (streaming, as the Kafka collector runs it) | ${fmt(measure(runCollect, all))} |`);
   console.log(`| collect (per message, as \`sluice parse\` and the golden tests run it) | ${fmt(measure(runCollectPerMessage, all))} |`);
-  console.log(`| normalize (over the streaming collector's events) | ${fmt(measure(runNormalize, all))} |`);
+  const base = measure(runNormalize, all);
+  console.log(`| normalize (over the streaming collector's events) | ${fmt(base)} |`);
+  const generic = measure(runNormalizeGeneric, all);
+  console.log(`| normalize, generic only (every system-specific reader off) | ${fmt(generic)} (${((100 * generic) / base).toFixed(0)}%) |`);
+  const withFormats = measure(runNormalizeWithFormats, all);
+  console.log(`| normalize with 20 user formats (scripts/bench-formats.yaml) | ${fmt(withFormats)} (${((100 * withFormats) / base).toFixed(0)}%) |`);
   console.log(`| collect (streaming) + normalize | ${fmt(measure(runBoth, all))} |`);
 
   console.log('\n| input | lines | events | formats seen (normalizer) | collect + normalize events/s |');

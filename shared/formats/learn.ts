@@ -234,7 +234,6 @@ function timeStartRegex(layout: string): string {
   const c = compileLayout(layout);
   // The layout's own regex without captures or guards, cut to a bounded prefix.
   let src = '';
-  let depth = 0;
   const s = c.re.source;
   for (let i = 0; i < s.length; i++) {
     const ch = s[i] as string;
@@ -250,12 +249,11 @@ function timeStartRegex(layout: string): string {
       continue;
     }
     if (ch === '(') {
-      depth++;
       src += s[i + 1] === '?' ? '(' : '(?:';
       continue;
     }
-    if (ch === ')') depth--;
     src += ch;
   }
-  return depth === 0 ? src : src;
+  // `(?:\d{2})` reads better as `\d{2}`.
+  return src.replace(/\(\?:(\\d\{[\d,]+\}|\[[^\]()]*\]\{[\d,]+\})\)/g, '$1');
 }

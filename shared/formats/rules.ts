@@ -83,6 +83,32 @@ export interface CompiledFormat {
   readonly levelMap: ReadonlyMap<string, Level>;
   /** First line of an event, for the collector's multi-line merging. */
   readonly multilineStart?: RegExp;
+  /** Literal text every match starts with (`ACME ` of `ACME %{TIME:time} …`): a cheap test before the regex. */
+  readonly literalPrefix: string;
+}
+
+/** The literal text a compiled pattern (`^(?:…)`) must start with; '' when it starts with a class or group. */
+export function literalPrefix(source: string): string {
+  let i = source.startsWith('^(?:') ? 4 : source.startsWith('^') ? 1 : 0;
+  let out = '';
+  while (i < source.length) {
+    const c = source[i] as string;
+    if (c === '\\') {
+      const n = source[i + 1] ?? '';
+      if (!/[\\^$.*+?()[\]{}|/ -]/.test(n)) break; // \d, \s, \w …: a class
+      out += n;
+      i += 2;
+      continue;
+    }
+    if ('^$.*+?()[]{}|'.includes(c)) {
+      // A quantifier applies to the last literal character: it is optional or repeated.
+      if ('*+?{'.includes(c)) out = out.slice(0, -1);
+      break;
+    }
+    out += c;
+    i++;
+  }
+  return out;
 }
 
 /** A glob over file paths: `*` and `?` stay within a path segment, `**` crosses them. */
@@ -159,6 +185,7 @@ function compileOne(rule: FormatRule): CompiledFormat {
     name: rule.name,
     rule,
     pattern,
+    literalPrefix: literalPrefix(pattern.regex.source),
     timeField,
     layouts,
     levelField,
@@ -226,11 +253,18 @@ export interface RuleRead {
 /** Read `body` with the first applicable, matching format; null when none reads it. */
 export function readWithFormats(formats: readonly CompiledFormat[], s: FormatSubject, body: string, ctx: { ingest: Micros; zone?: string | undefined }): RuleRead | null {
   if (formats.length === 0) return null;
-  const nl = body.indexOf('\n');
-  const first = nl < 0 ? body : body.slice(0, nl);
-  const line = first.length > MAX_RULE_LINE ? first.slice(0, MAX_RULE_LINE) : first;
+  let first: string | undefined;
+  let line = '';
+  let nl = -1;
   for (const f of formats) {
-    if (!applies(f, s, line)) continue;
+    if (!applies(f, s)) continue;
+    if (f.literalPrefix.length > 0 && !body.startsWith(f.literalPrefix)) continue;
+    if (first === undefined) {
+      nl = body.indexOf('\n');
+      first = nl < 0 ? body : body.slice(0, nl);
+      line = first.length > MAX_RULE_LINE ? first.slice(0, MAX_RULE_LINE) : first;
+    }
+    if (f.prefix && !f.prefix.test(line)) continue;
     const m = f.pattern.regex.exec(line);
     if (!m) continue;
     const fields = new Map<string, string>();
@@ -238,7 +272,7 @@ export function readWithFormats(formats: readonly CompiledFormat[], s: FormatSub
       const v = m.groups?.[group];
       if (v !== undefined && v !== '') fields.set(field, v);
     }
-    const out: RuleRead = { format: f.name, fields, rest: first.slice(m[0].length) + (nl < 0 ? '' : body.slice(nl)) };
+    const out: RuleRead = { format: f.name, fields, rest: (first as string).slice(m[0].length) + (nl < 0 ? '' : body.slice(nl)) };
     const t = fields.get(f.timeField);
     if (t !== undefined && f.layouts.length > 0) {
       for (const l of f.layouts) {

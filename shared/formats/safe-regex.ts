@@ -2,10 +2,11 @@
  * Regular expressions written by users (format patterns, multi-line starts) run in bounded
  * time. Two V8 switches, set once when this module loads:
  * - `--enable-experimental-regexp-engine` makes the linear-time engine available; a user
- *   pattern must compile for it (`l` flag), which refuses backreferences and lookaround,
- *   the constructs no automaton can run;
+ *   pattern must compile for it (`l` flag), which refuses backreferences and lookaround
+ *   (no automaton can run them) and counted repetitions above 16 (`x{0,62}`);
  * - `--enable-experimental-regexp-engine-on-excessive-backtracks` re-runs any match that
  *   backtracks more than `--regexp-backtracks-before-fallback` times on that linear engine.
+ * Only a pattern the linear engine accepts can fall back, hence the first rule.
  * So a user pattern runs on V8's fast backtracking engine (the linear engine alone is
  * ~25x slower per line, measured here) and a catastrophic one (`(a+)+$`) falls back to
  * linear time instead of stalling the stage. Built-in regexes benefit too.
@@ -55,7 +56,7 @@ export function compileUserRegex(source: string, flags = ''): RegExp {
   try {
     new RegExp(source, flags.replace(/[gyl]/g, '') + 'l');
   } catch {
-    throw new UnsafePatternError('backreferences (\\1, \\k<name>) and lookaround ((?=, (?!, (?<=, (?<!) are not allowed: they cannot be run in bounded time');
+    throw new UnsafePatternError('uses what cannot run in bounded time: backreferences (\\1, \\k<name>), lookaround ((?=, (?!, (?<=, (?<!), or a counted repetition above 16 (x{17}, x{0,62}: write x+ or x* instead)');
   }
   return re;
 }
