@@ -66,6 +66,7 @@ describe('your own format: learn, paste, parse --explain', () => {
     '01.03.2024 12:00:00.123 [main] INFO  com.acme.shop.Checkout - order placed id=1',
     '01.03.2024 12:00:01.456 [http-nio-8080-exec-1] WARN  com.acme.shop.Cart - cart almost full',
     '13.03.2024 12:00:02.789 [http-nio-8080-exec-2] ERROR com.acme.shop.Payment - payment failed',
+    'Details: amount=12 currency=EUR',
     'java.lang.IllegalStateException: card declined',
     '\tat com.acme.shop.Payment.charge(Payment.java:42)',
     '13.03.2024 12:00:03.000 [main] DEBUG com.acme.shop.Checkout - retry scheduled',
@@ -82,14 +83,16 @@ describe('your own format: learn, paste, parse --explain', () => {
     expect(sluice(['validate', rules]).status).toBe(0);
     const parsed = sluice(['parse', '--rules', rules, '--explain', log]);
     expect(parsed.status).toBe(0);
-    const records = parsed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { timestamp: string; level: string; message: string; explain: { reader: string } });
+    const records = parsed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { timestamp: string; level: string; message: string; error: unknown; explain: { reader: string } });
     expect(records.map((r) => [r.timestamp, r.level, r.explain.reader])).toEqual([
       ['2024-03-01T12:00:00.123000Z', 'INFO', 'format "shop" (sluice.yaml)'],
       ['2024-03-01T12:00:01.456000Z', 'WARN', 'format "shop" (sluice.yaml)'],
       ['2024-03-13T12:00:02.789000Z', 'ERROR', 'format "shop" (sluice.yaml)'],
       ['2024-03-13T12:00:03.000000Z', 'DEBUG', 'format "shop" (sluice.yaml)'],
     ]);
-    expect(records[2]?.message).toContain('payment failed');
+    // `Details: …` opens like an event for the built-in rules; the learned start rule keeps it in the event.
+    expect(records[2]?.message).toBe('payment failed\nDetails: amount=12 currency=EUR');
+    expect(records[2]?.error).toMatchObject({ type: 'java.lang.IllegalStateException', message: 'card declined' });
     expect(parsed.stderr).toContain('formats: shop 4');
     expect((parseYaml(yaml) as { formats: Array<{ multiline?: unknown }> }).formats[0]?.multiline).toBeDefined();
   });

@@ -46,7 +46,7 @@ import { unwrapLine } from '../services/collector/envelopes.js';
 import { MultilineMerger, type MergedEvent } from '../services/collector/multiline.js';
 import { streamKeyOf } from '../services/collector/split.js';
 import { createNormalizeStage, type Explanation, type NormalizeOptions } from '../services/normalizer/normalize.js';
-import type { CompiledFormat } from './formats/rules.js';
+import { multilineStartFor, type CompiledFormat } from './formats/rules.js';
 import { formatMicros } from './time/timestamps.js';
 import { MetricAggregator, type EmittedWindow } from '../services/enricher/metrics.js';
 import { SpanDeriver } from '../services/enricher/traces.js';
@@ -359,12 +359,15 @@ export class ParsePipeline {
   readonly deriver: Deriver | null;
   /** `--explain`: each normalized record's explanation, until it is written. */
   private readonly explanations = new WeakMap<LogRecord, Explanation>();
+  /** User formats with a multi-line start rule, or undefined when none has one. */
+  private readonly formats: readonly CompiledFormat[] | undefined;
   /** Records read by each user format (`--rules`), to say which matched nothing. */
   readonly formatCounts = new Map<string, number>();
 
   /** Throws (RangeError) on an unknown `zone`, before any input is read. */
   constructor(opts: ParseOptions) {
-    this.collect = createCollectStage({ outputTopic: 'logs.collected', defaultTenant: 'default', maxEventBytes: opts.maxEventBytes ?? 1_048_576 });
+    this.collect = createCollectStage({ outputTopic: 'logs.collected', defaultTenant: 'default', maxEventBytes: opts.maxEventBytes ?? 1_048_576, formats: opts.formats });
+    this.formats = opts.formats?.some((f) => f.multilineStart !== undefined) ? opts.formats : undefined;
     const normalizeOptions: NormalizeOptions = {
       outputTopic: 'logs.normalized',
       maxAttributes: 128,
@@ -450,7 +453,8 @@ export class ParsePipeline {
     else if (env) this.openPartials.delete(key);
     this.lastSeen.set(key, Date.now());
     // The merger's clock is the line number: an event's firstAtMs is its first line.
-    this.queue(this.merger.push(env ? env.body : '', key, lineNo, { payload: item, continues }));
+    const start = env && this.formats ? multilineStartFor(this.formats, { topic: `file:${name}`, service: this.headers['service'] || env.service, format: this.headers['format'] || env.format, file: env.file }) : undefined;
+    this.queue(this.merger.push(env ? env.body : '', key, lineNo, { payload: item, continues, start }));
     for (let old = this.merger.oldestPending(); old && lineNo - old.firstAtMs >= MAX_HOLD_LINES; old = this.merger.oldestPending()) {
       this.queue(this.closeStream(old.streamKey));
     }

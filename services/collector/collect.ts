@@ -171,27 +171,14 @@ function emptyMessage(): PermanentError {
 
 /** The pure, one-message-at-a-time collector (events merge within the message only). */
 export function createCollectStage(opts: CollectOptions): Stage<Buffer> {
-  if (hasStartRules(opts.formats)) {
-    // One message through the streaming collector: no limit on lines or held streams, and
-    // no cut at maxEventBytes (the event is truncated instead, as splitMessage's would be).
-    const oneMessage: StreamingCollectOptions = { ...opts, multilineTimeoutMs: 0, maxEventLines: 0, maxHeldStreams: Number.MAX_SAFE_INTEGER };
-    return {
-      name: 'collect',
-      process(input: StageInput<Buffer>, ctx): StageOutput[] {
-        const p = new PartitionCollector(oneMessage, null, 0);
-        const out = [...p.process(input, ctx), ...p.flush(ctx)];
-        if (out.length === 0) throw emptyMessage();
-        for (const o of out) delete o.origin; // every event comes from this input
-        // In the order of their first line, as splitMessage returns them.
-        return out.sort((a, b) => (a.value as RawEvent).origin.index - (b.value as RawEvent).origin.index);
-      },
-    };
-  }
+  const formats = hasStartRules(opts.formats) ? opts.formats : undefined;
   return {
     name: 'collect',
     process(input: StageInput<Buffer>, ctx): StageOutput[] {
       const { text, flags: messageFlags } = decodeBody(input.value);
-      const events = splitMessage(text);
+      const events = formats
+        ? splitMessage(text, (e) => multilineStartFor(formats, { topic: input.topic, service: input.headers['service'] || e.service, format: input.headers['format'] || e.format, file: e.file }))
+        : splitMessage(text);
       if (events.length === 0) throw emptyMessage();
       const observedAt = ctx.now();
       return events.map((e) => toOutput(opts, input, { ...e, flags: [...flagsFor(messageFlags, e.body), ...e.flags] }, observedAt));

@@ -73,7 +73,7 @@ export function physicalLines(text: string): string[] {
   return lines;
 }
 
-export function splitMessage(text: string): SplitEvent[] {
+export function splitMessage(text: string, startOf?: (env: Unwrapped) => RegExp | undefined): SplitEvent[] {
   const lines = physicalLines(text);
 
   const partials = new Map<string, Item>();
@@ -81,7 +81,8 @@ export function splitMessage(text: string): SplitEvent[] {
   const groups: Item[][] = [];
   const feed = (key: string, item: Item): void => {
     let g = groupers.get(key);
-    if (!g) groupers.set(key, (g = new LineGrouper<Item>((i) => i.body)));
+    // A stream's user start rule (sluice.yaml) is taken from its first line.
+    if (!g) groupers.set(key, (g = new LineGrouper<Item>((i) => i.body, startOf?.(item.env))));
     groups.push(...g.push(item));
   };
 

@@ -14,6 +14,7 @@ import { PermanentError, ErrorCodes } from '../../shared/errors.js';
 import type { LogRecord, RawEvent } from '../../shared/records.js';
 import type { StageInput } from '../../shared/stage.js';
 import { seededBytes } from '../../shared/testing/seeded.js';
+import { compileFormats } from '../../shared/formats/rules.js';
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 const KAFKA_TS = Date.UTC(2026, 10, 21, 11, 59, 59, 500);
@@ -183,5 +184,39 @@ describe('collect + normalize poison inputs', () => {
     for (const format of ['json', 'syslog', 'access']) {
       for (const r of run(seededBytes(42, 1024), { format })) expect(r.flags).toContain('format_mismatch');
     }
+  });
+});
+
+describe('poison for the generic header reader and user formats (issue #9)', () => {
+  const formats = compileFormats([
+    { name: 'evil', pattern: '(?<message>(a+)+)$' },
+    { name: 'evil-start', pattern: 'x', multiline: { start: '^(a|aa)+$' } },
+  ]);
+  const withRules = createNormalizeStage({ outputTopic: 'logs.normalized', maxAttributes: 128, maxAttributeBytes: 4096, maxJsonDepth: 32, formats });
+  const collectWithRules = createCollectStage({ outputTopic: 'logs.collected', defaultTenant: 'default', maxEventBytes: MAX_EVENT_BYTES, formats });
+  const runRules = (line: string): LogRecord[] => {
+    const bytes = Buffer.from(line);
+    offset++;
+    return collectWithRules.process(input(bytes, bytes, {}), ctx).flatMap((c) => withRules.process(input(c.value as RawEvent, bytes, {}), ctx).map((n) => n.value as LogRecord));
+  };
+
+  test('a catastrophic user pattern on a 1 MiB line does not stall the stage', () => {
+    const [r] = runRules('a'.repeat(1_000_000) + '!');
+    expect(r?.source.format).toBe('text'); // the pattern cannot match; the line goes on as text
+  });
+  test('a catastrophic multi-line start on long lines does not stall the collector', () => {
+    expect(runRules(`${'a'.repeat(20_000)}!\n${'a'.repeat(20_000)}!`)).toHaveLength(2);
+  });
+  test('impossible dates are not times: the Kafka time, timestamp_source ingest', () => {
+    for (const line of ['2024-02-30 12:00:00 INFO x', '2024-03-01 25:00:00 INFO x', '31/02/2024 10:00:00 x', 'Feb 30 12:00:00 host app: x']) {
+      const r = one(line);
+      expect([r.timestamp, r.timestamp_source]).toEqual([KAFKA_TS * 1000, 'ingest']);
+    }
+  });
+  test('10,000 digits, a 1 MiB run of separators and 100,000 brackets are read in bounded work', () => {
+    expect(one('9'.repeat(10_000)).timestamp_source).toBe('ingest');
+    expect(one('[' + '- '.repeat(500_000)).timestamp_source).toBe('ingest');
+    expect(one('['.repeat(100_000) + '2024-03-01 12:00:00').timestamp_source).toBe('ingest'); // beyond the 120-character scan
+    expect(one('2024-03-01T12:00:00Z ' + '1 '.repeat(500_000)).timestamp).toBe(Date.UTC(2024, 2, 1, 12) * 1000);
   });
 });

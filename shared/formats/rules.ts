@@ -23,7 +23,8 @@
  *   host, trace_id, http.*, …); the time field is read with the rule's layouts and zone,
  *   the level field through `map` then the level table. The rest of the first line after
  *   the match, and the event's other lines, stay in the message.
- * - Pure: compiled once at start; patterns see at most the first MAX_RULE_LINE characters.
+ * - Pure: compiled once at start; a first line longer than MAX_RULE_LINE characters is left
+ *   to the built-in readers (patterns never see a cut line).
  */
 import type { Level, Micros } from '../records.js';
 import { toLevel } from '../levels.js';
@@ -62,7 +63,7 @@ export class FormatRuleError extends Error {
   }
 }
 
-/** Longest first line a user pattern is run on. */
+/** Longest first line a user pattern is run on; longer ones go to the built-in readers. */
 export const MAX_RULE_LINE = 16_384;
 
 const LEVELS: ReadonlySet<string> = new Set(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL']);
@@ -262,7 +263,9 @@ export function readWithFormats(formats: readonly CompiledFormat[], s: FormatSub
     if (first === undefined) {
       nl = body.indexOf('\n');
       first = nl < 0 ? body : body.slice(0, nl);
-      line = first.length > MAX_RULE_LINE ? first.slice(0, MAX_RULE_LINE) : first;
+      // A longer first line is not given to user patterns (a cut line could match `$` falsely).
+      if (first.length > MAX_RULE_LINE) return null;
+      line = first;
     }
     if (f.prefix && !f.prefix.test(line)) continue;
     const m = f.pattern.regex.exec(line);
