@@ -7,12 +7,17 @@
  */
 import type { Http } from '../../shared/records.js';
 import type { ParseContext, ParsedText } from './parsed.js';
-import { fracMicros, monthNumber } from '../../shared/time/timestamps.js';
+import { fracMicros } from '../../shared/time/timestamps.js';
+import { catalogueLayout } from '../../shared/time/catalogue.js';
+import { matchLayout } from '../../shared/time/layout.js';
+
+/** grok HTTPDATE, read by the catalogue's layout (shared/time), the parser every reader shares. */
+const HTTPDATE = catalogueLayout('d/MMM/yyyy:HH:mm:ss');
 
 // Quoted fields use the unrolled-loop form "[^"\\]*(?:\\.[^"\\]*)*" so matching stays linear.
 const Q = '"([^"\\\\]*(?:\\\\.[^"\\\\]*)*)"';
 const CLF = new RegExp(
-  `^(\\S+) (\\S+) (\\S+) \\[(\\d{2})/([A-Za-z]{3})/(\\d{4}):(\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d{1,6}))? ([+-]\\d{4})\\] ${Q} (\\d{3}|-) (\\d+|-)(?: ${Q} ${Q})?(.*)$`,
+  `^(\\S+) (\\S+) (\\S+) \\[(\\d{2}/[A-Za-z]{3}/\\d{4}:\\d{2}:\\d{2}:\\d{2}(?:\\.\\d{1,6})? [+-]\\d{4})\\] ${Q} (\\d{3}|-) (\\d+|-)(?: ${Q} ${Q})?(.*)$`,
   's',
 );
 const TRAILING_TIME = / (\d+)(?:\.(\d{1,9}))?$/;
@@ -24,17 +29,12 @@ function requestTimeUs(rest: string): number | null {
   return Number(m[1]) * 1_000_000 + fracMicros(m[2]);
 }
 
-export function parseAccessLog(line: string, _ctx: ParseContext): ParsedText | null {
+export function parseAccessLog(line: string, ctx: ParseContext): ParsedText | null {
   const m = CLF.exec(line);
   if (!m) return null;
-  const mo = monthNumber(m[5] as string);
-  if (mo === 0) return null;
-  const zone = m[11] as string;
-  const offMin = (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3, 5)));
-  const day = Number(m[4]);
-  const ms = Date.UTC(Number(m[6]), mo - 1, day, Number(m[7]), Number(m[8]), Number(m[9]));
-  const valid = day >= 1 && day <= 31 && Number(m[7]) < 24 && Number(m[8]) < 60 && Number(m[9]) <= 60;
-  const request = m[12] as string;
+  const when = m[4] as string;
+  const t = matchLayout(HTTPDATE, when, 0, { ingest: ctx.ingest, zone: ctx.zone });
+  const request = m[5] as string;
   const sp1 = request.indexOf(' ');
   const sp2 = request.lastIndexOf(' ');
   let method: string | null = null;
@@ -47,26 +47,26 @@ export function parseAccessLog(line: string, _ctx: ParseContext): ParsedText | n
       protocol = request.slice(sp2 + 1);
     } else path = request.slice(sp1 + 1);
   } else if (request !== '-' && request !== '') path = request;
-  const status = m[13] === '-' ? null : Number(m[13]);
+  const status = m[6] === '-' ? null : Number(m[6]);
   const user = m[3] as string;
   const http: Http = {
     method,
     route: null,
     path,
     status,
-    duration_us: requestTimeUs(m[17] as string),
-    bytes: m[14] === '-' ? 0 : Number(m[14]),
+    duration_us: requestTimeUs(m[10] as string),
+    bytes: m[7] === '-' ? 0 : Number(m[7]),
     client_ip: m[1] as string,
-    user_agent: m[16] === undefined || m[16] === '-' ? null : m[16],
+    user_agent: m[9] === undefined || m[9] === '-' ? null : m[9],
   };
   const attributes: Record<string, string> = {};
   if (m[2] !== '-') attributes['ident'] = m[2] as string;
   if (user !== '-') attributes['user.name'] = user;
   if (protocol) attributes['http.version'] = protocol;
-  if (m[15] !== undefined && m[15] !== '-') attributes['http.referrer'] = m[15];
+  if (m[8] !== undefined && m[8] !== '-') attributes['http.referrer'] = m[8];
   return {
-    format: m[15] === undefined ? 'clf' : 'combined',
-    time: valid ? (ms - offMin * 60_000) * 1000 + fracMicros(m[10]) : undefined,
+    format: m[8] === undefined ? 'clf' : 'combined',
+    time: t && t.end === when.length ? t.micros : undefined,
     level: status === null ? 'INFO' : status >= 500 ? 'ERROR' : status >= 400 ? 'WARN' : 'INFO',
     message: line,
     http,

@@ -13,10 +13,18 @@ import type { Level } from '../../shared/records.js';
 import { fromLetter, toLevel } from '../../shared/levels.js';
 import { parseLogfmt } from './logfmt.js';
 import type { ParseContext, ParsedText } from './parsed.js';
-import { civilMicros, fracMicros, offsetMinutes, yearlessMicros } from '../../shared/time/timestamps.js';
+import { fracMicros } from '../../shared/time/timestamps.js';
+import { catalogueLayout } from '../../shared/time/catalogue.js';
+import { matchLayout, type CompiledLayout, type TimeMatch } from '../../shared/time/layout.js';
 
-/** Leading `[yyyy-MM-dd HH:mm:ss[.,]frac[zone]]`, with or without brackets. */
-const ISO_HEAD = /^(\[)?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?\]? +/;
+// Times are read by the catalogue's layouts (shared/time), the parser every reader shares;
+// the regexes below read what follows the time.
+const ISO_T = catalogueLayout("yyyy-MM-dd'T'HH:mm:ss");
+const ISO_SPACE = catalogueLayout('yyyy-MM-dd HH:mm:ss');
+const HDFS_TIME = catalogueLayout('yyMMdd HHmmss');
+const SPARK_TIME = catalogueLayout('yy/MM/dd HH:mm:ss');
+const LOGCAT_TIME = catalogueLayout('MM-dd HH:mm:ss');
+const KLOG_TIME = catalogueLayout('LMMdd HH:mm:ss');
 // Variants after the timestamp (R = rest of the line).
 const LOG4J = /^([A-Za-z]+) +\[([^\]]*)\] +(\S+) +- ?([\s\S]*)$/; //            LEVEL [thread] logger - msg
 const LOGBACK = /^\[([^\]]*)\] +([A-Za-z]+) +(\S+) +- ?([\s\S]*)$/; //         [thread] LEVEL logger - msg
@@ -29,10 +37,11 @@ const LEVEL_LOGGER = /^\[?([A-Za-z]+)\]?:? +([\w.$/-]+): ([\s\S]*)$/; //        
 const LEVEL_ONLY = /^\[?([A-Za-z]+)\]?:? +([\s\S]*)$/; //                           LEVEL msg
 const FILE_PREFIX = /^(\S+) (?=\d{4}-\d{2}-\d{2}[T ]\d{2}:)/;
 
-const HDFS = /^(\d{2})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2}) (\d+) ([A-Za-z]+) ([^\s:]+): ?([\s\S]*)$/;
-const SPARK = /^(\d{2})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([A-Za-z]+) ([^\s:]+): ?([\s\S]*)$/;
-const LOGCAT = /^(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3,6}) +(\d+) +(\d+) ([VDIWEFA]) ([\s\S]*)$/;
-const KLOG = /^([IWEF])(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{6}) +(\d+) ([^\s:\]]+):(\d+)\] ([\s\S]*)$/;
+// What follows the time (R = rest of the line).
+const HDFS = /^ (\d+) ([A-Za-z]+) ([^\s:]+): ?([\s\S]*)$/; //        pid LEVEL component: msg
+const SPARK = /^ ([A-Za-z]+) ([^\s:]+): ?([\s\S]*)$/; //                LEVEL component: msg
+const LOGCAT = /^ +(\d+) +(\d+) ([VDIWEFA]) ([\s\S]*)$/; //           pid tid L tag: msg
+const KLOG = /^ +(\d+) ([^\s:\]]+):(\d+)\] ([\s\S]*)$/; //             tid file:line] msg
 const PY_BASIC = /^(DEBUG|INFO|WARNING|ERROR|CRITICAL):([^:\s]*):([\s\S]*)$/;
 const OSLO_HTTP = /^(\S+) "([A-Z]+) (\S+) [^"]*" status: (\d{3}) len: (\d+) time: (\d+)\.(\d+)/;
 
@@ -161,63 +170,72 @@ function afterTime(r: string, bracketed: boolean, out: ParsedText): boolean {
   return false;
 }
 
+/** The time of `layout` at `pos`, and the rest of the line after it; null when it is not there or not a real time. */
+function timeAt(layout: CompiledLayout, line: string, pos: number, ctx: ParseContext): TimeMatch | null {
+  return matchLayout(layout, line, pos, { ingest: ctx.ingest, zone: ctx.zone });
+}
+
+/** Leading `[yyyy-MM-dd HH:mm:ss[.,]frac[zone]]`, with or without brackets, then at least one space. */
 function isoHeaded(line: string, ctx: ParseContext): ParsedText | null {
-  const m = ISO_HEAD.exec(line);
-  if (!m) return null;
-  const [, br, y, mo, d, h, mi, s, frac, off] = m;
-  let time = civilMicros(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s), fracMicros(frac), off ? undefined : ctx.zone);
-  if (time !== undefined && off) time -= offsetMinutes(off) * 60_000_000;
-  const out: ParsedText = { format: 'log4j', time, message: '', attributes: {} };
-  return afterTime(line.slice(m[0].length), br !== undefined, out) ? out : null;
+  const bracketed = line.charCodeAt(0) === 0x5b;
+  const at = bracketed ? 1 : 0;
+  const t = timeAt(line.charCodeAt(at + 10) === 0x54 /* T */ ? ISO_T : ISO_SPACE, line, at, ctx);
+  if (!t) return null;
+  let i = t.end;
+  if (line.charCodeAt(i) === 0x5d /* ] */) i++;
+  const spaces = i;
+  while (line.charCodeAt(i) === 0x20) i++;
+  if (i === spaces) return null;
+  const out: ParsedText = { format: 'log4j', time: t.micros, message: '', attributes: {} };
+  return afterTime(line.slice(i), bracketed, out) ? out : null;
 }
 
 function hdfs(line: string, ctx: ParseContext): ParsedText | null {
-  const m = HDFS.exec(line);
-  if (!m) return null;
-  const lv = level(m[8] as string);
+  const t = timeAt(HDFS_TIME, line, 0, ctx);
+  const m = t && HDFS.exec(line.slice(t.end));
+  if (!t || !m) return null;
+  const lv = level(m[2] as string);
   if (!lv) return null;
-  return {
-    format: 'hdfs', time: civilMicros(2000 + Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), 0, ctx.zone),
-    level: lv, message: m[10] as string, attributes: { pid: m[7] as string, component: m[9] as string },
-  };
+  return { format: 'hdfs', time: t.micros, level: lv, message: m[4] as string, attributes: { pid: m[1] as string, component: m[3] as string } };
 }
 
 function spark(line: string, ctx: ParseContext): ParsedText | null {
-  const m = SPARK.exec(line);
-  if (!m) return null;
-  const lv = level(m[7] as string);
+  const t = timeAt(SPARK_TIME, line, 0, ctx);
+  const m = t && SPARK.exec(line.slice(t.end));
+  if (!t || !m) return null;
+  const lv = level(m[1] as string);
   if (!lv) return null;
-  return {
-    format: 'spark', time: civilMicros(2000 + Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), 0, ctx.zone),
-    level: lv, message: m[9] as string, attributes: { component: m[8] as string },
-  };
+  return { format: 'spark', time: t.micros, level: lv, message: m[3] as string, attributes: { component: m[2] as string } };
 }
 
 function logcat(line: string, ctx: ParseContext): ParsedText | null {
-  const m = LOGCAT.exec(line);
-  if (!m) return null;
-  const rest = m[10] as string;
+  // Logcat's dates are month-first by definition (threadtime: MM-dd HH:mm:ss.SSS).
+  const t = timeAt(LOGCAT_TIME, line, 0, ctx);
+  const m = t && LOGCAT.exec(line.slice(t.end));
+  if (!t || !m) return null;
+  const rest = m[4] as string;
   // The tag runs to the first ": " (tags are space-padded, may contain spaces, never ": ").
   let sep = rest.indexOf(': ');
   if (sep < 0 && rest.endsWith(':')) sep = rest.length - 1;
   return {
     format: 'logcat',
-    time: yearlessMicros(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), fracMicros(m[6]), ctx.ingest, ctx.zone),
-    level: fromLetter(m[9] as string),
+    time: t.micros,
+    level: fromLetter(m[3] as string),
     message: sep < 0 ? rest : rest.slice(sep + 2),
-    attributes: sep < 0 ? { pid: m[7] as string, tid: m[8] as string } : { pid: m[7] as string, tid: m[8] as string, component: rest.slice(0, sep).trim() },
+    attributes: sep < 0 ? { pid: m[1] as string, tid: m[2] as string } : { pid: m[1] as string, tid: m[2] as string, component: rest.slice(0, sep).trim() },
   };
 }
 
 function klog(line: string, ctx: ParseContext): ParsedText | null {
-  const m = KLOG.exec(line);
-  if (!m) return null;
+  const t = timeAt(KLOG_TIME, line, 0, ctx);
+  const m = t && KLOG.exec(line.slice(t.end));
+  if (!t || !m || t.levelLetter === undefined || t.levelLetter === 'D' || t.levelLetter === 'T' || t.levelLetter === 'V') return null;
   const out: ParsedText = {
     format: 'klog',
-    time: yearlessMicros(Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), fracMicros(m[7]), ctx.ingest, ctx.zone),
-    level: fromLetter(m[1] as string),
-    message: m[11] as string,
-    attributes: { tid: m[8] as string, caller: `${m[9]}:${m[10]}` },
+    time: t.micros,
+    level: fromLetter(t.levelLetter),
+    message: m[4] as string,
+    attributes: { tid: m[1] as string, caller: `${m[2]}:${m[3]}` },
   };
   // Structured klog (InfoS): `"msg" k=v k2="v 2"`.
   const msg = out.message;

@@ -7,12 +7,17 @@
  */
 import { fromSyslogSeverity } from '../../shared/levels.js';
 import type { ParseContext, ParsedText } from './parsed.js';
-import { civilMicros, monthNumber, parseIso, yearlessMicros, fracMicros } from '../../shared/time/timestamps.js';
+import { parseIso } from '../../shared/time/timestamps.js';
+import { catalogueLayout } from '../../shared/time/catalogue.js';
+import { matchLayout } from '../../shared/time/layout.js';
 
 const RFC5424 = /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ?([\s\S]*)$/;
 // Lenient like rsyslog (its parse1 vectors): a space after PRI, a year before the time
 // (`Mar 7 2008 19:06:53`, used when present) and a colon after the time are accepted.
-const RFC3164 = /^(?:<(\d{1,3})> ?)?([A-Za-z]{3}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?:? ([\s\S]*)$/;
+const RFC3164_PRI = /^<(\d{1,3})> ?/;
+// The time is read by the catalogue's layouts (shared/time), the parser every reader shares.
+const BSD_TIME_WITH_YEAR = catalogueLayout('MMM d yyyy HH:mm:ss');
+const BSD_TIME = catalogueLayout('MMM d HH:mm:ss');
 const RFC3339 = /^(?:<(\d{1,3})>)?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) ([\s\S]*)$/;
 const TAG = /^([^\s:[\]]{1,128})(?:\[([^\]\s]{0,32})\])?: ?/;
 // Two-word tags, accepted only in two shapes prose hardly takes: a program with
@@ -110,16 +115,22 @@ export function parseSyslog(line: string, ctx: ParseContext): ParsedText | null 
       return out;
     }
   }
-  const m = RFC3164.exec(line);
-  if (m) {
-    const mo = monthNumber(m[2] as string);
-    if (mo === 0) return null;
-    const out: ParsedText = { format: 'syslog3164', message: '', attributes: {} };
-    pri(m[1], out);
-    const [d, h, mi, sec, us] = [Number(m[3]), Number(m[5]), Number(m[6]), Number(m[7]), fracMicros(m[8])];
-    out.time = m[4] !== undefined ? civilMicros(Number(m[4]), mo, d, h, mi, sec, us, ctx.zone) : yearlessMicros(mo, d, h, mi, sec, us, ctx.ingest, ctx.zone);
-    hostTagMessage(m[9] as string, out);
-    return out;
+  const p = RFC3164_PRI.exec(line);
+  const at = p ? p[0].length : 0;
+  const c0 = line.charCodeAt(at);
+  if ((c0 >= 0x41 && c0 <= 0x5a) || (c0 >= 0x61 && c0 <= 0x7a)) {
+    const tctx = { ingest: ctx.ingest, zone: ctx.zone };
+    const t = matchLayout(BSD_TIME_WITH_YEAR, line, at, tctx) ?? matchLayout(BSD_TIME, line, at, tctx);
+    // A colon after the time is tolerated (rsyslog); then one space and the rest.
+    let i = t ? t.end : -1;
+    if (t && line.charCodeAt(i) === 0x3a) i++;
+    if (t && line.charCodeAt(i) === 0x20) {
+      const out: ParsedText = { format: 'syslog3164', message: '', attributes: {} };
+      pri(p?.[1], out);
+      out.time = t.micros;
+      hostTagMessage(line.slice(i + 1), out);
+      return out;
+    }
   }
   const r = RFC3339.exec(line);
   if (r) {

@@ -185,3 +185,15 @@ export function parseCatalogueTime(text: string, ctx: TimeContext): Micros | und
   }
   return best;
 }
+
+/**
+ * A catalogue layout by its text, compiled as the catalogue compiles it (fraction and zone
+ * allowed after the seconds). The system-specific readers read their times through these,
+ * so every time in the pipeline goes through one parser (layout.ts). Throws on a layout
+ * that is not in the catalogue (a programming error).
+ */
+export function catalogueLayout(layout: string): CompiledLayout {
+  const l = built.layouts.find((x) => x.entry.layout === layout);
+  if (!l) throw new Error(`no catalogue layout ${JSON.stringify(layout)}`);
+  return l.compiled;
+}
