@@ -549,6 +549,19 @@ const LEVEL_NAME = /(?:^|[._@-])(?:level|severity|lvl|loglevel|sev|priority|s)$|
 const SHAPE_LEVEL_WORDS = new Set(['TRACE', 'DEBUG', 'INFO', 'NOTICE', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL', 'trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'critical']);
 const EPOCH_MIN_US = Date.UTC(2000, 0, 1) * 1000;
 
+/** A date and a time of day in two fields (`date=2024-03-01 time=12:00:00`: Fortinet, IIS W3C); both consumed. */
+function dateAndTime(fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions): number | undefined {
+  const date = fields.get('date');
+  const tod = fields.get('time');
+  if (typeof date !== 'string' || typeof tod !== 'string' || !/^\d{1,2}:\d{2}/.test(tod)) return undefined;
+  const t = fieldTime(`${date} ${tod}`, ev, opts);
+  if (t !== undefined) {
+    fields.delete('date');
+    fields.delete('time');
+  }
+  return t;
+}
+
 /**
  * No well-known key held the time: keys named like a time, then any string value that a
  * catalogue layout reads in full, in field order. The key is consumed.
@@ -593,9 +606,11 @@ function levelByShape(fields: Map<string, Json>): [string, ReturnType<typeof toL
 function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions, ex: Explanation): void {
   // Serilog CLEF leaves out `@l` for Information.
   const clef = fields.has('@t') && (fields.has('@mt') || fields.has('@m'));
-  const timeEntry = takeEntry(fields, TIME_KEYS);
-  let ts = fieldTime(timeEntry?.[1], ev, opts);
-  if (ts !== undefined) ex.time = `field "${timeEntry?.[0]}"`;
+  let ts = dateAndTime(fields, ev, opts);
+  const timeEntry = ts === undefined ? takeEntry(fields, TIME_KEYS) : undefined;
+  if (ts !== undefined) ex.time = 'fields "date" and "time"';
+  else ts = fieldTime(timeEntry?.[1], ev, opts);
+  if (ts !== undefined && timeEntry !== undefined) ex.time = `field "${timeEntry[0]}"`;
   else {
     const shaped = timeByShape(fields, ev, opts);
     if (shaped) {

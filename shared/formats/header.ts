@@ -47,19 +47,20 @@ export interface StreamState {
   dayFirst?: boolean | undefined;
 }
 
-/** Per-stream memory, bounded: the least recently used stream is forgotten first. */
+/**
+ * Per-stream memory, bounded: past `max` streams the oldest one seen is forgotten first
+ * (it only costs that stream one full scan; no reordering per line keeps `get` cheap).
+ */
 export class StreamMemory {
   private readonly states = new Map<string, StreamState>();
   constructor(private readonly max = 10_000) {}
   get(key: string): StreamState {
     let s = this.states.get(key);
-    if (s) {
-      this.states.delete(key);
-    } else {
+    if (s === undefined) {
       s = {};
       if (this.states.size >= this.max) this.states.delete(this.states.keys().next().value as string);
+      this.states.set(key, s);
     }
-    this.states.set(key, s);
     return s;
   }
   get size(): number {
@@ -148,10 +149,10 @@ function tokens(line: string, from: number, to: number, max: number): Token[] {
   const out: Token[] = [];
   let i = from;
   while (i < to && out.length < max) {
-    while (i < to && (line.charCodeAt(i) === 0x20 || line.charCodeAt(i) === 0x09)) i++;
+    while (i < to && (line.charCodeAt(i) === 0x20 || line.charCodeAt(i) === 0x09 || line.charCodeAt(i) === 0x7c)) i++;
     const s = i;
-    // `][` also ends a token: `[info][main]` is two fields (Envoy, Elasticsearch).
-    while (i < to && line.charCodeAt(i) !== 0x20 && line.charCodeAt(i) !== 0x09 && !(line.charCodeAt(i) === 0x5b && i > s && line.charCodeAt(i - 1) === 0x5d)) i++;
+    // `|` separates fields (NLog `…|INFO|Logger|msg`); `][` ends a token too: `[info][main]` is two.
+    while (i < to && line.charCodeAt(i) !== 0x20 && line.charCodeAt(i) !== 0x09 && line.charCodeAt(i) !== 0x7c && !(line.charCodeAt(i) === 0x5b && i > s && line.charCodeAt(i - 1) === 0x5d)) i++;
     if (i > s) out.push({ start: s, end: i, text: line.slice(s, i) });
   }
   return out;
@@ -161,6 +162,7 @@ const WRAP_OPEN = /^[\][(<{|'"]+/;
 const WRAP_CLOSE = /[\])>}|'",;]+$/;
 /** Plain words a level word may be without brackets, colon or capitals (right next to the time). */
 const PLAIN_LEVEL_WORDS = new Set(['fault', 'trace', 'debug', 'info', 'information', 'notice', 'warn', 'warning', 'error', 'err', 'fatal', 'critical', 'crit', 'severe', 'verbose', 'alert', 'emerg']);
+const CISCO_MNEMONIC = /^%[A-Z][A-Z0-9_]*-([0-7])-[A-Z0-9_]+$/;
 const LOGCAT_PRIORITY = /^[VDIWEFA]\/[\w.$-]+\(?/;
 const LETTERS: Readonly<Record<string, Level>> = { V: 'TRACE', T: 'TRACE', D: 'DEBUG', I: 'INFO', W: 'WARN', E: 'ERROR', F: 'FATAL', A: 'FATAL' };
 
@@ -191,7 +193,14 @@ function levelOf(tokenText: string): { level: Level; strength: Strength } | null
   }
   // logcat brief/time: `D/Tag(1234):`.
   if (t.length > 2 && t.charCodeAt(1) === 0x2f && LOGCAT_PRIORITY.test(t)) return { level: LETTERS[t[0] as string] as Level, strength: 'strong' };
-  if (t.length === 0 || t.length > 16) return null;
+  if (t.length === 0 || (t.length > 16 && !/^[A-Z]{3,8}[[:/.%]|^%/.test(t))) return null;
+  // Cisco IOS/ASA/NX-OS `%FACILITY-SEVERITY-MNEMONIC:`: the digit is the syslog severity.
+  if (t.charCodeAt(0) === 0x25) {
+    const cisco = CISCO_MNEMONIC.exec(t);
+    return cisco ? { level: fromSyslogSeverity(Number(cisco[1])), strength: 'strong' } : null;
+  }
+  const c0 = t.charCodeAt(0) | 0x20;
+  if (c0 < 0x61 || c0 > 0x7a) return null; // every level word starts with a letter
   if (t.length === 1) {
     const l = LETTERS[t];
     return l ? { level: l, strength: wrapped ? 'strong' : 'letter' } : null;
@@ -201,6 +210,15 @@ function levelOf(tokenText: string): { level: Level; strength: Strength } | null
   if (direct !== 'UNKNOWN' && !/^\d+$/.test(t)) {
     if (upper || wrapped || colon) return { level: direct, strength: 'strong' };
     return PLAIN_LEVEL_WORDS.has(t.toLowerCase()) ? { level: direct, strength: 'plain' } : null;
+  }
+  // `INFO/MainProcess` (Celery), `INFO[0000]` (logrus), `WARNING:root:msg` (Python): a first segment in capitals.
+  const firstSep = t.search(/[[:/.]/);
+  if (firstSep >= 3) {
+    const head = t.slice(0, firstSep);
+    if (head === head.toUpperCase() && /^[A-Z]+$/.test(head)) {
+      const l = toLevel(head);
+      if (l !== 'UNKNOWN') return { level: l, strength: 'strong' };
+    }
   }
   // `production.ERROR:` (Monolog), `[core:error]` (Apache 2.4): the last segment, when marked.
   if (wrapped || colon) {
