@@ -76,7 +76,7 @@ describe('your own format: learn, paste, parse --explain', () => {
     const log = file('shop.log', sample);
     const learned = sluice(['learn', log, '--name', 'shop']);
     expect(learned.status).toBe(0);
-    expect(learned.stdout).toContain('time:       d.M.yyyy HH:mm:ss.SSS');
+    expect(learned.stdout).toContain('time:       d.M.yyyy H:mm:ss.SSS');
     expect(learned.stdout).toContain('confidence: 100.0%');
     const yaml = learned.stdout.slice(learned.stdout.indexOf('\nformats:') + 1);
     const rules = file('learned.yaml', yaml);

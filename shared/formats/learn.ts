@@ -21,6 +21,7 @@ import type { Micros } from '../records.js';
 import { toLevel } from '../levels.js';
 import { readHeader, StreamMemory, type HeaderRead } from './header.js';
 import { compileFormats, readWithFormats, type FormatRule } from './rules.js';
+import { embeddable } from './grok.js';
 import { compileLayout } from '../time/layout.js';
 import { CATALOGUE } from '../time/catalogue.js';
 
@@ -229,31 +230,8 @@ export function learn(lines: readonly string[], ingest: Micros, name = 'learned'
   return report;
 }
 
-/** A regex for the start of a time written in `layout` (its date part), for multiline.start. */
+/** A regex for the start of a time written in `layout`, for multiline.start. */
 function timeStartRegex(layout: string): string {
-  const c = compileLayout(layout);
-  // The layout's own regex without captures or guards, cut to a bounded prefix.
-  let src = '';
-  const s = c.re.source;
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i] as string;
-    if (ch === '\\') {
-      src += s.slice(i, i + 2);
-      i++;
-      continue;
-    }
-    if (ch === '(' && s.startsWith('(?!', i)) {
-      let j = i + 3;
-      while (j < s.length && s[j] !== ')') j += s[j] === '\\' ? 2 : 1;
-      i = j;
-      continue;
-    }
-    if (ch === '(') {
-      src += s[i + 1] === '?' ? '(' : '(?:';
-      continue;
-    }
-    src += ch;
-  }
   // `(?:\d{2})` reads better as `\d{2}`.
-  return src.replace(/\(\?:(\\d\{[\d,]+\}|\[[^\]()]*\]\{[\d,]+\})\)/g, '$1');
+  return embeddable(compileLayout(layout).re.source).replace(/\(\?:(\\d\{[\d,]+\}|\[[^\]()]*\]\{[\d,]+\})\)/g, '$1');
 }
