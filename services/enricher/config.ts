@@ -45,7 +45,7 @@ export const enricherSchema = {
   },
   redactPatterns: {
     type: 'optional-string', env: 'SLUICE_ENRICHER_REDACT_PATTERNS',
-    doc: 'Extra patterns as a JSON object `{"<kind>": "<regex>"}`, e.g. `{"employee_id": "EMP-[0-9]{6}"}`; patterns with nested quantifiers or backreferences, or slow on a start-up test, are rejected.',
+    doc: 'Extra patterns as a JSON object `{"<kind>": "<regex>"}`, e.g. `{"employee_id": "EMP-[0-9]{6}"}`; patterns with backreferences, lookaround or counted repetitions above 16 are rejected; the rest run in bounded time (docs/formats.md, "Limits").',
   },
   redactMaxChars: {
     type: 'int', env: 'SLUICE_ENRICHER_REDACT_MAX_CHARS', default: 65_536, min: 256, unit: 'characters',

@@ -1,4 +1,4 @@
-import { BUILTIN_KINDS, createRedactor, isCardNumber, isSecretKey, luhnValid, parseRedactPatterns, unsafePatternReason } from './redact.js';
+import { BUILTIN_KINDS, createRedactor, isCardNumber, isSecretKey, luhnValid, parseRedactPatterns } from './redact.js';
 import { ConfigError } from '../../../shared/errors.js';
 
 const r = createRedactor({ kinds: BUILTIN_KINDS, patterns: {}, maxChars: 65_536 });
@@ -79,24 +79,19 @@ describe('extra patterns', () => {
     expect(out.text.length).toBe(text.length - 4 + '[REDACTED:n]'.length);
   });
 
-  test.each([
-    ['(a+)+$', 'nested quantifiers'],
-    ['(\\w*x?)*y', 'nested quantifiers'],
-    ['((ab)*c)+', 'nested quantifiers'],
-    ['(a{2,})*', 'nested quantifiers'],
-    ['(a)\\1', 'backreferences'],
-  ])('%s is rejected statically', (src, why) => {
-    expect(unsafePatternReason(src)).toMatch(why);
-    expect(() => createRedactor({ kinds: [], patterns: { bad: src }, maxChars: 1000 })).toThrow(ConfigError);
+  test.each(['(a)\\1', 'x(?=y)', '(?<!a)b', 'a{0,62}'])('%s is rejected: it cannot run in bounded time', (src) => {
+    expect(() => createRedactor({ kinds: [], patterns: { bad: src }, maxChars: 1000 })).toThrow(/cannot run in bounded time/);
   });
 
-  test.each(['EMP-[0-9]{6}', '(?:foo|bar)+baz', '[a-z]+@corp', '(ab)?c', 'x(?=y)'])('%s passes the static check', (src) => {
-    expect(unsafePatternReason(src)).toBeNull();
+  test.each(['(a+)+$', '(\\w*x?)*y', '(?:a|a)*$x'])('%s is accepted and bounded: an adversarial value is scanned in linear time', (src) => {
+    // Without V8's linear fallback each of these backtracks exponentially on 5,000 characters.
+    const r = createRedactor({ kinds: [], patterns: { odd: src }, maxChars: 10_000 });
+    const value = 'a'.repeat(5_000) + '!';
+    expect(r.redact(value).text).toBe(value);
   });
 
-  test('exponential alternation is caught by the start-up time budget', () => {
-    // Star height 1, but overlapping alternatives backtrack exponentially.
-    expect(() => createRedactor({ kinds: [], patterns: { bad: '(?:a|a)*$x' }, maxChars: 1000 })).toThrow(/backtracks too much|took/);
+  test.each(['EMP-[0-9]{6}', '(?:foo|bar)+baz', '[a-z]+@corp', '(ab)?c'])('%s is accepted', (src) => {
+    expect(() => createRedactor({ kinds: [], patterns: { ok: src }, maxChars: 1000 })).not.toThrow();
   });
 
   test.each([
@@ -109,7 +104,7 @@ describe('extra patterns', () => {
 
   test('bad kinds, invalid and empty-matching patterns are rejected', () => {
     expect(() => createRedactor({ kinds: [], patterns: { 'Bad Kind': 'x' }, maxChars: 1000 })).toThrow(/kind/);
-    expect(() => createRedactor({ kinds: [], patterns: { k: '(' }, maxChars: 1000 })).toThrow(/not a valid regular expression/);
+    expect(() => createRedactor({ kinds: [], patterns: { k: '(' }, maxChars: 1000 })).toThrow(/invalid regular expression/);
     expect(() => createRedactor({ kinds: [], patterns: { k: 'x*' }, maxChars: 1000 })).toThrow(/empty string/);
   });
 });

@@ -16,14 +16,15 @@
  *   `access_token=`, `client_secret=` (also with `:` and JSON quoting; the name stays).
  *
  * Extra patterns (SLUICE_ENRICHER_REDACT_PATTERNS, a JSON object kind -> regex) are
- * compiled once and checked for catastrophic backtracking: patterns with nested
- * quantifiers (`(a+)+`, `(\w*x?)*`) or backreferences are rejected, and each pattern
- * must scan adversarial inputs within a time budget at start-up. They scan at most the
- * first `maxChars` characters of a value (the built-ins, all linear, scan everything).
+ * compiled once as every user regex is (shared/formats/safe-regex.ts): backreferences,
+ * lookaround and counted repetitions above 16 are refused, and a match that backtracks
+ * too much (`(a+)+$`) is re-run by V8 in linear time. They scan at most the first
+ * `maxChars` characters of a value (the built-ins, all linear, scan everything).
  *
  * Every built-in alternative begins with a literal or a look-behind that fails inside
  * a run of the same characters, so scanning is linear in the input length.
  */
+import { compileUserRegex, UnsafePatternError } from '../../../shared/formats/safe-regex.js';
 import { ConfigError } from '../../../shared/errors.js';
 
 export const BUILTIN_KINDS = ['email', 'card', 'bearer', 'api_key', 'secret'] as const;
@@ -166,100 +167,18 @@ export function isCardNumber(match: string): boolean {
   return cardPrefixOk(d) && luhnValid(d);
 }
 
-/**
- * Reject a regular expression that can backtrack catastrophically: a quantified group
- * that itself contains a quantifier (star height > 1), or a backreference. Returns
- * the reason, or null when the static check passes.
- */
-export function unsafePatternReason(source: string): string | null {
-  if (/\\[1-9]|\\k</.test(source)) return 'backreferences are not allowed';
-  // Stack of "does this open group contain a quantifier?".
-  const stack: boolean[] = [];
-  let inClass = false;
-  let lastGroupHadQuantifier = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i]!;
-    if (c === '\\') {
-      i++;
-      lastGroupHadQuantifier = false;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') {
-      inClass = true;
-      lastGroupHadQuantifier = false;
-      continue;
-    }
-    if (c === '(') {
-      stack.push(false);
-      continue;
-    }
-    if (c === ')') {
-      lastGroupHadQuantifier = stack.pop() ?? false;
-      if (lastGroupHadQuantifier && stack.length > 0) stack[stack.length - 1] = true;
-      const next = source[i + 1];
-      if (next === '*' || next === '+' || (next === '{' && /^\{\d*,\d*\}|^\{\d{2,}\}/.test(source.slice(i + 1)))) {
-        if (lastGroupHadQuantifier) return 'nested quantifiers (a quantified group containing a quantifier) are not allowed';
-      }
-      continue;
-    }
-    if (c === '*' || c === '+' || c === '?' || c === '{') {
-      // `(?` opens a group modifier, not a quantifier.
-      if (c === '?' && source[i - 1] === '(') continue;
-      if (stack.length > 0) stack[stack.length - 1] = true;
-    }
-    lastGroupHadQuantifier = false;
-  }
-  return null;
-}
-
-// Inputs that make backtracking patterns blow up: runs of one character class, then a
-// character that makes the match fail at the end.
-const ADVERSARIAL_UNITS = ['a', '0', ' ', 'a0', 'a ', '@.', '-_', 'aA1'];
-const TIME_BUDGET_MS = 50;
-
-/**
- * Run `re` on adversarial inputs of growing length (8, 10, ... 40 characters, then
- * doubling to 4096), stopping as soon as one run exceeds the budget. A regex cannot be
- * interrupted, so the lengths grow slowly enough that the run that crosses the budget
- * costs at most a few times the budget, even for exponential patterns.
- */
-function slowestRunMs(re: RegExp): number {
-  const lengths: number[] = [];
-  for (let n = 8; n <= 40; n += 2) lengths.push(n);
-  for (let n = 64; n <= 4096; n *= 2) lengths.push(n);
-  let worst = 0;
-  for (const n of lengths) {
-    for (const unit of ADVERSARIAL_UNITS) {
-      const s = unit.repeat(Math.ceil(n / unit.length)) + '!';
-      const started = performance.now();
-      re.lastIndex = 0;
-      s.replace(re, '');
-      const took = performance.now() - started;
-      worst = Math.max(worst, took);
-      if (took > TIME_BUDGET_MS) return worst;
-    }
-  }
-  return worst;
-}
-
 function compileExtra(kind: string, source: string): RegExp {
   if (!/^[a-z][a-z0-9_]{0,31}$/.test(kind)) throw new ConfigError(`SLUICE_ENRICHER_REDACT_PATTERNS: kind "${kind}" must be lower-case letters, digits and _ (at most 32)`);
   if (source.length === 0 || source.length > 512) throw new ConfigError(`SLUICE_ENRICHER_REDACT_PATTERNS: pattern for "${kind}" must be 1 to 512 characters`);
-  const reason = unsafePatternReason(source);
-  if (reason) throw new ConfigError(`SLUICE_ENRICHER_REDACT_PATTERNS: pattern for "${kind}" rejected: ${reason}`);
   let re: RegExp;
   try {
-    re = new RegExp(source, 'g');
+    re = compileUserRegex(source, 'g');
   } catch (err) {
-    throw new ConfigError(`SLUICE_ENRICHER_REDACT_PATTERNS: pattern for "${kind}" is not a valid regular expression (${err instanceof Error ? err.message : String(err)})`);
+    if (err instanceof UnsafePatternError) throw new ConfigError(`SLUICE_ENRICHER_REDACT_PATTERNS: pattern for "${kind}" rejected: ${err.message}`);
+    throw err;
   }
   if (re.test('')) throw new ConfigError(`SLUICE_ENRICHER_REDACT_PATTERNS: pattern for "${kind}" matches the empty string`);
-  const took = slowestRunMs(re);
-  if (took > TIME_BUDGET_MS) throw new ConfigError(`SLUICE_ENRICHER_REDACT_PATTERNS: pattern for "${kind}" took ${took.toFixed(0)} ms on a short adversarial input (budget ${TIME_BUDGET_MS} ms): it backtracks too much`);
+  re.lastIndex = 0;
   return re;
 }
 
