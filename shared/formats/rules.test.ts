@@ -60,6 +60,16 @@ describe('format rules', () => {
     expect(multilineStartFor(formats, subject)?.test('01.03.2024 x')).toBe(true);
     expect(multilineStartFor(formats, { ...subject, service: 'x' })).toBeUndefined();
   });
+  test('the first applicable format in file order wins, whatever its kind of match', () => {
+    const scoped: FormatRule = { name: 'scoped', match: { service: 'checkout' }, pattern: 'X %{GREEDYDATA:message}' };
+    const literal: FormatRule = { name: 'literal', pattern: 'X %{GREEDYDATA:message}' };
+    const any: FormatRule = { name: 'any', pattern: '%{WORD:w} %{GREEDYDATA:message}' };
+    const read = (rules: FormatRule[]) => readWithFormats(compileFormats(rules), subject, 'X hello', { ingest })?.format;
+    expect(read([scoped, literal, any])).toBe('scoped');
+    expect(read([literal, scoped, any])).toBe('literal');
+    expect(read([any, scoped, literal])).toBe('any');
+    expect(readWithFormats(compileFormats([scoped, literal]), { ...subject, service: null }, 'X hello', { ingest })?.format).toBe('literal');
+  });
   test('globs: * within a segment, ** across', () => {
     expect(globRegex('/var/log/*.log').test('/var/log/a.log')).toBe(true);
     expect(globRegex('/var/log/*.log').test('/var/log/x/a.log')).toBe(false);

@@ -251,13 +251,58 @@ export interface RuleRead {
   rest: string;
 }
 
+/**
+ * The formats grouped so that an event is tried only against those that can apply to it:
+ * the ones that need a service, format or file, and the unscoped ones by the first
+ * character of their literal prefix. Built once per formats list.
+ */
+interface FormatIndex {
+  needsSubject: Array<[number, CompiledFormat]>;
+  anyStart: Array<[number, CompiledFormat]>;
+  byFirstChar: Map<number, Array<[number, CompiledFormat]>>;
+}
+
+const indexes = new WeakMap<readonly CompiledFormat[], FormatIndex>();
+
+function indexOf(formats: readonly CompiledFormat[]): FormatIndex {
+  let idx = indexes.get(formats);
+  if (idx) return idx;
+  idx = { needsSubject: [], anyStart: [], byFirstChar: new Map() };
+  formats.forEach((f, i) => {
+    const entry: [number, CompiledFormat] = [i, f];
+    if (f.services || f.formats || f.files) idx!.needsSubject.push(entry);
+    else if (f.literalPrefix.length === 0) idx!.anyStart.push(entry);
+    else {
+      const c = f.literalPrefix.charCodeAt(0);
+      const list = idx!.byFirstChar.get(c) ?? [];
+      list.push(entry);
+      idx!.byFirstChar.set(c, list);
+    }
+  });
+  indexes.set(formats, idx);
+  return idx;
+}
+
+/** The formats that may read `body` of subject `s`, in the order written. */
+function candidates(formats: readonly CompiledFormat[], s: FormatSubject, body: string): CompiledFormat[] {
+  const idx = indexOf(formats);
+  const byChar = idx.byFirstChar.get(body.charCodeAt(0));
+  const subject = s.service !== null || s.format !== null || s.file !== null;
+  if (!byChar && idx.anyStart.length === 0 && (!subject || idx.needsSubject.length === 0)) return NONE;
+  const out: Array<[number, CompiledFormat]> = [...(byChar ?? []), ...idx.anyStart, ...(subject ? idx.needsSubject : [])];
+  if (out.length > 1) out.sort((a, b) => a[0] - b[0]);
+  return out.map((e) => e[1]);
+}
+
+const NONE: CompiledFormat[] = [];
+
 /** Read `body` with the first applicable, matching format; null when none reads it. */
 export function readWithFormats(formats: readonly CompiledFormat[], s: FormatSubject, body: string, ctx: { ingest: Micros; zone?: string | undefined }): RuleRead | null {
   if (formats.length === 0) return null;
   let first: string | undefined;
   let line = '';
   let nl = -1;
-  for (const f of formats) {
+  for (const f of candidates(formats, s, body)) {
     if (!applies(f, s)) continue;
     if (f.literalPrefix.length > 0 && !body.startsWith(f.literalPrefix)) continue;
     if (first === undefined) {
