@@ -32,7 +32,7 @@ import { createCollectStage, createStreamingCollectStage } from '../services/col
 import { createNormalizeStage } from '../services/normalizer/normalize.js';
 import { loadConfigFile } from '../shared/config-file.js';
 import type { CompiledFormat } from '../shared/formats/rules.js';
-import { defaultCorpusDir } from '../services/normalizer/corpus-eval.js';
+import { defaultCorpusDir } from './lib/corpus-eval.js';
 import type { LogRecord, RawEvent } from '../shared/records.js';
 import type { StageInput, StageOutput } from '../shared/stage.js';
 import { repoRoot } from '../shared/schemas.js';

@@ -8,7 +8,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { LOGHUB_SYSTEMS, defaultCorpusDir, evaluateLoghub, loghubAvailable, markdownTable } from '../services/normalizer/corpus-eval.js';
+import { LOGHUB_SYSTEMS, defaultCorpusDir, evaluateLoghub, loghubAvailable, markdownTable } from './lib/corpus-eval.js';
 
 // Compiled to dist/scripts/, run from source by ts tools at scripts/: find the repo root by package.json.
 let root = dirname(fileURLToPath(import.meta.url));

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCollectStage } from '../../services/collector/collect.js';
 import { createNormalizeStage } from '../../services/normalizer/normalize.js';
-import { defaultCorpusDir } from '../../services/normalizer/corpus-eval.js';
+import { defaultCorpusDir } from './corpus-eval.js';
 import { toParquetRow, type Row } from '../../services/sink/parquet-row.js';
 import type { LogRecord, RawEvent } from '../../shared/records.js';
 import type { StageInput } from '../../shared/stage.js';

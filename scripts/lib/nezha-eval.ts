@@ -11,33 +11,19 @@
  * `createCollectStage` + `createNormalizeStage` make the LogRecord; `SpanDeriver` makes
  * spans in CSV row order; the trace CSV is the ground truth.
  *
- * Two modes, printed side by side and never mixed:
- * - `pipeline`: the records exactly as the normalizer makes them today;
- * - `proposed`: the same records after `proposedNormalizerFix`, a stand-in for normalizer
- *   changes proposed in the report (G1-G3 below). It only fills what the pipeline left
- *   empty, so once the normalizer does it the two modes agree. It is NOT part of the
- *   pipeline and the enricher never calls it.
- *
- * G1 a text line whose only time is a time of day (`HH:mm:ss.SSS LEVEL logger msg`,
- *    TrainTicket logback in UTC+8, OnlineBoutique adservice in UTC) gets the instant
- *    nearest the Docker envelope time whose time of day, under a zone offset that is a
- *    multiple of 15 minutes, is the line's; its level and logger are read. A line with no
- *    time at all gets the envelope time (flag `time_from_envelope`).
- * G2 `TraceID: <32 hex> SpanID: <16 hex>` in the message (SkyWalking/Nezha log pattern)
- *    fills trace_id/span_id.
- * G3 the `service` hint (Kafka header, else envelope) wins over a body `name` field,
- *    which is a logger name in these services (`recommendationservice-server`).
+ * The normalizer reads these logs by itself (fallbacks.ts: time-of-day lines placed on
+ * the envelope's date, `TraceID:`/`SpanID:` in text; the service hint over a logger
+ * `name` field), so the evaluation runs the records exactly as the pipeline makes them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCollectStage } from '../collector/collect.js';
-import { createNormalizeStage } from '../normalizer/normalize.js';
-import { parseCsv } from '../normalizer/corpus-eval.js';
+import { createCollectStage } from '../../services/collector/collect.js';
+import { createNormalizeStage } from '../../services/normalizer/normalize.js';
+import { parseCsv } from './corpus-eval.js';
 import { parseIso } from '../../shared/time/timestamps.js';
-import { severityNumber, toLevel } from '../../shared/levels.js';
 import type { LogRecord, RawEvent, Span } from '../../shared/records.js';
 import type { StageContext } from '../../shared/stage.js';
-import { DEFAULT_INACTIVITY_US, SpanDeriver, type SpanDeriverOptions } from './traces.js';
+import { DEFAULT_INACTIVITY_US, SpanDeriver, type SpanDeriverOptions } from '../../services/enricher/traces.js';
 
 export interface NezhaSystem {
   name: string;
@@ -55,8 +41,6 @@ export const NEZHA_INGEST_MS = Date.UTC(2026, 10, 21, 12, 0, 0);
 /** Tolerance of the interval check, µs (the Docker envelope's capture lag is up to 5.2 ms). */
 export const INTERVAL_TOLERANCE_US = 10_000;
 
-export type Mode = 'pipeline' | 'proposed';
-
 export function nezhaAvailable(corpusDir: string): boolean {
   return NEZHA_SYSTEMS.every((s) => existsSync(join(corpusDir, s.log)) && existsSync(join(corpusDir, s.trace)));
 }
@@ -73,7 +57,6 @@ export interface Rate {
 }
 export interface NezhaReport {
   system: string;
-  mode: Mode;
   /** The deriver's inactivity timeout, µs. */
   timeoutUs: number;
   logRows: number;
@@ -160,56 +143,6 @@ export function readNezhaLogs(path: string): NezhaLog[] {
   });
 }
 
-const TOD_LINE = /^(\d{2}):(\d{2}):(\d{2})[.,](\d{1,9})\s+(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\s+(\S+)\s+([\s\S]*)$/;
-const TRACE_TEXT = /\bTraceID:\s*([0-9a-f]{32})\s+SpanID:\s*([0-9a-f]{16})\b/i;
-const DAY_US = 86_400_000_000;
-const QUARTER_HOUR_US = 900_000_000;
-
-/**
- * The instant nearest `envelopeUs` whose time of day, in some zone offset that is a
- * multiple of 15 minutes, is `todUs` (µs since local midnight).
- */
-export function instantFromTimeOfDay(todUs: number, envelopeUs: number): number {
-  const envTod = ((envelopeUs % DAY_US) + DAY_US) % DAY_US;
-  const x = (((envTod - todUs) % DAY_US) + DAY_US) % DAY_US;
-  const lag = ((x % QUARTER_HOUR_US) + QUARTER_HOUR_US / 2) % QUARTER_HOUR_US - QUARTER_HOUR_US / 2;
-  return envelopeUs - lag;
-}
-
-/** Stand-in for the proposed normalizer changes G1-G3 (module doc); fills only what is empty. */
-export function proposedNormalizerFix(raw: RawEvent, rec: LogRecord): LogRecord {
-  const r: LogRecord = { ...rec, attributes: { ...rec.attributes }, flags: [...rec.flags] };
-  const envUs = raw.envelope_time ? parseIso(raw.envelope_time) : undefined;
-  if (r.timestamp_source === 'ingest') {
-    const m = TOD_LINE.exec(raw.body.replace(/\r?\n$/, ''));
-    if (m && envUs !== undefined) {
-      const frac = ((m[4] as string) + '000000').slice(0, 6);
-      const tod = ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1_000_000 + Number(frac);
-      r.timestamp = instantFromTimeOfDay(tod, envUs);
-      r.timestamp_source = 'event';
-      if (r.level === 'UNKNOWN') {
-        r.level = toLevel(m[5] as string);
-        r.severity_number = severityNumber[r.level];
-      }
-      if (m[6] !== '-') r.attributes['logger'] = m[6] as string;
-      r.message = m[7] as string;
-    } else if (envUs !== undefined) {
-      r.timestamp = envUs;
-      r.timestamp_source = 'event';
-      r.flags.push('time_from_envelope');
-    }
-  }
-  if (!r.trace_id) {
-    const t = TRACE_TEXT.exec(r.message);
-    if (t) {
-      r.trace_id = (t[1] as string).toLowerCase();
-      r.span_id ??= (t[2] as string).toLowerCase();
-    }
-  }
-  if (raw.service) r.service = raw.service;
-  return r;
-}
-
 /**
  * The order a log shipper reads the rows: by the Docker envelope time (when the daemon
  * captured the line), stable. The CSV itself is not in any arrival order (rows of one
@@ -226,7 +159,7 @@ export function pct(r: Rate): string {
   return r.total === 0 ? 'n/a' : `${((100 * r.ok) / r.total).toFixed(2)}%`;
 }
 
-export function evaluateNezha(corpusDir: string, system: NezhaSystem, mode: Mode, opts: SpanDeriverOptions = {}, logs?: NezhaLog[]): NezhaReport {
+export function evaluateNezha(corpusDir: string, system: NezhaSystem, opts: SpanDeriverOptions = {}, logs?: NezhaLog[]): NezhaReport {
   const gt = readGroundTruth(join(corpusDir, system.trace));
   const rows = logs ?? readNezhaLogs(join(corpusDir, system.log));
   const records: LogRecord[] = [];
@@ -236,7 +169,7 @@ export function evaluateNezha(corpusDir: string, system: NezhaSystem, mode: Mode
   const errs: number[] = [];
   for (const l of shipperOrder(rows)) {
     if (!l.record || !l.raw) continue;
-    const rec = mode === 'proposed' ? proposedNormalizerFix(l.raw, l.record) : l.record;
+    const rec = l.record;
     offsets.push(records.length);
     records.push(rec);
     if (rec.timestamp_source === 'event') event++;
@@ -267,14 +200,14 @@ export function evaluateNezha(corpusDir: string, system: NezhaSystem, mode: Mode
     if (d.length === 1) one++;
     const s = d.length === 1 ? (d[0] as Span) : undefined;
     if (!g || !s) {
-      if (misses.length < 5) misses.push(`${system.name} [${mode}] span ${id}: ${d.length} derived spans${g ? '' : ', not in trace CSV'}`);
+      if (misses.length < 5) misses.push(`${system.name} span ${id}: ${d.length} derived spans${g ? '' : ', not in trace CSV'}`);
       continue;
     }
     if (s.trace_id === g.trace) trace++;
     if (s.service === serviceOfPod(g.pod)) service++;
-    else if (misses.length < 5) misses.push(`${system.name} [${mode}] span ${id}: service ${s.service} vs pod ${g.pod}`);
+    else if (misses.length < 5) misses.push(`${system.name} span ${id}: service ${s.service} vs pod ${g.pod}`);
     if (s.start >= g.startUs - INTERVAL_TOLERANCE_US && s.end <= g.endUs + INTERVAL_TOLERANCE_US) inside++;
-    else if (misses.length < 5) misses.push(`${system.name} [${mode}] span ${id}: [${s.start}, ${s.end}] vs truth [${g.startUs}, ${g.endUs}] (µs)`);
+    else if (misses.length < 5) misses.push(`${system.name} span ${id}: [${s.start}, ${s.end}] vs truth [${g.startUs}, ${g.endUs}] (µs)`);
   }
 
   // Membership: per trace, span ids of derived spans == the trace CSV's span ids that appear in the logs.
@@ -293,7 +226,6 @@ export function evaluateNezha(corpusDir: string, system: NezhaSystem, mode: Mode
 
   return {
     system: system.name,
-    mode,
     timeoutUs: opts.inactivityTimeoutUs ?? DEFAULT_INACTIVITY_US,
     logRows: rows.length,
     records: records.length,
@@ -316,12 +248,12 @@ export function evaluateNezha(corpusDir: string, system: NezhaSystem, mode: Mode
 
 export function nezhaTable(reports: NezhaReport[]): string {
   const out = [
-    '| system | records from | timeout | log rows | records (event time / within 10 ms of truth) | span ids in logs | derived spans | exactly one span | right trace id | right service | interval inside truth ±10 ms | trace membership equal |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | timeout | log rows | records (event time / within 10 ms of truth) | span ids in logs | derived spans | exactly one span | right trace id | right service | interval inside truth ±10 ms | trace membership equal |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of reports) {
     out.push(
-      `| ${r.system} | ${r.mode === 'pipeline' ? 'pipeline as is' : 'proposed normalizer fix (stand-in)'} | ${r.timeoutUs / 1_000_000} s | ${r.logRows} | ${r.records} (${r.timestamp.event} / ${r.timestamp.within10ms}) | ${r.loggedSpanIds} | ${r.derivedSpans} | ${pct(r.exactlyOne)} | ${pct(r.rightTrace)} | ${pct(r.rightService)} | ${pct(r.intervalInside)} | ${pct(r.membership)} (${r.membership.ok}/${r.membership.total}) |`,
+      `| ${r.system} | ${r.timeoutUs / 1_000_000} s | ${r.logRows} | ${r.records} (${r.timestamp.event} / ${r.timestamp.within10ms}) | ${r.loggedSpanIds} | ${r.derivedSpans} | ${pct(r.exactlyOne)} | ${pct(r.rightTrace)} | ${pct(r.rightService)} | ${pct(r.intervalInside)} | ${pct(r.membership)} (${r.membership.ok}/${r.membership.total}) |`,
     );
   }
   return out.join('\n');

@@ -3,13 +3,13 @@
  * copied): each raw line goes through `normalize` as its own RawEvent, and the record
  * is compared with the `_structured.csv` ground truth for time (UTC, with the
  * year-less rule of `yearlessMicros` applied to the CSV date), level and component.
- * Used by corpus.test.ts and scripts/corpus-accuracy.ts.
+ * Used by corpus-eval.test.ts and scripts/corpus-accuracy.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Level, LogRecord, RawEvent } from '../../shared/records.js';
 import { fromLetter, toLevel } from '../../shared/levels.js';
-import { normalize, type NormalizeOptions } from './normalize.js';
+import { normalize, type NormalizeOptions } from '../../services/normalizer/normalize.js';
 import { StreamMemory } from '../../shared/formats/header.js';
 import { FUTURE_TOLERANCE_US, monthNumber } from '../../shared/time/timestamps.js';
 

@@ -1,19 +1,19 @@
 /**
  * Micro-benchmark of the enrichment context (not a test: timing belongs in benchmarks).
  *
- *   npm run build && node dist/services/enricher/context/bench.js [records]
+ *   npm run build && node dist/scripts/bench-enrich-context.js [records]
  *
  * Prints CPU ns/record (process CPU time, not wall time) for each part and for the composed `enrich()` over a mix of
  * realistic records: JSON app logs, access logs with user agents, Kubernetes paths,
  * some carrying PII. All parts on, with a catalog.
  */
-import { createEnrichContext, defaultEnrichConfig, enrich } from '../enrich.js';
-import type { LogRecord } from '../../../shared/records.js';
-import { createRedactor, BUILTIN_KINDS } from './redact.js';
-import { templateRoute } from './route.js';
-import { createUserAgentParser } from './user-agent.js';
-import { k8sFromPath } from './kubernetes.js';
-import { workloadOf } from '../../../shared/kubernetes.js';
+import { createEnrichContext, defaultEnrichConfig, enrich } from '../services/enricher/enrich.js';
+import type { LogRecord } from '../shared/records.js';
+import { createRedactor, BUILTIN_KINDS } from '../services/enricher/context/redact.js';
+import { templateRoute } from '../services/enricher/context/route.js';
+import { createUserAgentParser } from '../services/enricher/context/user-agent.js';
+import { k8sFromPath } from '../services/enricher/context/kubernetes.js';
+import { workloadOf } from '../shared/kubernetes.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 

@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOGHUB_SYSTEMS, defaultCorpusDir, evaluateLoghub, loghubAvailable, markdownTable, rawEvent, type SystemReport } from './corpus-eval.js';
-import { normalize } from './normalize.js';
+import { normalize } from '../../services/normalizer/normalize.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const corpus = resolve(defaultCorpusDir(repoRoot));
