@@ -4,7 +4,7 @@
  * shared/formats/learn.ts; this file reads files and arguments and prints.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { configPath, loadConfigFile } from '../shared/config-file.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
@@ -12,27 +12,32 @@ import { EXIT_CONFIG } from '../shared/main-helpers.js';
 import { applies, readWithFormats } from '../shared/formats/rules.js';
 import { learn } from '../shared/formats/learn.js';
 
-export const VALIDATE_USAGE = [
-  'usage: sluice validate [FILE] [--sample LOG ...] [--service NAME] [--topic NAME]',
-  '         checks a sluice.yaml (FILE, else $SLUICE_CONFIG, else ./sluice.yaml): YAML syntax, the',
-  '         JSON Schema (schemas/sluice.schema.json) and every format rule (patterns, layouts, zones,',
-  '         levels). Prints every problem as file:line:col and exits 78 when there is one.',
-  '         --sample LOG: also runs the formats over the sample (each line as an event of service',
-  '         --service, file LOG, topic --topic) and says, per format, how many lines it applies to',
-  '         and reads, with a time and a level; a format that reads nothing is named.',
-].join('\n');
+/** What `sluice validate --help` says after the options. */
+export const VALIDATE_HELP = `
+Checks a sluice.yaml: YAML syntax, the JSON Schema (schemas/sluice.schema.json) and
+every format rule (patterns, layouts, zones, levels). Prints every problem as
+file:line:col and exits 78 when there is one.
+--sample LOG: also runs the formats over the sample (each line as an event of service
+--service, file LOG, topic --topic) and says, per format, how many lines it applies to
+and reads, with a time and a level; a format that reads nothing is named (exit 1).`;
 
-export const LEARN_USAGE = [
-  'usage: sluice learn FILE [--lines N] [--name NAME] [--json]',
-  '         reads the first N lines (default 1000) of an unknown log and prints what it found: time',
-  '         layout and zone, level, multi-line start, the header fields, how many events the',
-  '         inferred rule reads, how sure it is and what it could not explain; then the rule as',
-  '         YAML to paste under `formats:` in sluice.yaml. --json: the whole report as JSON.',
-].join('\n');
+/** What `sluice learn --help` says after the options. */
+export const LEARN_HELP = `
+Reads the first --lines lines of an unknown log and prints what it found: time layout
+and zone, level, multi-line start, the header fields, how many events the inferred rule
+reads, how sure it is and what it could not explain; then the rule as YAML to paste
+under \`formats:\` in sluice.yaml. --json: the whole report as JSON.`;
 
-function usageError(usage: string, message: string): number {
-  process.stderr.write(`${message}\n${usage}\n`);
-  return 2;
+export interface ValidateOptions {
+  sample?: string[];
+  service?: string;
+  topic: string;
+}
+
+export interface LearnOptions {
+  lines: string;
+  name: string;
+  json?: boolean;
 }
 
 function sampleLines(file: string, max: number): string[] {
@@ -49,19 +54,7 @@ function sampleLines(file: string, max: number): string[] {
   return out;
 }
 
-export function validateCommand(argv: string[]): number {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { sample: { type: 'string', multiple: true }, service: { type: 'string' }, topic: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (err) {
-    return usageError(VALIDATE_USAGE, (err as Error).message);
-  }
-  if (parsed.values.help) {
-    process.stdout.write(`${VALIDATE_USAGE}\n`);
-    return 0;
-  }
-  if (parsed.positionals.length > 1) return usageError(VALIDATE_USAGE, 'sluice validate: one file at most');
-  const explicit = parsed.positionals[0];
+export function validateCommand(explicit: string | undefined, opts: ValidateOptions): number {
   const path = configPath(explicit, process.env);
   if (path === null) {
     process.stderr.write('sluice validate: no configuration file (give FILE, set SLUICE_CONFIG, or create ./sluice.yaml)\n');
@@ -79,7 +72,7 @@ export function validateCommand(argv: string[]): number {
   }
   process.stdout.write(`${path}: ok, ${loaded.formats.length} format${loaded.formats.length === 1 ? '' : 's'}\n`);
   let silent = 0;
-  for (const sample of parsed.values.sample ?? []) {
+  for (const sample of opts.sample ?? []) {
     let lines: string[];
     try {
       lines = sampleLines(sample, 100_000);
@@ -87,7 +80,7 @@ export function validateCommand(argv: string[]): number {
       process.stderr.write(`sluice validate: --sample ${sample}: ${errorMessage(err)}\n`);
       return 1;
     }
-    const subject = { topic: parsed.values.topic ?? 'logs.raw', service: parsed.values.service ?? null, format: null, file: sample };
+    const subject = { topic: opts.topic, service: opts.service ?? null, format: null, file: sample };
     process.stdout.write(`\n${sample}: ${lines.length} lines\n`);
     process.stdout.write('| format | applies to | reads | with time | with level |\n|---|---:|---:|---:|---:|\n');
     for (const f of loaded.formats) {
@@ -111,23 +104,13 @@ export function validateCommand(argv: string[]): number {
   return silent > 0 ? 1 : 0;
 }
 
-export function learnCommand(argv: string[]): number {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { lines: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (err) {
-    return usageError(LEARN_USAGE, (err as Error).message);
-  }
-  if (parsed.values.help) {
-    process.stdout.write(`${LEARN_USAGE}\n`);
-    return 0;
-  }
-  const file = parsed.positionals[0];
-  if (file === undefined || parsed.positionals.length > 1) return usageError(LEARN_USAGE, 'sluice learn: give one sample file');
-  const max = Number(parsed.values.lines ?? '1000');
-  if (!Number.isSafeInteger(max) || max < 1) return usageError(LEARN_USAGE, `sluice learn: --lines must be a positive whole number, got ${JSON.stringify(parsed.values.lines)}`);
-  const name = parsed.values.name ?? 'my-format';
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) return usageError(LEARN_USAGE, `sluice learn: --name ${JSON.stringify(name)}: letters, digits, _ . - (64 at most)`);
+/** `sluice learn`; a bad --lines or --name is a usage error (exit 2) through `cmd`. */
+export function learnCommand(file: string, opts: LearnOptions, cmd: Command): number {
+  const usageError = (text: string): never => cmd.error(text, { exitCode: 2, code: 'sluice.usage' });
+  const max = Number(opts.lines);
+  if (!Number.isSafeInteger(max) || max < 1) usageError(`sluice learn: --lines must be a positive whole number, got ${JSON.stringify(opts.lines)}`);
+  const name = opts.name;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) usageError(`sluice learn: --name ${JSON.stringify(name)}: letters, digits, _ . - (64 at most)`);
   let lines: string[];
   try {
     lines = sampleLines(file, max);
@@ -136,7 +119,7 @@ export function learnCommand(argv: string[]): number {
     return 1;
   }
   const r = learn(lines, Date.now() * 1000, name);
-  if (parsed.values.json) {
+  if (opts.json) {
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     return r.rule ? 0 : 1;
   }

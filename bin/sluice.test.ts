@@ -1,4 +1,4 @@
-/** The README's configuration reference is exactly what `sluice config` prints. */
+/** The configuration reference (docs/configuration.md) is exactly what `sluice config` prints. */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,9 @@ import { enricherSchema } from '../services/enricher/config.js';
 import { sinkSchema } from '../services/sink/config.js';
 import { EXIT_CONFIG } from '../shared/main-helpers.js';
 
-test('README configuration reference matches the schemas', () => {
-  const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
-  const block = readme.split('<!-- config:start -->')[1]?.split('<!-- config:end -->')[0] ?? '';
+test('docs/configuration.md reference matches the schemas', () => {
+  const reference = readFileSync(join(repoRoot(), 'docs', 'configuration.md'), 'utf8');
+  const block = reference.split('<!-- config:start -->')[1]?.split('<!-- config:end -->')[0] ?? '';
   for (const schema of [commonSchema, collectorSchema, normalizerSchema, enricherSchema, sinkSchema]) {
     expect(block).toContain(describeSchema(schema));
   }
@@ -100,8 +100,10 @@ describe('sluice parse --enrich --derived (built CLI)', () => {
     expect(conf.stdout).toBe('');
   });
 
-  test('usage documents --enrich and --derived', () => {
-    const r = spawnSync(process.execPath, [cli, 'help'], { encoding: 'utf8' });
-    expect(r.stdout).toContain('sluice parse --enrich [--derived <dir>');
+  test('parse --help documents --enrich and --derived', () => {
+    const r = spawnSync(process.execPath, [cli, 'parse', '--help'], { encoding: 'utf8' });
+    expect(r.stdout).toContain('--enrich');
+    expect(r.stdout).toContain('--derived <dir>');
+    expect(r.stdout).toContain('--window-ms <ms>');
   });
 });

@@ -1,20 +1,21 @@
 #!/usr/bin/env node
 /**
- * The `sluice` command. Subcommands:
- *   sluice config [service]   print the configuration reference (Markdown), all services or one
- *   sluice parse [options] [file ...]   run collect + normalize on files or stdin, NDJSON to stdout
- *   sluice validate [file] [--sample log]   check a sluice.yaml (formats) and try it on a sample
- *   sluice learn file             infer a format rule from a sample of an unknown log
- *   sluice dlq list [options]     summarize the dead-letter topic by stage and error code (NDJSON with --json)
- *   sluice dlq replay [options]   produce chosen dead letters' original bytes back to their origin topic
- *   sluice help
- * The `dlq` commands read the same environment as the services (Kafka, registry, topic
- * names); their filtering and bookkeeping live in shared/dlq.ts, the Kafka I/O here.
+ * The `sluice` command (argument parsing and help by commander; `sluice --help`,
+ * `sluice <command> --help`). Commands:
+ *   sluice config [section]            print the configuration reference (Markdown)
+ *   sluice parse [options] [file ...]  run collect + normalize (+ enrich) on files or stdin, NDJSON to stdout
+ *   sluice dlq list|replay [options]   summarize, or replay, the dead-letter topic
+ *   sluice validate [file] [options]   check a sluice.yaml (formats) and try it on a sample
+ *   sluice learn file [options]        infer a format rule from a sample of an unknown log
+ * Exit codes: 2 for a usage error, 78 (EXIT_CONFIG) for a configuration error, 1 for a
+ * failure while running. The work is in shared/ and services/; `validate` and `learn` are
+ * in bin/formats-commands.ts; the `dlq` commands' Kafka I/O is here, their filtering and
+ * bookkeeping in shared/dlq.ts.
  */
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, statSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
+import { Argument, Command, CommanderError } from 'commander';
 import kafkajs from 'kafkajs';
 import { pino } from 'pino';
 import { ParsePipeline, type DerivedSinks, type DeriveSettings, type EnrichMode, type LineSink } from '../shared/parse-pipeline.js';
@@ -25,7 +26,9 @@ import { createRegistry } from '../shared/registry.js';
 import { ConfigError, SluiceError, errorMessage } from '../shared/errors.js';
 import { EXIT_CONFIG } from '../shared/main-helpers.js';
 import { loadConfigFile } from '../shared/config-file.js';
-import { LEARN_USAGE, VALIDATE_USAGE, learnCommand, validateCommand } from './formats-commands.js';
+import { repoRoot } from '../shared/schemas.js';
+import type { CompiledFormat } from '../shared/formats/rules.js';
+import { LEARN_HELP, VALIDATE_HELP, learnCommand, validateCommand } from './formats-commands.js';
 import type { DeadLetter } from '../shared/records.js';
 import {
   DeadLetterDecoder, DlqSummary, ReplayTally, WatermarkTracker, formatSummaryTable, matches, normalizeCode, parseSince,
@@ -33,6 +36,7 @@ import {
 } from '../shared/dlq.js';
 import { collectorSchema } from '../services/collector/config.js';
 import { normalizerSchema } from '../services/normalizer/config.js';
+import { formatHints, hintFamily } from '../services/normalizer/text-formats.js';
 import { enricherSchema, strictPrefixes as enricherPrefixes } from '../services/enricher/config.js';
 import { createEnrichContext, enrich } from '../services/enricher/enrich.js';
 import { sinkSchema } from '../services/sink/config.js';
@@ -45,52 +49,21 @@ const sections = {
   sink: { title: 'sink', schema: sinkSchema },
 } as const;
 
-function usage(): string {
-  return [
-    'usage: sluice config [common|collector|normalizer|enricher|sink]',
-    '       sluice parse [--format <hint>] [--zone <IANA>] [--source <service>] [--tenant <tenant>]',
-    '                    [--multiline-timeout <ms>] [--no-multiline] [--rules <sluice.yaml>] [--explain]',
-    '                    [--generic-only] [file ...]',
-    '         runs the collector and normalizer stages on the files (or stdin, or "-"), merging',
-    '         multi-line events (stack traces) across lines; writes LogRecords as NDJSON to stdout',
-    '         and a one-line summary to stderr. On stdin a pending multi-line event is written once',
-    '         its stream has been quiet for --multiline-timeout ms (default 1000; 0 = only at end',
-    '         of input). --no-multiline: every line is its own record. --rules: the formats of a',
-    '         sluice.yaml (default: $SLUICE_CONFIG, else ./sluice.yaml when present); the summary says',
-    '         how many records each format read. --explain: each record gets an `explain` object',
-    '         (which reader or format read it, where its time and level came from). --generic-only:',
-    '         every reader written for a system off (the generic header reader, JSON and logfmt remain).',
-    '       sluice parse --enrich [--derived <dir> [--window-ms <ms>] [--lateness-ms <ms>]',
-    '                    [--span-inactivity-ms <ms>] [--trace-inactivity-ms <ms>]] [parse options] [file ...]',
-    '         --enrich: also runs the enricher stage (configured by its SLUICE_ENRICHER_* variables,',
-    '         defaults otherwise); stdout gets the enriched LogRecords. --derived <dir>: also derives',
-    '         what the enricher derives and writes <dir>/metrics.ndjson (MetricWindow), <dir>/spans.ndjson',
-    '         (Span) and <dir>/traces.ndjson (TraceSummary), Avro field names, times as RFC 3339 UTC.',
-    '         All inputs are one event-time stream in the order given (give rotated files oldest first);',
-    '         what is still open at the end of input is written then. Window, allowed lateness and',
-    '         inactivity timeouts default to the enricher\'s (SLUICE_ENRICHER_WINDOW_MS 10000,',
-    '         _ALLOWED_LATENESS_MS 5000, _SPAN_INACTIVITY_MS 60000, _TRACE_INACTIVITY_MS 60000).',
-    '       sluice dlq list [--stage <stage>] [--code <code>] [--since <time|duration>] [--json] [--with-original]',
-    '         reads the dead-letter topic (SLUICE_TOPIC_DLQ) from the beginning up to its end at start,',
-    '         without committing offsets, and prints per stage and error code: count, first and last',
-    '         failed_at and an example message. --json: one NDJSON line per dead letter on stdout (origin',
-    '         coordinates, code, message, event_id, original size; --with-original adds the bytes as',
-    '         base64) and the table on stderr. --stage/--code may repeat; a code may omit SLUICE_ERR_.',
-    '         --since: RFC 3339 with a zone (2024-05-01T12:00:00Z) or a duration back from now (90s, 15m,',
-    '         1h30m, 2d).',
-    '       sluice dlq replay (--stage <stage> | --code <code>) [--since ...] [--limit <n>] [--dry-run]',
-    '         produces each chosen dead letter\'s original bytes, with its original key, to its origin',
-    '         topic and partition (acks=all, idempotent), with header sluice-replayed-from:',
-    '         <dlq topic>/<partition>/<offset>; prints how many went to each topic. Requires --stage or',
-    '         --code. Skips (with a warning) letters whose original may have been cut at 256 KiB.',
-    '         Replaying twice produces twice. --dry-run lists what would be replayed.',
-    '         Both read Kafka, registry and topic settings from the services\' environment variables.',
-    ...VALIDATE_USAGE.replace(/^usage: /, '       ').split('\n'),
-    ...LEARN_USAGE.replace(/^usage: /, '       ').split('\n'),
-    '       sluice help',
-    '',
-  ].join('\n');
+/** A usage error: the message, a pointer to the command's --help, exit 2. */
+function usageError(cmd: Command, text: string): never {
+  cmd.error(text, { exitCode: 2, code: 'sluice.usage' });
 }
+
+// ---------------------------------------------------------------- sluice config
+
+function configCommand(section: keyof typeof sections | undefined): number {
+  for (const k of section ? [section] : (Object.keys(sections) as Array<keyof typeof sections>)) {
+    process.stdout.write(`### ${sections[k].title}\n\n${describeSchema(sections[k].schema)}\n\n`);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- sluice parse
 
 /** Write with backpressure, so a slow consumer (`| head`, `| less`) bounds memory. */
 function writeOut(line: string): Promise<void> | void {
@@ -129,11 +102,19 @@ function closeStream(stream: WriteStream): Promise<void> {
   });
 }
 
+
+interface ParseOpts {
+  format?: string; zone?: string; source?: string; tenant?: string; rules?: string; derived?: string;
+  multilineTimeout: string; multiline: boolean; explain?: boolean; genericOnly?: boolean; enrich?: boolean;
+  windowMs?: string; latenessMs?: string; spanInactivityMs?: string; traceInactivityMs?: string;
+}
+
+/** The derivation flags: flag, its key in ParseOpts, the enricher setting it overrides. */
 const DERIVE_FLAGS = [
-  ['window-ms', 'windowMs'],
-  ['lateness-ms', 'allowedLatenessMs'],
-  ['span-inactivity-ms', 'spanInactivityMs'],
-  ['trace-inactivity-ms', 'traceInactivityMs'],
+  ['--window-ms', 'windowMs', 'windowMs'],
+  ['--lateness-ms', 'latenessMs', 'allowedLatenessMs'],
+  ['--span-inactivity-ms', 'spanInactivityMs', 'spanInactivityMs'],
+  ['--trace-inactivity-ms', 'traceInactivityMs', 'traceInactivityMs'],
 ] as const;
 
 type EnrichSetup = { mode: EnrichMode; derivedDir: string | null } | { exitCode: number };
@@ -141,17 +122,13 @@ type EnrichSetup = { mode: EnrichMode; derivedDir: string | null } | { exitCode:
 /**
  * `--enrich` / `--derived`: the enricher's configuration from its environment (as its
  * main.ts loads it), the context built once, and the derivation settings (flags override
- * the configuration). Returns an exit code on a usage or configuration error.
+ * the configuration). Returns an exit code on a configuration error.
  */
-function enrichSetup(values: Record<string, string | boolean | undefined>): EnrichSetup {
-  const derivedDir = typeof values['derived'] === 'string' ? values['derived'] : null;
-  const usageError = (text: string): EnrichSetup => {
-    process.stderr.write(`sluice parse: ${text}\n${usage()}`);
-    return { exitCode: 2 };
-  };
-  if (derivedDir !== null && values['enrich'] !== true) return usageError('--derived requires --enrich');
-  if (derivedDir === '') return usageError('--derived needs a directory');
-  for (const [flag] of DERIVE_FLAGS) if (values[flag] !== undefined && derivedDir === null) return usageError(`--${flag} requires --derived`);
+function enrichSetup(opts: ParseOpts, cmd: Command): EnrichSetup {
+  const derivedDir = opts.derived ?? null;
+  if (derivedDir !== null && opts.enrich !== true) usageError(cmd, 'sluice parse: --derived requires --enrich');
+  if (derivedDir === '') usageError(cmd, 'sluice parse: --derived needs a directory');
+  for (const [flag, key] of DERIVE_FLAGS) if (opts[key] !== undefined && derivedDir === null) usageError(cmd, `sluice parse: ${flag} requires --derived`);
   let config;
   let context;
   try {
@@ -163,16 +140,14 @@ function enrichSetup(values: Record<string, string | boolean | undefined>): Enri
   }
   const mode: EnrichMode = { enrich: (r) => enrich(r, context) };
   if (derivedDir !== null) {
-    const ms: Record<(typeof DERIVE_FLAGS)[number][1], number> = {
-      windowMs: config.windowMs, allowedLatenessMs: config.allowedLatenessMs, spanInactivityMs: config.spanInactivityMs, traceInactivityMs: config.traceInactivityMs,
-    };
-    for (const [flag, key] of DERIVE_FLAGS) {
-      const text = values[flag];
-      if (typeof text !== 'string') continue;
+    const ms = { windowMs: config.windowMs, allowedLatenessMs: config.allowedLatenessMs, spanInactivityMs: config.spanInactivityMs, traceInactivityMs: config.traceInactivityMs };
+    for (const [flag, key, setting] of DERIVE_FLAGS) {
+      const text = opts[key];
+      if (text === undefined) continue;
       const n = Number(text);
-      const min = enricherSchema[key].min;
-      if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) return usageError(`--${flag} must be a whole number of milliseconds >= ${min}, got ${JSON.stringify(text)}`);
-      ms[key] = n;
+      const min = enricherSchema[setting].min;
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) usageError(cmd, `sluice parse: ${flag} must be a whole number of milliseconds >= ${min}, got ${JSON.stringify(text)}`);
+      ms[setting] = n;
     }
     const derive: DeriveSettings = {
       windowUs: ms.windowMs * 1000,
@@ -185,53 +160,35 @@ function enrichSetup(values: Record<string, string | boolean | undefined>): Enri
   return { mode, derivedDir };
 }
 
-async function parseCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        format: { type: 'string' },
-        zone: { type: 'string' },
-        source: { type: 'string' },
-        tenant: { type: 'string' },
-        'multiline-timeout': { type: 'string' },
-        'no-multiline': { type: 'boolean' },
-        rules: { type: 'string' },
-        explain: { type: 'boolean' },
-        'generic-only': { type: 'boolean' },
-        enrich: { type: 'boolean' },
-        derived: { type: 'string' },
-        'window-ms': { type: 'string' },
-        'lateness-ms': { type: 'string' },
-        'span-inactivity-ms': { type: 'string' },
-        'trace-inactivity-ms': { type: 'string' },
-      },
-    });
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${usage()}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const timeoutText = values['multiline-timeout'] ?? '1000';
+/**
+ * `--format`: a reader's hint (case-insensitive, services/normalizer/text-formats.ts) or a
+ * name a user format answers to (its name or a `match.format` value, case-sensitive).
+ * Anything else is a usage error listing the valid names.
+ */
+function checkFormatHint(hint: string, formats: readonly CompiledFormat[], cmd: Command): void {
+  const user = [...new Set(formats.flatMap((f) => [f.name, ...(f.formats ?? [])]))];
+  if (hintFamily(hint) !== undefined || user.includes(hint)) return;
+  const fromRules = user.length > 0 ? `; from sluice.yaml: ${user.join(', ')}` : '';
+  usageError(cmd, `sluice parse: unknown --format ${JSON.stringify(hint)}; valid formats: ${formatHints().join(', ')}${fromRules}`);
+}
+
+async function parseCommand(files: string[], opts: ParseOpts, cmd: Command): Promise<number> {
+  const timeoutText = opts.multilineTimeout;
   const idleFlushMs = Number(timeoutText);
   if (!/^\d+$/.test(timeoutText) || !Number.isSafeInteger(idleFlushMs)) {
-    process.stderr.write(`sluice parse: --multiline-timeout must be a whole number of milliseconds, got ${JSON.stringify(timeoutText)}\n${usage()}`);
-    return 2;
+    usageError(cmd, `sluice parse: --multiline-timeout must be a whole number of milliseconds, got ${JSON.stringify(timeoutText)}`);
   }
   let enrichMode: EnrichMode | undefined;
   let derivedDir: string | null = null;
-  if (values.enrich === true || values.derived !== undefined || DERIVE_FLAGS.some(([f]) => values[f] !== undefined)) {
-    const setup = enrichSetup(values);
+  if (opts.enrich === true || opts.derived !== undefined || DERIVE_FLAGS.some(([, key]) => opts[key] !== undefined)) {
+    const setup = enrichSetup(opts, cmd);
     if ('exitCode' in setup) return setup.exitCode;
     enrichMode = setup.mode;
     derivedDir = setup.derivedDir;
   }
   let formats;
   try {
-    formats = loadConfigFile(values.rules, process.env).formats;
+    formats = loadConfigFile(opts.rules, process.env).formats;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -239,20 +196,21 @@ async function parseCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (opts.format !== undefined) checkFormatHint(opts.format, formats, cmd);
   const startedAtMs = Date.now();
   let pipeline: ParsePipeline;
   try {
     pipeline = new ParsePipeline({
-      format: values.format,
-      zone: values.zone,
-      source: values.source,
-      tenant: values.tenant,
+      format: opts.format,
+      zone: opts.zone,
+      source: opts.source,
+      tenant: opts.tenant,
       startedAtMs,
-      multiline: values['no-multiline'] !== true,
+      multiline: opts.multiline,
       enrich: enrichMode,
       formats,
-      explain: values.explain === true,
-      readers: values['generic-only'] === true ? 'generic' : 'all',
+      explain: opts.explain === true,
+      readers: opts.genericOnly === true ? 'generic' : 'all',
     });
   } catch (err) {
     process.stderr.write(`sluice parse: ${(err as Error).message}\n`);
@@ -281,7 +239,7 @@ async function parseCommand(argv: string[]): Promise<number> {
   });
   let failed = false;
   const runOpts = derived ? { derived } : {};
-  for (const file of positionals.length > 0 ? positionals : ['-']) {
+  for (const file of files.length > 0 ? files : ['-']) {
     try {
       if (file === '-') {
         await pipeline.run('stdin', Date.now(), process.stdin, writeOut, { ...runOpts, idleFlushMs });
@@ -530,49 +488,26 @@ async function dlqReplay(kafka: KafkaClient, config: DlqConfig, decoder: DeadLet
   return 0;
 }
 
-async function dlqCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'list' && sub !== 'replay') {
-    process.stderr.write(`sluice dlq: expected "list" or "replay"${sub ? `, got ${JSON.stringify(sub)}` : ''}\n${usage()}`);
-    return 2;
-  }
-  let values;
+interface DlqOpts {
+  stage?: string[]; code?: string[]; since?: string; json?: boolean; withOriginal?: boolean; limit?: string; dryRun?: boolean;
+}
+
+async function dlqCommand(sub: 'list' | 'replay', opts: DlqOpts, cmd: Command): Promise<number> {
+  const filter: DlqFilter = { stages: opts.stage ?? [], codes: (opts.code ?? []).map(normalizeCode) };
   try {
-    ({ values } = parseArgs({
-      args: rest,
-      strict: true,
-      options: {
-        stage: { type: 'string', multiple: true },
-        code: { type: 'string', multiple: true },
-        since: { type: 'string' },
-        ...(sub === 'list'
-          ? { json: { type: 'boolean' }, 'with-original': { type: 'boolean' } }
-          : { limit: { type: 'string' }, 'dry-run': { type: 'boolean' } }),
-      },
-    }));
+    if (opts.since !== undefined) filter.sinceUs = parseSince(opts.since, Date.now());
   } catch (err) {
-    process.stderr.write(`sluice dlq ${sub}: ${(err as Error).message}\n${usage()}`);
-    return 2;
-  }
-  const v = values as { stage?: string[]; code?: string[]; since?: string; json?: boolean; 'with-original'?: boolean; limit?: string; 'dry-run'?: boolean };
-  const filter: DlqFilter = { stages: v.stage ?? [], codes: (v.code ?? []).map(normalizeCode) };
-  try {
-    if (v.since !== undefined) filter.sinceUs = parseSince(v.since, Date.now());
-  } catch (err) {
-    process.stderr.write(`sluice dlq ${sub}: ${(err as Error).message}\n`);
-    return 2;
+    usageError(cmd, `sluice dlq ${sub}: ${(err as Error).message}`);
   }
   let limit: number | undefined;
-  if (v.limit !== undefined) {
-    limit = Number(v.limit);
-    if (!/^\d+$/.test(v.limit) || !Number.isSafeInteger(limit) || limit < 1) {
-      process.stderr.write(`sluice dlq replay: --limit must be a positive whole number, got ${JSON.stringify(v.limit)}\n`);
-      return 2;
+  if (opts.limit !== undefined) {
+    limit = Number(opts.limit);
+    if (!/^\d+$/.test(opts.limit) || !Number.isSafeInteger(limit) || limit < 1) {
+      usageError(cmd, `sluice dlq replay: --limit must be a positive whole number, got ${JSON.stringify(opts.limit)}`);
     }
   }
   if (sub === 'replay' && filter.stages.length === 0 && filter.codes.length === 0) {
-    process.stderr.write('sluice dlq replay: refusing to replay every dead letter; choose with --stage and/or --code (see `sluice dlq list`)\n');
-    return 2;
+    usageError(cmd, 'sluice dlq replay: refusing to replay every dead letter; choose with --stage and/or --code (see `sluice dlq list`)');
   }
 
   let config: DlqConfig;
@@ -590,36 +525,157 @@ async function dlqCommand(argv: string[]): Promise<number> {
   const decoder = new DeadLetterDecoder(createRegistry({ url: config.registryUrl, username: config.registryUsername, password: config.registryPassword }));
   try {
     return sub === 'list'
-      ? await dlqList(kafka, config, decoder, filter, v.json === true, v['with-original'] === true)
-      : await dlqReplay(kafka, config, decoder, filter, limit, v['dry-run'] === true);
+      ? await dlqList(kafka, config, decoder, filter, opts.json === true, opts.withOriginal === true)
+      : await dlqReplay(kafka, config, decoder, filter, limit, opts.dryRun === true);
   } catch (err) {
     process.stderr.write(`sluice dlq ${sub}: ${errorMessage(err)}\n`);
     return 1;
   }
 }
 
-const [cmd, arg] = process.argv.slice(2);
-if (cmd === 'parse') {
-  process.exitCode = await parseCommand(process.argv.slice(3));
-} else if (cmd === 'validate') {
-  process.exitCode = validateCommand(process.argv.slice(3));
-} else if (cmd === 'learn') {
-  process.exitCode = learnCommand(process.argv.slice(3));
-} else if (cmd === 'dlq') {
-  process.exitCode = await dlqCommand(process.argv.slice(3));
-} else if (cmd === 'config') {
-  const keys = arg ? [arg] : Object.keys(sections);
-  for (const k of keys) {
-    const s = sections[k as keyof typeof sections];
-    if (!s) {
-      process.stderr.write(`unknown section ${k}\n${usage()}`);
-      process.exit(2);
-    }
-    process.stdout.write(`### ${s.title}\n\n${describeSchema(s.schema)}\n\n`);
-  }
-} else if (cmd === 'help' || cmd === undefined || cmd === '--help') {
-  process.stdout.write(usage());
-} else {
-  process.stderr.write(`unknown command ${cmd}\n${usage()}`);
-  process.exit(2);
+// ---------------------------------------------------------------- the command line
+
+const PARSE_HELP = `
+The files are read in the order given as one stream (give rotated files oldest first);
+multi-line events (stack traces) are merged across lines. LogRecords go to stdout as
+NDJSON, a one-line summary to stderr (with --rules: how many records each format read).
+--derived writes Avro field names, times as RFC 3339 UTC; what is still open at the end
+of input is written then.
+
+Examples:
+  sluice parse --rules sluice.yaml --explain app.log
+  kubectl logs deploy/shop | sluice parse --source shop
+  sluice parse --enrich --derived out app.log.1 app.log`;
+
+const DLQ_HELP = `
+Both read the dead-letter topic (SLUICE_TOPIC_DLQ) from its beginning up to where it
+ended when the command started, without committing offsets. Kafka, registry and topic
+settings come from the services' environment variables.
+
+Examples:
+  sluice dlq list --since 1h
+  sluice dlq list --stage normalizer --json --with-original > letters.ndjson
+  sluice dlq replay --code ES_MAPPING --since 2024-05-01T12:00:00Z --dry-run`;
+
+const DLQ_LIST_HELP = `
+Prints per stage and error code: count, first and last failed_at and an example message.
+A --json line has the origin coordinates, code, message, event_id and original size.`;
+
+const DLQ_REPLAY_HELP = `
+Produces each chosen dead letter's original bytes, with its original key, to its origin
+topic and partition (acks=all, idempotent), with header ${REPLAYED_FROM_HEADER}:
+<dlq topic>/<partition>/<offset>; prints how many went to each topic. Requires --stage
+or --code. Skips (with a warning) letters whose original may have been cut at 256 KiB.
+Replaying twice produces twice.`;
+
+const OVERVIEW_HELP = `
+Examples:
+  sluice config enricher
+  sluice parse --rules sluice.yaml --explain app.log
+  sluice parse --enrich --derived out app.log
+  sluice dlq list --since 1h
+  sluice dlq replay --code ES_MAPPING --dry-run
+  sluice validate sluice.yaml --sample app.log
+  sluice learn app.log --name checkout
+
+"sluice <command> --help" describes a command and its options.`;
+
+/** Where a derivation flag's default comes from, for its help. */
+const enricherDefault = (key: (typeof DERIVE_FLAGS)[number][2]): string => ` (default: $${enricherSchema[key].env}, else ${enricherSchema[key].default})`;
+
+/** A repeatable option's values, in order. */
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** A subcommand whose errors point to its own --help. */
+function subcommand(parent: Command, spec: string, description: string): Command {
+  const cmd = parent.command(spec).description(description);
+  const path = [cmd.name()];
+  for (let p: Command | null = parent; p; p = p.parent) path.unshift(p.name());
+  return cmd.showHelpAfterError(`(see "${path.join(' ')} --help")`);
+}
+
+function dlqFilterOptions(cmd: Command): Command {
+  return cmd
+    .option('--stage <stage>', 'only dead letters of this stage (repeatable)', collect)
+    .option('--code <code>', 'only dead letters with this error code; SLUICE_ERR_ may be left out (repeatable)', collect)
+    .option('--since <time|duration>', 'only dead letters failed since an RFC 3339 time with a zone (2024-05-01T12:00:00Z) or a duration back from now (90s, 15m, 1h30m, 2d)');
+}
+
+function cli(): Command {
+  const version = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  const program = new Command('sluice')
+    .description('Sluice: collect, normalize, enrich and sink logs through Kafka. This command runs the stages on files and inspects configuration and dead letters.')
+    .version(version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'print help')
+    .helpCommand('help [command]', 'print help for a command')
+    .exitOverride()
+    .showHelpAfterError('(see "sluice --help")')
+    .addHelpText('after', OVERVIEW_HELP);
+  const run = (action: (...args: any[]) => number | Promise<number>) => async (...args: unknown[]): Promise<void> => {
+    process.exitCode = await action(...args);
+  };
+
+  subcommand(program, 'config', 'print the configuration reference (Markdown): every section, or one')
+    .addArgument(new Argument('[section]', 'the section').choices(Object.keys(sections)))
+    .action(run(configCommand));
+
+  subcommand(program, 'parse', 'run the collector and normalizer (and with --enrich the enricher) on files or stdin; NDJSON LogRecords to stdout')
+    .argument('[files...]', 'log files, "-" for stdin (default: stdin)')
+    .option('--format <hint>', `the format of every line (as the Kafka header \`format\`), default detected per line: ${formatHints().join(', ')} (any case), or a format of the sluice.yaml (its name or match.format)`)
+    .option('--zone <IANA>', 'time zone of times written without one')
+    .option('--source <service>', 'the service that wrote the logs (as the Kafka header `service`)')
+    .option('--tenant <tenant>', 'tenant of the records (default: "default")')
+    .option('--multiline-timeout <ms>', 'on stdin, write a pending multi-line event after this quiet time; 0 = only at end of input', '1000')
+    .option('--no-multiline', 'every line is its own record')
+    .option('--rules <sluice.yaml>', 'the formats of this sluice.yaml (default: $SLUICE_CONFIG, else ./sluice.yaml when present)')
+    .option('--explain', 'add an `explain` object to each record: reader or format, where its time and level came from')
+    .option('--generic-only', 'only the generic readers (header, JSON, logfmt): every reader written for a system off')
+    .optionsGroup('Enrichment:')
+    .option('--enrich', 'also run the enricher stage (SLUICE_ENRICHER_* variables); stdout gets the enriched records')
+    .option('--derived <dir>', 'with --enrich: also write metrics.ndjson, spans.ndjson and traces.ndjson to <dir>')
+    .option('--window-ms <ms>', `with --derived: metric window${enricherDefault('windowMs')}`)
+    .option('--lateness-ms <ms>', `with --derived: allowed lateness of a window${enricherDefault('allowedLatenessMs')}`)
+    .option('--span-inactivity-ms <ms>', `with --derived: a span is complete after this long without a log of it${enricherDefault('spanInactivityMs')}`)
+    .option('--trace-inactivity-ms <ms>', `with --derived: a trace is summarised after this long without a span of it${enricherDefault('traceInactivityMs')}`)
+    .addHelpText('after', PARSE_HELP)
+    .action(run(parseCommand));
+
+  const dlq = subcommand(program, 'dlq', 'summarize (list) or replay the dead-letter topic').addHelpText('after', DLQ_HELP);
+  dlqFilterOptions(subcommand(dlq, 'list', 'summarize the dead letters by stage and error code'))
+    .option('--json', 'one NDJSON line per dead letter on stdout; the table goes to stderr')
+    .option('--with-original', 'with --json: add the original bytes as base64')
+    .addHelpText('after', DLQ_LIST_HELP)
+    .action(run((opts: DlqOpts, cmd: Command) => dlqCommand('list', opts, cmd)));
+  dlqFilterOptions(subcommand(dlq, 'replay', 'produce the chosen dead letters\' original bytes back to their origin topic'))
+    .option('--limit <n>', 'replay at most n dead letters')
+    .option('--dry-run', 'list what would be replayed, produce nothing')
+    .addHelpText('after', DLQ_REPLAY_HELP)
+    .action(run((opts: DlqOpts, cmd: Command) => dlqCommand('replay', opts, cmd)));
+
+  subcommand(program, 'validate', 'check a sluice.yaml (formats) and try it on a sample')
+    .argument('[file]', 'the sluice.yaml (default: $SLUICE_CONFIG, else ./sluice.yaml)')
+    .option('--sample <log>', 'also run the formats over this log (repeatable)', collect)
+    .option('--service <name>', 'service of the sample\'s events')
+    .option('--topic <name>', 'topic of the sample\'s events', 'logs.raw')
+    .addHelpText('after', VALIDATE_HELP)
+    .action(run(validateCommand));
+
+  subcommand(program, 'learn', 'infer a format rule from a sample of an unknown log')
+    .argument('<file>', 'the sample')
+    .option('--lines <n>', 'read the first n lines', '1000')
+    .option('--name <name>', 'name of the rule', 'my-format')
+    .option('--json', 'print the whole report as JSON')
+    .addHelpText('after', LEARN_HELP)
+    .action(run(learnCommand));
+  return program;
+}
+
+// No arguments prints the overview, as `sluice help` does. Commander's own errors
+// (unknown command or option, missing argument) are usage errors too: exit 2.
+const args = process.argv.slice(2);
+try {
+  await cli().parseAsync(args.length > 0 ? args : ['help'], { from: 'user' });
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  process.exitCode = err.exitCode === 0 ? 0 : 2;
 }

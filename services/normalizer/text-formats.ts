@@ -28,6 +28,11 @@ export function hintFamily(hint: string | null): Family | undefined {
   return hint ? HINTS[hint.toLowerCase()] : undefined;
 }
 
+/** Every name accepted as a hint (lower case; hints are matched case-insensitively). */
+export function formatHints(): string[] {
+  return Object.keys(HINTS);
+}
+
 function logfmt(line: string): ParsedText | null {
   const fields = parseLogfmt(line);
   return fields ? { format: 'logfmt', message: '', attributes: {}, fields } : null;
