@@ -1,5 +1,5 @@
 /**
- * Deterministic, time-sortable event ids (DESIGN.md, "The record"): a ULID whose
+ * Deterministic, time-sortable event ids (docs/architecture.md, "Ids"): a ULID whose
  * 48-bit time part is the Kafka timestamp (ms) of the raw message and whose 80-bit
  * "random" part is the first 10 bytes of SHA-256(topic, partition, offset, index).
  * Reprocessing the same input yields the same id.

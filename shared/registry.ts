@@ -25,7 +25,7 @@ export interface RegistryOptions {
 }
 
 /**
- * Evolution is BACKWARD compatible (DESIGN.md). Set it on the subject explicitly
+ * Evolution is BACKWARD compatible (docs/architecture.md, "Topics"). Set it on the subject explicitly
  * before registering: registries differ in what an unset subject reports (Apicurio
  * says NONE where Confluent says 404), and the client refuses a mismatch.
  */

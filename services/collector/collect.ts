@@ -11,7 +11,7 @@
  *   before them in the same stream;
  * - an event is identified by the Kafka coordinates of its FIRST line: origin.index is
  *   that line's 0-based number in its message, and event_id is
- *   ULID(Kafka timestamp, hash(topic, partition, offset, index)) (DESIGN.md);
+ *   ULID(Kafka timestamp, hash(topic, partition, offset, index)) (docs/architecture.md, "Ids");
  * - an event longer than `maxEventBytes` is cut at a character boundary and flagged
  *   `truncated`;
  * - a message with no non-blank line cannot become an event: PermanentError

@@ -85,7 +85,8 @@ function gauss(r: () => number): number {
 
 // ---------------------------------------------------------------------------------------
 // The independent batch recomputation: plain loops over all logs, grouped by series and
-// window, written from DESIGN.md and the contract in metrics.ts, not from its code.
+// window, written from docs/architecture.md ("Derived data") and the contract in
+// metrics.ts, not from its code.
 
 interface BatchWindow {
   tenant: string;

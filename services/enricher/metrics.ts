@@ -1,5 +1,5 @@
 /**
- * Metrics derived from logs (DESIGN.md "Derived data", issue #5 item 2): a pure,
+ * Metrics derived from logs (docs/architecture.md, "Derived data"): a pure,
  * deterministic aggregator of LogRecords into event-time tumbling windows, one per input
  * partition. No wall clock, no I/O: the runner feeds records in offset order and sends
  * what comes back to metrics.derived.

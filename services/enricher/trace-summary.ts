@@ -1,5 +1,5 @@
 /**
- * Trace summaries from spans (DESIGN.md "Derived data", issue #5 item 3): a pure,
+ * Trace summaries from spans (docs/architecture.md, "Derived data"): a pure,
  * deterministic assembler for ONE partition of `traces.spans` (keyed by trace_id, so all
  * spans of a trace meet here). Same event-time rules as `SpanDeriver` (traces.ts): the
  * watermark is the largest span `end` seen; a trace (tenant, trace_id) is complete once

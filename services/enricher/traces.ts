@@ -1,5 +1,5 @@
 /**
- * Spans derived from logs (DESIGN.md "Derived data", issue #5 item 3): a pure,
+ * Spans derived from logs (docs/architecture.md, "Derived data"): a pure,
  * deterministic assembler for ONE input partition. No wall clock, no I/O: time is the
  * logs' own event time, and the caller (the enricher's runner) feeds records in offset
  * order and commits what `checkpoint` says.

@@ -1,5 +1,5 @@
 /**
- * The normalizer stage: RawEvent -> LogRecord (DESIGN.md, "The record").
+ * The normalizer stage: RawEvent -> LogRecord (docs/architecture.md, "Records").
  *
  * Contract:
  * - a body that is a JSON object is read field by field: well-known names for time,

@@ -1,5 +1,5 @@
 /**
- * LogRecord -> Elasticsearch document with Elastic Common Schema names (DESIGN.md:
+ * LogRecord -> Elasticsearch document with Elastic Common Schema names (docs/architecture.md, "Records":
  * `@timestamp` as date_nanos, log.level, service.name, host.name, trace.id, span.id,
  * event.id, http.*, url.path, event.duration, error.*, labels.*), so Kibana works
  * without setup. Pure: no client, no clock.

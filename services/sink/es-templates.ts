@@ -1,6 +1,6 @@
 /**
  * Elasticsearch templates of the four Sluice datasets, kept as JSON under
- * schemas/elasticsearch/ (DESIGN.md: "schemas/ (Avro, Elasticsearch templates)"):
+ * schemas/elasticsearch/ (docs/architecture.md, "Code layout"):
  *
  * - component templates `sluice-settings` (shards, replicas, field-count bounds),
  *   `sluice-dynamic-fields` (labels.*, attributes.*, sluice.ids.* as bounded keywords)

@@ -2,7 +2,7 @@
  * Records -> flat Parquet rows, one descriptor per dataset (logs, metrics, spans,
  * traces), like EsDataset in es-document.ts.
  *
- * Columns keep the Avro field names as flat snake_case (DESIGN.md); a nested record
+ * Columns keep the Avro field names as flat snake_case (docs/architecture.md, "Records"); a nested record
  * becomes prefixed columns (source_topic, http_status, series_service, ...). Timestamps
  * are TIMESTAMP(MICROS, isAdjustedToUTC=true) (INT64). Avro arrays of the derived
  * records are Parquet LISTs of their item type (bucket_bounds_us, bucket_counts,
