@@ -1,9 +1,11 @@
 /**
- * Admin endpoints: GET /metrics (Prometheus), /healthz (the process is alive),
- * /readyz (connected and consuming). Bound to 127.0.0.1 unless configured otherwise.
+ * Admin endpoints: GET /metrics (Prometheus text format, from the service's prom-client
+ * registry), /healthz (the process is alive), /readyz (connected and consuming). Bound
+ * to 127.0.0.1 unless configured otherwise.
  */
 import { createServer, type Server } from 'node:http';
 import type { Registry } from './metrics.js';
+import { errorMessage } from './errors.js';
 
 export interface AdminServer {
   readonly port: number;
@@ -23,7 +25,10 @@ export async function startAdminServer(opts: {
       return;
     }
     if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(opts.registry.render());
+      opts.registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': opts.registry.contentType }).end(body),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${errorMessage(err)}\n`),
+      );
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {

@@ -98,7 +98,7 @@ export async function startService<S extends Schema>(opts: {
         const outcome = await Promise.race([work, deadline]);
         if (outcome === 'timeout') log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting with uncommitted work (it will be redelivered)');
         await admin.close();
-        log.info({ received: metrics.received.total(), sent: metrics.sent.total(), dlq: metrics.dlq.total() }, `${name} stopped`);
+        log.info({ received: await metrics.received.total(), sent: await metrics.sent.total(), dlq: await metrics.dlq.total() }, `${name} stopped`);
       })();
       return stopping;
     },

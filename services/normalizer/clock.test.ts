@@ -67,21 +67,23 @@ describe('clock skew observer', () => {
     expect(observed).toEqual(plain);
   });
 
-  test('metrics: a gauge per bounded service and a flagged counter by direction', () => {
-    const registry = new Registry();
+  test('metrics: a gauge per bounded service and a flagged counter by direction', async () => {
+    const registry = new Registry({ defaultMetrics: false });
     const metrics = clockSkewMetrics(registry);
     const observe = clockSkewObserver(metrics, 2);
     observe({ service: 'a', skewUs: 1_500_000, flag: null });
     observe({ service: 'b', skewUs: -600_000_000, flag: 'clock_skew_future' });
     observe({ service: 'c', skewUs: 700_000_000_000, flag: 'clock_skew_past' });
     observe({ service: null, skewUs: 2_000_000, flag: null });
-    expect(metrics.skew.get({ service: 'a' })).toBe(1.5);
-    expect(metrics.skew.get({ service: 'b' })).toBe(-600);
-    expect(metrics.skew.get({ service: 'other' })).toBe(700_000);
-    expect(metrics.skew.get({ service: 'unknown' })).toBe(2);
-    expect(metrics.flagged.get({ service: 'b', direction: 'future' })).toBe(1);
-    expect(metrics.flagged.get({ service: 'other', direction: 'past' })).toBe(1);
-    expect(registry.render()).toContain('sluice_clock_skew_seconds{service="a"} 1.5');
+    expect(await metrics.skew.get({ service: 'a' })).toBe(1.5);
+    expect(await metrics.skew.get({ service: 'b' })).toBe(-600);
+    expect(await metrics.skew.get({ service: 'other' })).toBe(700_000);
+    expect(await metrics.skew.get({ service: 'unknown' })).toBe(2);
+    expect(await metrics.flagged.get({ service: 'b', direction: 'future' })).toBe(1);
+    expect(await metrics.flagged.get({ service: 'other', direction: 'past' })).toBe(1);
+    const text = await registry.metrics();
+    expect(text).toContain('sluice_clock_skew_seconds{service="a"} 1.5');
+    expect(text).toContain('sluice_clock_skew_flagged_total{direction="future",service="b"} 1');
   });
 
   test('boundedLabel admits the first N names and folds the rest into "other"', () => {

@@ -67,8 +67,8 @@ export function boundedLabel(max: number): (name: string | null) => string {
 /** The metrics the observer feeds; registered by main.ts on the service's registry. */
 export function clockSkewMetrics(registry: Registry) {
   return {
-    skew: registry.gauge('sluice_clock_skew_seconds', 'Kafka timestamp minus event time of the latest record with an event time, seconds, by service (bounded; "other" past the cap). Negative: event time in the future.'),
-    flagged: registry.counter('sluice_clock_skew_flagged_total', 'Records kept but flagged clock_skew_future or clock_skew_past, by service and direction.'),
+    skew: registry.gauge('sluice_clock_skew_seconds', 'Kafka timestamp minus event time of the latest record with an event time, seconds, by service (bounded; "other" past the cap). Negative: event time in the future.', ['service']),
+    flagged: registry.counter('sluice_clock_skew_flagged_total', 'Records kept but flagged clock_skew_future or clock_skew_past, by service and direction.', ['service', 'direction']),
   };
 }
 

@@ -75,9 +75,9 @@ runMain(async () => {
       const esPolicy: BatchPolicy = { maxRecords: config.esMaxDocs, maxBytes: config.esMaxBytes, maxAgeMs: config.esMaxAgeMs };
       const parquetPolicy: BatchPolicy = { maxRecords: config.parquetMaxRows, maxBytes: config.parquetMaxBytes, maxAgeMs: config.parquetMaxAgeMs };
       const encoder = createWasmParquetEncoder({ rowGroupSize: config.parquetRowGroupSize, compression: config.parquetCompression as WasmEncoderOptions['compression'] });
-      const objects = ctx.registry.counter('sluice_parquet_objects_total', 'Parquet objects written, by dataset.');
-      const rows = ctx.registry.counter('sluice_parquet_rows_total', 'Rows written to Parquet objects, by dataset.');
-      const stale = ctx.registry.counter('sluice_parquet_stale_objects_deleted_total', 'Objects of an uncommitted batch (an earlier owner crashed) deleted before its events were written again, by dataset.');
+      const objects = ctx.registry.counter('sluice_parquet_objects_total', 'Parquet objects written, by dataset.', ['dataset']);
+      const rows = ctx.registry.counter('sluice_parquet_rows_total', 'Rows written to Parquet objects, by dataset.', ['dataset']);
+      const stale = ctx.registry.counter('sluice_parquet_stale_objects_deleted_total', 'Objects of an uncommitted batch (an earlier owner crashed) deleted before its events were written again, by dataset.', ['dataset']);
 
       for (const d of table) {
         if (config.writers.includes('es')) {
