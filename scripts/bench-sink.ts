@@ -27,7 +27,7 @@ import { logColumns, toParquetRow } from '../services/sink/parquet-row.js';
 import { createLogger } from '../shared/logger.js';
 import { repoRoot } from '../shared/schemas.js';
 import type { LogRecord } from '../shared/records.js';
-import type { SinkBatch } from '../shared/runner.js';
+import type { SinkBatch } from '../shared/runner/index.js';
 import { baseRecords, corpusLines, recordAt } from './lib/bench-records.js';
 
 function arg(name: string, fallback: number): number {

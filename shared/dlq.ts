@@ -13,14 +13,14 @@ import type { DeadLetter } from './records.js';
 import type { SchemaRegistryPort } from './registry.js';
 import { loadSchema } from './schemas.js';
 import { PermanentError, ErrorCodes, errorMessage } from './errors.js';
+import { MAX_DLQ_ORIGINAL_BYTES } from './runner/consumer-loop.js';
 
 /**
- * The runner keeps at most this many bytes of a dead letter's original input
- * (shared/runner.ts, MAX_DLQ_ORIGINAL_BYTES). A letter whose `original` is this long
- * may have been cut, so replaying it could publish a truncated message: replay skips
- * it. dlq.test.ts checks this value against the runner's source so they cannot drift.
+ * The runner keeps at most this many bytes of a dead letter's original input (the
+ * runner's own constant). A letter whose `original` is this long may have been cut, so
+ * replaying it could publish a truncated message: replay skips it.
  */
-export const DLQ_ORIGINAL_LIMIT_BYTES = 256 * 1024;
+export const DLQ_ORIGINAL_LIMIT_BYTES = MAX_DLQ_ORIGINAL_BYTES;
 
 /** Header set on every replayed message: `<dlq topic>/<partition>/<offset>` of its dead letter. */
 export const REPLAYED_FROM_HEADER = 'sluice-replayed-from';

@@ -16,7 +16,7 @@ import { redacted, type ConfigOf, type Schema } from './config.js';
 import type { commonSchema } from './common-config.js';
 import { errorMessage } from './errors.js';
 import { withRetry } from './retry.js';
-import { PipelineRunner, type Decoder } from './runner.js';
+import { PipelineRunner, type Decoder } from './runner/index.js';
 import type { Stage, StatefulStage } from './stage.js';
 
 export type CommonConfig = ConfigOf<typeof commonSchema>;

@@ -9,7 +9,7 @@
  * prefix and tenant, and deletes what it created.
  */
 import type { LogRecord, MetricWindow, Span, TraceSummary } from '../shared/records.js';
-import type { SinkBatch, SinkItem } from '../shared/runner.js';
+import type { SinkBatch, SinkItem } from '../shared/runner/index.js';
 import { createLogger } from '../shared/logger.js';
 import { createEsClient, createEsWriter, type BulkRound } from '../services/sink/es-writer.js';
 import { indexFor, metricsDataset, spansDataset, tracesDataset, type EsDataset } from '../services/sink/es-document.js';

@@ -7,7 +7,7 @@
  * through and the batch would be there twice.)
  */
 import kafkajs from 'kafkajs';
-import { PipelineRunner, rawBytes, type Decoder } from '../shared/runner.js';
+import { PipelineRunner, rawBytes, type Decoder } from '../shared/runner/index.js';
 import { createCollectStage } from '../services/collector/collect.js';
 import { Registry, runnerMetrics } from '../shared/metrics.js';
 import { clients, codecsFor, countMessages, newRunId, topicName, waitFor } from './helpers.js';

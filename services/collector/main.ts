@@ -2,7 +2,7 @@
 import { loadConfig } from '../../shared/config.js';
 import { startPipelineService } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
-import { rawBytes } from '../../shared/runner.js';
+import { rawBytes } from '../../shared/runner/index.js';
 import { schema, strictPrefixes } from './config.js';
 import { createStreamingCollectStage } from './collect.js';
 import { loadConfigFile } from '../../shared/config-file.js';

@@ -1,5 +1,5 @@
 /**
- * Enricher process, two runners (shared/runner.ts PipelineRunner, one consumer group each):
+ * Enricher process, two runners (shared/runner/pipeline-runner.ts, one consumer group each):
  * - logs.normalized -> enrich + derive -> logs.enriched, metrics.derived, traces.spans;
  * - traces.spans (keyed by trace id) -> summarize -> traces.summaries.
  * The only file here that reads the environment.
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../shared/config.js';
 import { startService } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
-import { avro, PipelineRunner } from '../../shared/runner.js';
+import { avro, PipelineRunner } from '../../shared/runner/index.js';
 import type { LogRecord, Span } from '../../shared/records.js';
 import { schema, strictPrefixes } from './config.js';
 import { createEnrichContext, enrich } from './enrich.js';

@@ -3,7 +3,7 @@ import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { startPipelineService } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
-import { avro } from '../../shared/runner.js';
+import { avro } from '../../shared/runner/index.js';
 import type { RawEvent } from '../../shared/records.js';
 import { schema, strictPrefixes } from './config.js';
 import { createNormalizeStage } from './normalize.js';

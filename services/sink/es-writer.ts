@@ -24,7 +24,7 @@
 import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 type ClientOptions = ConstructorParameters<typeof Client>[0];
-import type { SinkBatch, SinkFailure, SinkItem, SinkWriter } from '../../shared/runner.js';
+import type { SinkBatch, SinkFailure, SinkItem, SinkWriter } from '../../shared/runner/index.js';
 import type { LogRecord } from '../../shared/records.js';
 import { ErrorCodes, PermanentError, RetryableError, SluiceError, errorMessage } from '../../shared/errors.js';
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from '../../shared/retry.js';

@@ -17,7 +17,7 @@ import { stackVariables } from '../../shared/common-config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { startService, type Runnable } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
-import { SinkRunner, avro, type BatchPolicy, type SinkWriter } from '../../shared/runner.js';
+import { SinkRunner, avro, type BatchPolicy, type SinkWriter } from '../../shared/runner/index.js';
 import type { Logger } from '../../shared/logger.js';
 import { schema, strictPrefixes } from './config.js';
 import { logsDataset, metricsDataset, spansDataset, tracesDataset, type EsDataset } from './es-document.js';

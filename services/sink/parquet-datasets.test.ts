@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { loadSchema } from '../../shared/schemas.js';
 import type { LogRecord, MetricWindow, RecordName, Span, TraceSummary } from '../../shared/records.js';
-import type { SinkBatch } from '../../shared/runner.js';
+import type { SinkBatch } from '../../shared/runner/index.js';
 import { createWasmParquetEncoder } from './parquet-encoder-wasm.js';
 import { logsParquet, metricsParquet, spansParquet, tracesParquet, type Column, type ColumnType, type ParquetDataset } from './parquet-row.js';
 import { createParquetWriter, intentKey } from './parquet-writer.js';

@@ -1,7 +1,7 @@
 import { createParquetWriter, intentKey } from './parquet-writer.js';
 import type { ObjectStore } from './object-store.js';
 import type { ParquetEncoder } from './parquet-encoder.js';
-import type { SinkBatch } from '../../shared/runner.js';
+import type { SinkBatch } from '../../shared/runner/index.js';
 import type { LogRecord } from '../../shared/records.js';
 
 /** The object-store port in memory: the S3 server itself is exercised by the integration tests. */

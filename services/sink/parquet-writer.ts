@@ -20,7 +20,7 @@
  * committed, and the ones the new batch does not overwrite are deleted first. So no two
  * objects ever hold the same event.
  */
-import type { SinkBatch, SinkFailure, SinkWriter } from '../../shared/runner.js';
+import type { SinkBatch, SinkFailure, SinkWriter } from '../../shared/runner/index.js';
 import type { LogRecord } from '../../shared/records.js';
 import { classify, ErrorCodes, SluiceError } from '../../shared/errors.js';
 import type { ObjectStore } from './object-store.js';

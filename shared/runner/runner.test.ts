@@ -1,4 +1,4 @@
-import { chunkByBytes } from './runner.js';
+import { chunkByBytes } from './batching.js';
 
 const msg = (n: number) => ({ key: null, value: Buffer.alloc(n) });
 

@@ -1,0 +1,251 @@
+/**
+ * The one runner that owns all I/O of a stage (CONVENTIONS.md, "Stages are pure; I/O
+ * lives in one runner"). Two shapes share the consumer loop:
+ *
+ * - PipelineRunner (Kafka -> Kafka): consume -> decode -> stage -> encode -> produce
+ *   (acks=all) -> commit, per fetched batch and partition. An offset is committed only
+ *   after every record derived from it, dead letters included, is acknowledged.
+ * - SinkRunner (Kafka -> Elasticsearch/S3): consume -> decode -> buffer per partition
+ *   by a bounded batch policy -> writer.write() -> commit up to the last offset whose
+ *   outputs are all durable.
+ *
+ * Poison input (undecodable bytes, a PermanentError from the stage or the writer) goes
+ * to the dead-letter topic with its code and original bytes; the stage goes on.
+ * Environment failures (RetryableError) back off with jitter and are retried without
+ * committing, so nothing is lost.
+ */
+import kafkajs from 'kafkajs';
+import type { Consumer, EachBatchPayload, KafkaMessage, Producer, ProducerConfig, IHeaders } from 'kafkajs';
+import type { KafkaClient } from '../kafka.js';
+import type { Logger } from '../logger.js';
+import type { RunnerMetrics } from '../metrics.js';
+import type { TopicCodecs } from '../codec.js';
+import type { Envelope } from '../stage.js';
+import type { DeadLetter } from '../records.js';
+import { classify, ErrorCodes, errorMessage, RetryableError, SluiceError } from '../errors.js';
+import { backoffDelay, sleep } from '../retry.js';
+import type { Encoded } from './batching.js';
+import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES } from './batching.js';
+
+export type Decoder<I> = (raw: Buffer, codecs: TopicCodecs) => Promise<I> | I;
+
+/** Decoders for the two kinds of input: raw bytes (logs.raw) and registry-framed Avro. */
+export const rawBytes: Decoder<Buffer> = (raw) => raw;
+export function avro<I>(): Decoder<I> {
+  return (raw, codecs) => codecs.decode(raw) as I | Promise<I>;
+}
+
+export interface RunnerOptions<I> {
+  /** Stage name in dead letters and logs: collector | normalizer | enricher | sink-es | sink-parquet. */
+  stageName: string;
+  kafka: KafkaClient;
+  groupId: string;
+  inputTopic: string;
+  dlqTopic: string;
+  codecs: TopicCodecs;
+  decode: Decoder<I>;
+  metrics: RunnerMetrics;
+  log: Logger;
+  /** Start from the earliest offset when the group has no committed offset. */
+  fromBeginning?: boolean;
+  /** Wall clock, ms; injectable for tests. */
+  now?: () => number;
+  /** Consumer session timeout, ms (default 30 s); tests shorten it to provoke a stalled member. */
+  sessionTimeoutMs?: number;
+}
+
+function headersOf(h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!h) return out;
+  for (const [k, v] of Object.entries(h)) {
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last !== undefined) out[k] = Buffer.isBuffer(last) ? last.toString('utf8') : String(last);
+  }
+  return out;
+}
+
+export function envelopeOf(topic: string, partition: number, m: KafkaMessage): Envelope {
+  return { topic, partition, offset: m.offset, timestampMs: Number(m.timestamp), key: m.key ?? null, headers: headersOf(m.headers) };
+}
+
+export function nextOffset(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
+}
+
+/** Dead letters keep at most this much of the original bytes, so they fit in a Kafka message. */
+export const MAX_DLQ_ORIGINAL_BYTES = 256 * 1024;
+
+/** The consumer loop, DLQ and produce-with-retry shared by both runner shapes. */
+export abstract class ConsumerLoop<I> {
+  protected consumer: Consumer | undefined;
+  protected producer: Producer | undefined;
+  private ready = false;
+  protected stopping = false;
+  protected readonly abort = new AbortController();
+  protected readonly now: () => number;
+  protected readonly log: Logger;
+  /** Every runner metric carries the stage, so one process running two writers stays readable. */
+  protected readonly stageLabel: Readonly<Record<string, string>>;
+
+  constructor(protected readonly opts: RunnerOptions<I>) {
+    this.stageLabel = { stage: opts.stageName };
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log.child({ component: 'runner', stage: opts.stageName });
+  }
+
+  isReady(): boolean {
+    return this.ready && !this.stopping;
+  }
+
+  /** Connect, subscribe and start consuming. Resolves once the consumer runs. */
+  async start(): Promise<void> {
+    const { kafka, groupId } = this.opts;
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 5, createPartitioner: kafkajs.Partitioners.DefaultPartitioner, ...this.producerOptions() });
+    await this.producer.connect();
+    await this.beforeConsume();
+    const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout, heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 5)) });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.ready = true;
+      this.onAssignment(e.payload.memberAssignment);
+    });
+    // Every fetched batch, also one holding only transaction markers (kafkajs does not
+    // pass those to eachBatch): offsetLag counts the markers, so 0 means fully read.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => this.onBatchEnd(e.payload.topic, e.payload.partition, e.payload.offsetLag === '0'));
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.ready = false;
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.opts.inputTopic], fromBeginning: this.opts.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.track(this.eachBatch(payload)),
+    });
+  }
+
+  /** Extra producer settings (the pipeline runner makes its producer transactional). */
+  protected producerOptions(): Partial<ProducerConfig> {
+    return {};
+  }
+
+  /** Start-up work after the producer connected and before consuming. */
+  protected async beforeConsume(): Promise<void> {}
+
+  /** After every fetched batch: whether the partition is now read up to its end. */
+  protected onBatchEnd(_topic: string, _partition: number, _caughtUp: boolean): void {}
+
+  /** Called on every (re)join with the new assignment. */
+  protected onAssignment(_assignment: Record<string, number[]>): void {}
+
+  protected abstract eachBatch(payload: EachBatchPayload): Promise<void>;
+
+  private inFlight = new Set<Promise<void>>();
+
+  private track(p: Promise<void>): Promise<void> {
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Shutdown step 1: stop fetching (pause every topic: the group membership stays, so
+   * offsets can still be committed) and wait for the in-flight batch to finish.
+   */
+  async stopFetching(): Promise<void> {
+    this.stopping = true;
+    this.consumer?.pause([{ topic: this.opts.inputTopic }]);
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Last shutdown step (after the subclass flushed and committed): leave the group, close connections. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    await this.consumer?.stop().catch((err: unknown) => this.log.warn({ err }, 'consumer stop failed'));
+    await this.consumer?.disconnect().catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
+    await this.producer?.disconnect().catch((err: unknown) => this.log.warn({ err }, 'producer disconnect failed'));
+  }
+
+  protected get running(): boolean {
+    return !this.abort.signal.aborted;
+  }
+
+  /** A dead letter for `raw`, encoded for the DLQ topic. */
+  protected async deadLetter(env: Envelope, raw: Buffer, error: SluiceError, eventId: string | null = null): Promise<Encoded> {
+    const { metrics } = this.opts;
+    metrics.failed.inc({ ...this.stageLabel, code: error.code });
+    metrics.dlq.inc(this.stageLabel);
+    const letter: DeadLetter = {
+      stage: this.opts.stageName,
+      error_code: error.code,
+      message: error.message.slice(0, 4096),
+      original: raw.length > MAX_DLQ_ORIGINAL_BYTES ? raw.subarray(0, MAX_DLQ_ORIGINAL_BYTES) : raw,
+      origin_topic: env.topic,
+      origin_partition: env.partition,
+      origin_offset: Number(env.offset),
+      origin_key: env.key,
+      failed_at: this.now() * 1000,
+      event_id: eventId,
+    };
+    return { topic: this.opts.dlqTopic, key: env.key, value: this.opts.codecs.encode(this.opts.dlqTopic, letter) };
+  }
+
+  /**
+   * Decode with retry: a RetryableError (registry unreachable) is retried until it
+   * succeeds or the runner stops; a PermanentError is returned for the DLQ.
+   */
+  protected async decode(raw: Buffer, heartbeat: () => Promise<void>): Promise<{ ok: true; value: I } | { ok: false; error: SluiceError }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const v = this.opts.decode(raw, this.opts.codecs);
+        return { ok: true, value: v instanceof Promise ? await v : v };
+      } catch (err) {
+        const e = classify(err, ErrorCodes.decodeAvro);
+        if (!e.retryable) return { ok: false, error: e };
+        if (!this.running) throw e;
+        await this.backoff('decode', e, attempt, heartbeat);
+      }
+    }
+  }
+
+  protected async backoff(op: string, err: unknown, attempt: number, heartbeat: () => Promise<void>): Promise<void> {
+    const delay = backoffDelay(attempt);
+    this.opts.metrics.retries.inc({ op });
+    if (attempt === 0 || attempt % 10 === 0) this.log.warn({ op, attempt, delayMs: delay, err: errorMessage(err) }, `${op} failed; retrying`);
+    await sleep(delay, this.abort.signal);
+    await heartbeat().catch(() => undefined);
+  }
+
+  /**
+   * Produce with acks=all, retrying until acknowledged or the runner stops (then throws:
+   * nothing is committed). Sent in chunks of at most MAX_PRODUCE_BYTES, because a
+   * broker refuses a record batch above its message.max.bytes (1 MB by default) and one
+   * fetched batch can hold far more than that.
+   */
+  protected async produce(messages: Encoded[], heartbeat: () => Promise<void>): Promise<void> {
+    for (const chunk of chunkByBytes(messages, MAX_PRODUCE_BYTES)) await this.produceChunk(chunk, heartbeat);
+  }
+
+  private async produceChunk(messages: Encoded[], heartbeat: () => Promise<void>): Promise<void> {
+    if (messages.length === 0) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.producer!.sendBatch({ topicMessages: byTopic(messages), acks: -1 });
+        return;
+      } catch (err) {
+        if (!this.running) throw new RetryableError(ErrorCodes.kafkaProduce, `produce failed during shutdown: ${errorMessage(err)}`, err);
+        await this.backoff('produce', err, attempt, heartbeat);
+      }
+    }
+  }
+
+  protected async commit(topic: string, partition: number, lastOffset: string): Promise<void> {
+    await this.consumer!.commitOffsets([{ topic, partition, offset: nextOffset(lastOffset) }]);
+  }
+}
+

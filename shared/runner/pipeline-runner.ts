@@ -1,0 +1,352 @@
+/**
+ * PipelineRunner: Kafka -> stage -> Kafka, transactional per batch and input partition
+ * (see consumer-loop.ts for the loop both runner shapes share).
+ */
+import kafkajs from 'kafkajs';
+import type { EachBatchPayload, Producer } from 'kafkajs';
+import { isStateful, statelessPartition } from '../stage.js';
+import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageInput, StageOutput, StatefulStage } from '../stage.js';
+import { classify, ErrorCodes, errorMessage, PermanentError, RetryableError } from '../errors.js';
+import { ConsumerLoop, nextOffset, envelopeOf, type RunnerOptions } from './consumer-loop.js';
+import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES, type Encoded } from './batching.js';
+
+interface PartitionEntry<I> {
+  topic: string;
+  partition: number;
+  state: PartitionStage<I>;
+  /** The offset after the last input processed. */
+  next: string | undefined;
+  /** The last fetch reached the partition's high watermark. */
+  caughtUp: boolean;
+}
+
+/** Our transaction was fenced: another instance owns the partition now. */
+class FencedError extends Error {}
+
+function isFenced(err: unknown): boolean {
+  for (let e = err as { type?: string; code?: number; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.code === 47 || e.code === 90) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
+}
+
+/**
+ * Kafka -> Kafka: one stage between an input and output topics.
+ *
+ * Exactly once between topics: each fetched batch's outputs (dead letters included) and
+ * its consumer offset are written in ONE Kafka transaction, so a crash or a retry
+ * never leaves a partial batch visible to read_committed consumers (kafkajs's default).
+ * A record larger than its topic allows (max.message.bytes, read at start) can never be
+ * written: its input is dead-lettered instead of failing the transaction forever.
+ *
+ * Zombie fencing: each input partition has its own transactional producer, with the
+ * transactional id `<group>-<topic>-<partition>`. A new owner of the partition
+ * initializes that id before it reads the partition, which aborts and fences whatever
+ * the previous owner still had open: a stalled instance that lost the partition can no
+ * longer commit a last batch (its transaction fails as fenced and it drops the
+ * partition). The new owner then re-reads the committed offset, in case the old owner
+ * committed between the group join and the fence, and seeks there.
+ *
+ * A stateful stage (multi-line merging) gets one PartitionStage per input partition.
+ * The offset committed with a batch is the stage's checkpoint: it stays at the first
+ * input whose records are still held, with metadata that lets the next owner rebuild
+ * them (shared/stage.ts). Held records are emitted by a timer (`flush`) in a
+ * transaction of their own. On every rebalance the states are dropped: kafkajs resumes
+ * each partition from its committed offset, and the state is rebuilt from there.
+ */
+export class PipelineRunner<I> extends ConsumerLoop<I> {
+  private readonly ctx: StageContext;
+  private readonly maxRecordBytes = new Map<string, number>();
+  private readonly outputTopics: readonly string[];
+  private readonly partitions = new Map<string, PartitionEntry<I>>();
+  /** One transactional producer per input partition (see the class comment). */
+  private readonly producers = new Map<string, Producer>();
+  /** Partitions whose transaction was fenced: not touched again until the next group join. */
+  private readonly fenced = new Set<string>();
+  /** Serializes batches and timer flushes: a partition state is never used concurrently. */
+  private lock: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    opts: RunnerOptions<I> & {
+      /** Topics the stage writes to; their record size limits are read at start. */
+      outputTopics: string[];
+    },
+    private readonly stage: Stage<I> | StatefulStage<I>,
+  ) {
+    super(opts);
+    this.ctx = { now: this.now };
+    this.outputTopics = opts.outputTopics;
+  }
+
+  /** The partition's transactional producer, initialized (which fences any previous owner). */
+  private async producerFor(topic: string, partition: number): Promise<Producer> {
+    const key = `${topic}:${partition}`;
+    const existing = this.producers.get(key);
+    if (existing) return existing;
+    const producer = this.opts.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      transactionalId: `${this.opts.groupId}-${topic}-${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    // InitProducerId happens at the first transaction: an empty one fences the previous owner now.
+    const txn = await producer.transaction();
+    await txn.abort();
+    this.producers.set(key, producer);
+    return producer;
+  }
+
+  private async dropProducers(keys: Iterable<string>): Promise<void> {
+    for (const key of [...keys]) {
+      const producer = this.producers.get(key);
+      this.producers.delete(key);
+      await producer?.disconnect().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'producer disconnect failed'));
+    }
+  }
+
+  override async start(): Promise<void> {
+    await super.start();
+    if (isStateful(this.stage)) {
+      this.timer = setInterval(() => void this.flushHeld().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'flush of held records failed')), this.stage.flushIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  protected override async beforeConsume(): Promise<void> {
+    const topics = [...new Set([...this.outputTopics, this.opts.dlqTopic])];
+    const admin = this.opts.kafka.admin();
+    await admin.connect();
+    try {
+      const res = await admin.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })) });
+      for (const r of res.resources) {
+        const v = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+        if (Number.isFinite(v) && v > 0) this.maxRecordBytes.set(r.resourceName, v);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * A (re)join: states are rebuilt from the committed offsets, and every partition gets a
+   * fresh producer (initialized, so fencing, again) before its next batch. Queued behind
+   * the batch in flight.
+   */
+  protected override onAssignment(): void {
+    void this.exclusive(async () => {
+      const held = [...this.partitions.values()].reduce((n, p) => n + p.state.held, 0);
+      if (held > 0) this.log.info({ held }, 'rebalance: dropping held records (they are rebuilt from the committed offsets)');
+      this.partitions.clear();
+      this.fenced.clear();
+      await this.dropProducers(this.producers.keys());
+    });
+  }
+
+  protected override onBatchEnd(topic: string, partition: number, caughtUp: boolean): void {
+    const p = this.partitions.get(`${topic}:${partition}`);
+    if (p) p.caughtUp = caughtUp;
+  }
+
+  /** Largest record value we send to `topic`, leaving room for the batch and record headers. */
+  private limitFor(topic: string): number {
+    return (this.maxRecordBytes.get(topic) ?? 1_048_588) - 512;
+  }
+
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The partition's state, or null when this batch must not be processed: its first
+   * offset is behind the committed offset (a previous owner committed after our group
+   * join, before our producer fenced it), so the consumer is moved to the committed
+   * offset instead. A stateful stage resumes from the checkpoint its group committed.
+   */
+  private async partitionState(topic: string, partition: number, firstOffset: string): Promise<PartitionEntry<I> | null> {
+    const key = `${topic}:${partition}`;
+    let p = this.partitions.get(key);
+    if (p) return p;
+    await this.producerFor(topic, partition);
+    const committed = await this.committedCheckpoint(topic, partition);
+    if (committed && BigInt(committed.offset) > BigInt(firstOffset)) {
+      this.log.warn({ topic, partition, committed: committed.offset, fetched: firstOffset }, 'the previous owner committed after this instance joined: seeking to the committed offset');
+      this.consumer?.seek({ topic, partition, offset: committed.offset });
+      return null;
+    }
+    let state: PartitionStage<I>;
+    if (isStateful(this.stage)) {
+      state = this.stage.open(topic, partition, committed);
+      if (committed?.metadata) this.log.info({ topic, partition, offset: committed.offset }, 'resuming held records from the committed checkpoint');
+    } else {
+      state = statelessPartition(this.stage);
+    }
+    p = { topic, partition, state, next: undefined, caughtUp: false };
+    this.partitions.set(key, p);
+    return p;
+  }
+
+  private async committedCheckpoint(topic: string, partition: number): Promise<Checkpoint | null> {
+    const admin = this.opts.kafka.admin();
+    await admin.connect();
+    try {
+      const res = await admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] });
+      const p = res.find((t) => t.topic === topic)?.partitions.find((x) => x.partition === partition);
+      if (!p || Number(p.offset) < 0) return null;
+      return { offset: p.offset, metadata: p.metadata ?? null };
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  protected eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    return this.exclusive(async () => {
+      const { metrics } = this.opts;
+      if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+      if (this.fenced.has(`${batch.topic}:${batch.partition}`)) return;
+      const p = await this.partitionState(batch.topic, batch.partition, batch.messages[0]!.offset);
+      if (!p) return;
+      const out: Encoded[] = [];
+      let last: string | undefined;
+      for (const m of batch.messages) {
+        if (!isRunning() || isStale()) break;
+        const env = envelopeOf(batch.topic, batch.partition, m);
+        const raw = m.value ?? Buffer.alloc(0);
+        metrics.received.inc(this.stageLabel);
+        out.push(...(await this.handle(p.state, env, raw, heartbeat)));
+        last = m.offset;
+      }
+      if (last === undefined) return;
+      p.next = nextOffset(last);
+      metrics.batchSize.observe(out.length);
+      if (!(await this.commitOrForget(p, out, heartbeat))) return;
+      metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
+      resolveOffset(last);
+      metrics.commitLag.set(Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)), { ...this.stageLabel, partition: String(batch.partition) });
+    });
+  }
+
+  /** Timer: emit what stateful stages have held too long, with their new checkpoints. */
+  private flushHeld(): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.isReady()) return;
+      for (const p of [...this.partitions.values()]) {
+        if (p.next === undefined || p.state.held === 0) continue;
+        const outputs = p.state.flush(this.ctx, { caughtUp: p.caughtUp });
+        if (outputs.length === 0) continue;
+        const out = await this.encodeOutputs(outputs, null);
+        if (!(await this.commitOrForget(p, out, async () => undefined))) continue;
+        this.opts.metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
+      }
+    });
+  }
+
+  /**
+   * Commit `out` with the partition's checkpoint; false when the transaction was fenced
+   * (the partition has a new owner: its state and producer are dropped, and the
+   * partition is left alone until the next group join). If the commit fails for good
+   * otherwise (only while stopping), the in-memory state is ahead of what was committed:
+   * it is forgotten, so a later batch rebuilds it from the committed checkpoint.
+   */
+  private async commitOrForget(p: PartitionEntry<I>, out: Encoded[], heartbeat: () => Promise<void>): Promise<boolean> {
+    const key = `${p.topic}:${p.partition}`;
+    try {
+      await this.produceAndCommit(out, p.topic, p.partition, p.state.checkpoint(p.next as string), heartbeat);
+      return true;
+    } catch (err) {
+      this.partitions.delete(key);
+      if (!(err instanceof FencedError)) throw err;
+      this.log.warn({ topic: p.topic, partition: p.partition }, 'fenced: another instance owns this partition now; its batch is dropped here and processed there');
+      this.fenced.add(key);
+      await this.dropProducers([key]);
+      return false;
+    }
+  }
+
+  /** Outputs and the checkpoint, in one transaction; retried whole until committed or stopped. */
+  private async produceAndCommit(messages: Encoded[], topic: string, partition: number, checkpoint: Checkpoint, heartbeat: () => Promise<void>): Promise<void> {
+    const offsets = { consumerGroupId: this.opts.groupId, topics: [{ topic, partitions: [{ partition, offset: checkpoint.offset, metadata: checkpoint.metadata }] }] };
+    const producer = await this.producerFor(topic, partition);
+    for (let attempt = 0; ; attempt++) {
+      const txn = await producer.transaction();
+      try {
+        for (const chunk of chunkByBytes(messages, MAX_PRODUCE_BYTES)) {
+          await txn.sendBatch({ topicMessages: byTopic(chunk), acks: -1 });
+        }
+        await txn.sendOffsets(offsets);
+        await txn.commit();
+        return;
+      } catch (err) {
+        await txn.abort().catch(() => undefined);
+        if (isFenced(err)) throw new FencedError(errorMessage(err));
+        if (!this.running) throw new RetryableError(ErrorCodes.kafkaProduce, `transaction failed during shutdown: ${errorMessage(err)}`, err);
+        await this.backoff('transaction', err, attempt, heartbeat);
+      }
+    }
+  }
+
+  private async handle(state: PartitionStage<I>, env: Envelope, raw: Buffer, heartbeat: () => Promise<void>): Promise<Encoded[]> {
+    const decoded = await this.decode(raw, heartbeat);
+    if (!decoded.ok) return [await this.deadLetter(env, raw, decoded.error)];
+    const input: StageInput<I> = { ...env, value: decoded.value, raw };
+    for (let attempt = 0; ; attempt++) {
+      let outputs: StageOutput[];
+      try {
+        outputs = state.process(input, this.ctx);
+      } catch (err) {
+        const e = classify(err);
+        if (e.retryable && this.running) {
+          await this.backoff('stage', e, attempt, heartbeat);
+          continue;
+        }
+        return [await this.deadLetter(env, raw, e)];
+      }
+      if (outputs.length === 0) {
+        const reason = (outputs as { dropReason?: string }).dropReason;
+        // A stateful stage returning nothing is holding the input, not dropping it.
+        if (reason !== undefined || !isStateful(this.stage)) this.opts.metrics.dropped.inc({ ...this.stageLabel, reason: reason ?? 'stage' });
+        return [];
+      }
+      return this.encodeOutputs(outputs, { envelope: env, raw });
+    }
+  }
+
+  private async encodeOutputs(outputs: StageOutput[], input: { envelope: Envelope; raw: Buffer } | null): Promise<Encoded[]> {
+    const encoded: Encoded[] = [];
+    for (const o of outputs) {
+      try {
+        const value = this.opts.codecs.encode(o.topic, o.value);
+        if (value.length > this.limitFor(o.topic)) {
+          throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds ${o.topic}'s max.message.bytes (${this.maxRecordBytes.get(o.topic) ?? 'broker default'})`);
+        }
+        encoded.push({ topic: o.topic, key: o.key, value });
+      } catch (err) {
+        // The stage produced a record its schema rejects: a bug or an input the stage
+        // should have refused. Either way the input is dead-lettered, with the reason.
+        const from = o.origin ?? input;
+        const eventId = (o.value as { event_id?: unknown }).event_id;
+        if (!from) throw err;
+        encoded.push(await this.deadLetter(from.envelope, from.raw, classify(err, ErrorCodes.encodeAvro), typeof eventId === 'string' ? eventId : null));
+      }
+    }
+    return encoded;
+  }
+
+  /**
+   * Graceful stop: stop fetching (the in-flight batch produces and commits), then close.
+   * Records a stateful stage still holds are not emitted: the committed checkpoint points
+   * at their inputs, and the next owner rebuilds them.
+   */
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.stopFetching();
+    await this.lock;
+    await this.dropProducers(this.producers.keys());
+    await this.close();
+  }
+}

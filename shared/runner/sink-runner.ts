@@ -1,0 +1,273 @@
+/**
+ * SinkRunner: Kafka -> bounded per-partition batches -> a SinkWriter (Elasticsearch, S3)
+ * -> commit once durable (see consumer-loop.ts for the loop both runner shapes share).
+ */
+import type { EachBatchPayload } from 'kafkajs';
+import type { Envelope } from '../stage.js';
+import { classify, errorMessage, SluiceError } from '../errors.js';
+import { CircuitBreaker } from '../retry.js';
+import { ConsumerLoop, envelopeOf, type RunnerOptions } from './consumer-loop.js';
+import type { Encoded } from './batching.js';
+
+export interface SinkItem<T> {
+  value: T;
+  raw: Buffer;
+  envelope: Envelope;
+}
+
+export interface SinkBatch<T> {
+  topic: string;
+  partition: number;
+  /** First and last Kafka offsets covered by this batch (items may skip dead-lettered offsets). */
+  firstOffset: string;
+  lastOffset: string;
+  items: SinkItem<T>[];
+}
+
+export interface SinkFailure<T> {
+  item: SinkItem<T>;
+  error: SluiceError;
+}
+
+/**
+ * A destination for one consumer group. `write` must make every item of the batch
+ * durable before it resolves, and is idempotent for the same batch (Elasticsearch
+ * `_id` = event_id; S3 keys derived from offsets), because a crash between write and
+ * commit redelivers it. It resolves with the items that failed permanently (they go
+ * to the DLQ) and throws a RetryableError when the destination is unavailable.
+ */
+export interface SinkWriter<T> {
+  readonly name: string;
+  start(): Promise<void>;
+  write(batch: SinkBatch<T>): Promise<SinkFailure<T>[]>;
+  close(): Promise<void>;
+}
+
+export interface BatchPolicy {
+  /** Flush a partition's buffer at this many records. */
+  maxRecords: number;
+  /** ... or at this many bytes of encoded input. */
+  maxBytes: number;
+  /** ... or when its oldest record has waited this long, ms. */
+  maxAgeMs: number;
+}
+
+interface PartitionBuffer<T> {
+  topic: string;
+  partition: number;
+  items: SinkItem<T>[];
+  bytes: number;
+  firstOffset: string | undefined;
+  lastSeen: string | undefined;
+  openedAt: number;
+  /** Serializes flushes of this partition. */
+  chain: Promise<void>;
+  /** Batches of this partition handed to the writer and not yet committed (0 or 1 normally). */
+  queued: number;
+  /** Set while the partition is paused for backpressure: resumes it. */
+  resume: (() => void) | undefined;
+}
+
+/**
+ * Kafka -> destination, with per-partition batching and commit after durability.
+ *
+ * Memory is bounded per partition by one batch being written plus one full buffer: when
+ * the buffer is full while the previous batch is still being written (a slow or
+ * unavailable destination), the partition is PAUSED (kafkajs keeps the group membership
+ * and heartbeats) and the rest of the fetched batch is left unresolved, to be fetched
+ * again on resume. A circuit breaker opens after consecutive write failures: every
+ * partition is paused, the failing batch keeps being retried with backoff (the probe),
+ * and the first success closes the circuit and resumes fetching. Both transitions are
+ * logged once and exported as `sluice_sink_circuit_open`.
+ */
+export class SinkRunner<T> extends ConsumerLoop<T> {
+  private readonly buffers = new Map<string, PartitionBuffer<T>>();
+  private timer: NodeJS.Timeout | undefined;
+  private generation = 0;
+  private readonly breaker: CircuitBreaker;
+
+  constructor(opts: RunnerOptions<T>, private readonly writer: SinkWriter<T>, private readonly policy: BatchPolicy) {
+    super(opts);
+    this.breaker = new CircuitBreaker(3, (open, info) => {
+      opts.metrics.circuitOpen.set(open ? 1 : 0, this.stageLabel);
+      if (open) {
+        this.log.error({ writer: writer.name, failures: info.failures, err: errorMessage(info.error) }, `circuit open: ${writer.name} is failing; fetching paused, retrying with backoff`);
+        if (!this.stopping) this.consumer?.pause([{ topic: opts.inputTopic }]);
+      } else {
+        this.log.info({ writer: writer.name, downMs: info.downMs }, `circuit closed: ${writer.name} is writing again; fetching resumed`);
+        if (!this.stopping) this.resumeAll();
+      }
+    });
+  }
+
+  override async start(): Promise<void> {
+    await this.writer.start();
+    await super.start();
+    this.timer = setInterval(() => this.flushAged(), Math.max(50, Math.min(1000, Math.floor(this.policy.maxAgeMs / 4))));
+    this.timer.unref();
+  }
+
+  /**
+   * After a rebalance kafkajs resumes every partition from its committed offset, so
+   * whatever is buffered but uncommitted will be delivered again: drop it now rather
+   * than write it twice.
+   */
+  protected override onAssignment(): void {
+    this.generation++;
+    if (this.buffers.size > 0) this.log.info({ dropped: [...this.buffers.values()].reduce((n, b) => n + b.items.length, 0) }, 'rebalance: dropping uncommitted buffers (they are redelivered)');
+    this.buffers.clear();
+  }
+
+  private bufferFor(topic: string, partition: number): PartitionBuffer<T> {
+    const key = `${topic}:${partition}`;
+    let b = this.buffers.get(key);
+    if (!b) {
+      b = { topic, partition, items: [], bytes: 0, firstOffset: undefined, lastSeen: undefined, openedAt: this.now(), chain: Promise.resolve(), queued: 0, resume: undefined };
+      this.buffers.set(key, b);
+    }
+    return b;
+  }
+
+  private full(b: PartitionBuffer<T>): boolean {
+    return b.items.length >= this.policy.maxRecords || b.bytes >= this.policy.maxBytes;
+  }
+
+  private resumeAll(): void {
+    this.consumer?.resume([{ topic: this.opts.inputTopic }]);
+    for (const b of this.buffers.values()) b.resume = undefined;
+  }
+
+  protected async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
+    const { metrics } = this.opts;
+    const dead: Encoded[] = [];
+    const buf = this.bufferFor(batch.topic, batch.partition);
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      if (this.full(buf)) {
+        if (buf.queued > 0) {
+          // Backpressure: the previous batch is still being written. Pause this partition;
+          // the unresolved rest of the fetched batch is fetched again after the resume.
+          this.pauseUntilWritten(buf, pause);
+          break;
+        }
+        this.flushInBackground(buf);
+      }
+      const env = envelopeOf(batch.topic, batch.partition, m);
+      const raw = m.value ?? Buffer.alloc(0);
+      metrics.received.inc(this.stageLabel);
+      const decoded = await this.decode(raw, heartbeat);
+      if (buf.items.length === 0 && buf.firstOffset === undefined) {
+        buf.firstOffset = m.offset;
+        buf.openedAt = this.now();
+      }
+      if (decoded.ok) {
+        buf.items.push({ value: decoded.value, raw, envelope: env });
+        buf.bytes += raw.length;
+      } else {
+        dead.push(await this.deadLetter(env, raw, decoded.error));
+      }
+      buf.lastSeen = m.offset;
+      resolveOffset(m.offset);
+    }
+    if (this.full(buf) && buf.queued === 0) this.flushInBackground(buf);
+    // Dead letters are durable before the offsets they stand for can be committed.
+    await this.produce(dead, heartbeat);
+  }
+
+  private pauseUntilWritten(b: PartitionBuffer<T>, pause: () => () => void): void {
+    if (b.resume || this.stopping) return;
+    this.opts.metrics.paused.inc(this.stageLabel);
+    b.resume = pause();
+    const generation = this.generation;
+    void b.chain.finally(() => {
+      const resume = b.resume;
+      b.resume = undefined;
+      if (resume && !this.stopping && !this.breaker.isOpen && generation === this.generation) resume();
+    });
+  }
+
+  private flushInBackground(b: PartitionBuffer<T>): void {
+    void this.flush(b, async () => undefined).catch((err: unknown) => this.log.error({ err: errorMessage(err), partition: b.partition }, 'flush failed'));
+  }
+
+  private flushAged(): void {
+    const now = this.now();
+    for (const b of this.buffers.values()) {
+      // A partition with a batch still being written waits: small batches must not pile up behind it.
+      if (b.lastSeen !== undefined && b.queued === 0 && now - b.openedAt >= this.policy.maxAgeMs) this.flushInBackground(b);
+    }
+  }
+
+  /**
+   * Write the buffered items and commit past the last offset seen. Queued behind any
+   * flush of the same partition already running.
+   */
+  private flush(b: PartitionBuffer<T>, heartbeat: () => Promise<void>): Promise<void> {
+    if (b.lastSeen === undefined) return b.chain;
+    const batch: SinkBatch<T> = { topic: b.topic, partition: b.partition, firstOffset: b.firstOffset ?? b.lastSeen, lastOffset: b.lastSeen, items: b.items };
+    const generation = this.generation;
+    b.items = [];
+    b.bytes = 0;
+    b.firstOffset = undefined;
+    b.lastSeen = undefined;
+    b.queued++;
+    b.chain = b.chain.then(() => this.writeAndCommit(batch, generation, heartbeat)).finally(() => {
+      b.queued--;
+    });
+    return b.chain;
+  }
+
+  private async writeAndCommit(batch: SinkBatch<T>, generation: number, heartbeat: () => Promise<void>): Promise<void> {
+    const { metrics } = this.opts;
+    if (batch.items.length > 0) {
+      metrics.batchSize.observe(batch.items.length);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const failures = await this.writer.write(batch);
+          this.breaker.success();
+          const dead: Encoded[] = [];
+          for (const f of failures) {
+            const id = (f.item.value as { event_id?: unknown }).event_id;
+            dead.push(await this.deadLetter(f.item.envelope, f.item.raw, f.error, typeof id === 'string' ? id : null));
+          }
+          await this.produce(dead, heartbeat);
+          metrics.sent.inc(this.stageLabel, batch.items.length - failures.length);
+          break;
+        } catch (err) {
+          const e = classify(err);
+          if (!e.retryable) {
+            this.breaker.success(); // the destination answered; the batch is bad
+            // A writer that throws a permanent error for a whole batch: dead-letter each item.
+            const dead = await Promise.all(batch.items.map((it) => this.deadLetter(it.envelope, it.raw, e)));
+            await this.produce(dead, heartbeat);
+            break;
+          }
+          this.breaker.failure(e);
+          if (!this.running) throw e;
+          await this.backoff(`write:${this.writer.name}`, e, attempt, heartbeat);
+        }
+      }
+    }
+    if (generation !== this.generation) return; // partition may have moved: the new owner commits.
+    try {
+      await this.commit(batch.topic, batch.partition, batch.lastOffset);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err), partition: batch.partition }, 'commit failed (rebalance?); the batch will be redelivered and rewritten idempotently');
+    }
+  }
+
+  /** Flush every buffer now (used at shutdown). */
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.buffers.values()].map((b) => this.flush(b, async () => undefined)));
+  }
+
+  /** Graceful stop: stop fetching, flush buffers, commit, close the writer and connections. */
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.stopFetching();
+    await this.flushAll();
+    await this.writer.close();
+    await this.close();
+  }
+}
+
