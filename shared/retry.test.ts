@@ -1,4 +1,4 @@
-import { backoffDelay, CircuitBreaker } from './retry.js';
+import { backoffDelay, CircuitBreaker, withRetry } from './retry.js';
 
 describe('backoff and circuit breaker', () => {
   test('backoff ceilings double up to the cap, with full jitter', () => {
@@ -25,4 +25,19 @@ describe('backoff and circuit breaker', () => {
     expect(b.isOpen).toBe(false);
     expect(changes).toEqual([[true, undefined], [false, 60_000]]);
   });
+});
+
+test('withRetry runs afterSleep between attempts (the runner heartbeats there), not after the last', async () => {
+  const events: string[] = [];
+  let n = 0;
+  const result = await withRetry(
+    async () => {
+      events.push(`try ${++n}`);
+      if (n < 3) throw new Error('busy');
+      return 'done';
+    },
+    { retryable: () => true, policy: { baseMs: 1, capMs: 1 }, onRetry: (_e, attempt) => events.push(`retry ${attempt}`), afterSleep: async () => void events.push('heartbeat') },
+  );
+  expect(result).toBe('done');
+  expect(events).toEqual(['try 1', 'retry 1', 'heartbeat', 'try 2', 'retry 2', 'heartbeat', 'try 3']);
 });

@@ -30,12 +30,21 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Run `op` until it succeeds, retrying errors for which `retryable(err)` is true with
- * backoff. Stops retrying (re-throws the last error) when `signal` aborts.
+ * The one retry policy: run `op` until it succeeds, retrying errors for which
+ * `retryable(err)` is true with full-jitter backoff. Stops retrying (re-throws the last
+ * error) when `signal` aborts or after `maxAttempts`. `onRetry` sees each retry before its
+ * sleep (attempt counts from 1); `afterSleep` runs after it (the runner's heartbeat).
  */
 export async function withRetry<T>(
   op: () => Promise<T>,
-  opts: { retryable: (err: unknown) => boolean; policy?: BackoffPolicy; signal?: AbortSignal; onRetry?: (err: unknown, attempt: number, delayMs: number) => void; maxAttempts?: number },
+  opts: {
+    retryable: (err: unknown) => boolean;
+    policy?: BackoffPolicy;
+    signal?: AbortSignal;
+    onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+    afterSleep?: () => Promise<void>;
+    maxAttempts?: number;
+  },
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -46,6 +55,7 @@ export async function withRetry<T>(
       const delay = backoffDelay(attempt, opts.policy);
       opts.onRetry?.(err, attempt + 1, delay);
       await sleep(delay, opts.signal);
+      if (opts.afterSleep) await opts.afterSleep().catch(() => undefined);
     }
   }
 }

@@ -23,7 +23,7 @@ import type { TopicCodecs } from '../codec.js';
 import type { Envelope } from '../stage.js';
 import type { DeadLetter } from '../records.js';
 import { classify, ErrorCodes, errorMessage, RetryableError, SluiceError } from '../errors.js';
-import { backoffDelay, sleep } from '../retry.js';
+import { withRetry } from '../retry.js';
 import type { Encoded } from './batching.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES } from './batching.js';
 
@@ -200,25 +200,36 @@ export abstract class ConsumerLoop<I> {
    * succeeds or the runner stops; a PermanentError is returned for the DLQ.
    */
   protected async decode(raw: Buffer, heartbeat: () => Promise<void>): Promise<{ ok: true; value: I } | { ok: false; error: SluiceError }> {
-    for (let attempt = 0; ; attempt++) {
-      try {
+    try {
+      const value = await this.retrying('decode', heartbeat, (err) => classify(err, ErrorCodes.decodeAvro).retryable, async () => {
         const v = this.opts.decode(raw, this.opts.codecs);
-        return { ok: true, value: v instanceof Promise ? await v : v };
-      } catch (err) {
-        const e = classify(err, ErrorCodes.decodeAvro);
-        if (!e.retryable) return { ok: false, error: e };
-        if (!this.running) throw e;
-        await this.backoff('decode', e, attempt, heartbeat);
-      }
+        return v instanceof Promise ? await v : v;
+      });
+      return { ok: true, value };
+    } catch (err) {
+      const e = classify(err, ErrorCodes.decodeAvro);
+      if (!e.retryable) return { ok: false, error: e };
+      throw e; // the runner is stopping
     }
   }
 
-  protected async backoff(op: string, err: unknown, attempt: number, heartbeat: () => Promise<void>): Promise<void> {
-    const delay = backoffDelay(attempt);
-    this.opts.metrics.retries.inc({ op });
-    if (attempt === 0 || attempt % 10 === 0) this.log.warn({ op, attempt, delayMs: delay, err: errorMessage(err) }, `${op} failed; retrying`);
-    await sleep(delay, this.abort.signal);
-    await heartbeat().catch(() => undefined);
+  /**
+   * Every retry of the runners goes through here (shared/retry.ts withRetry): `attempt`
+   * runs until it returns; an error `retryable` accepts is counted
+   * (sluice_retries_total{op}), logged on the 1st and every 10th retry, backed off with
+   * jitter and followed by a heartbeat, while the runner runs. Any other error, or any
+   * error once the runner is stopping, is thrown to the caller.
+   */
+  protected retrying<T>(op: string, heartbeat: () => Promise<void>, retryable: (err: unknown) => boolean, attempt: () => Promise<T>): Promise<T> {
+    return withRetry(attempt, {
+      retryable: (err) => retryable(err) && this.running,
+      signal: this.abort.signal,
+      onRetry: (err, n, delayMs) => {
+        this.opts.metrics.retries.inc({ op });
+        if (n === 1 || (n - 1) % 10 === 0) this.log.warn({ op, attempt: n - 1, delayMs, err: errorMessage(err) }, `${op} failed; retrying`);
+      },
+      afterSleep: heartbeat,
+    });
   }
 
   /**
@@ -233,14 +244,10 @@ export abstract class ConsumerLoop<I> {
 
   private async produceChunk(messages: Encoded[], heartbeat: () => Promise<void>): Promise<void> {
     if (messages.length === 0) return;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.producer!.sendBatch({ topicMessages: byTopic(messages), acks: -1 });
-        return;
-      } catch (err) {
-        if (!this.running) throw new RetryableError(ErrorCodes.kafkaProduce, `produce failed during shutdown: ${errorMessage(err)}`, err);
-        await this.backoff('produce', err, attempt, heartbeat);
-      }
+    try {
+      await this.retrying('produce', heartbeat, () => true, () => this.producer!.sendBatch({ topicMessages: byTopic(messages), acks: -1 }));
+    } catch (err) {
+      throw new RetryableError(ErrorCodes.kafkaProduce, `produce failed during shutdown: ${errorMessage(err)}`, err);
     }
   }
 

@@ -272,21 +272,28 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   private async produceAndCommit(messages: Encoded[], topic: string, partition: number, checkpoint: Checkpoint, heartbeat: () => Promise<void>): Promise<void> {
     const offsets = { consumerGroupId: this.opts.groupId, topics: [{ topic, partitions: [{ partition, offset: checkpoint.offset, metadata: checkpoint.metadata }] }] };
     const producer = await this.producerFor(topic, partition);
-    for (let attempt = 0; ; attempt++) {
-      const txn = await producer.transaction();
-      try {
-        for (const chunk of chunkByBytes(messages, MAX_PRODUCE_BYTES)) {
-          await txn.sendBatch({ topicMessages: byTopic(chunk), acks: -1 });
+    /** Failing to open a transaction is not retried here (as before): it propagates. */
+    class OpenFailed extends Error {}
+    try {
+      await this.retrying('transaction', heartbeat, (err) => !isFenced(err) && !(err instanceof OpenFailed), async () => {
+        const txn = await producer.transaction().catch((err: unknown) => {
+          throw Object.assign(new OpenFailed(errorMessage(err)), { cause: err });
+        });
+        try {
+          for (const chunk of chunkByBytes(messages, MAX_PRODUCE_BYTES)) {
+            await txn.sendBatch({ topicMessages: byTopic(chunk), acks: -1 });
+          }
+          await txn.sendOffsets(offsets);
+          await txn.commit();
+        } catch (err) {
+          await txn.abort().catch(() => undefined);
+          throw err;
         }
-        await txn.sendOffsets(offsets);
-        await txn.commit();
-        return;
-      } catch (err) {
-        await txn.abort().catch(() => undefined);
-        if (isFenced(err)) throw new FencedError(errorMessage(err));
-        if (!this.running) throw new RetryableError(ErrorCodes.kafkaProduce, `transaction failed during shutdown: ${errorMessage(err)}`, err);
-        await this.backoff('transaction', err, attempt, heartbeat);
-      }
+      });
+    } catch (err) {
+      if (err instanceof OpenFailed) throw err.cause;
+      if (isFenced(err)) throw new FencedError(errorMessage(err));
+      throw new RetryableError(ErrorCodes.kafkaProduce, `transaction failed during shutdown: ${errorMessage(err)}`, err);
     }
   }
 
@@ -294,26 +301,19 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     const decoded = await this.decode(raw, heartbeat);
     if (!decoded.ok) return [await this.deadLetter(env, raw, decoded.error)];
     const input: StageInput<I> = { ...env, value: decoded.value, raw };
-    for (let attempt = 0; ; attempt++) {
-      let outputs: StageOutput[];
-      try {
-        outputs = state.process(input, this.ctx);
-      } catch (err) {
-        const e = classify(err);
-        if (e.retryable && this.running) {
-          await this.backoff('stage', e, attempt, heartbeat);
-          continue;
-        }
-        return [await this.deadLetter(env, raw, e)];
-      }
-      if (outputs.length === 0) {
-        const reason = (outputs as { dropReason?: string }).dropReason;
-        // A stateful stage returning nothing is holding the input, not dropping it.
-        if (reason !== undefined || !isStateful(this.stage)) this.opts.metrics.dropped.inc({ ...this.stageLabel, reason: reason ?? 'stage' });
-        return [];
-      }
-      return this.encodeOutputs(outputs, { envelope: env, raw });
+    let outputs: StageOutput[];
+    try {
+      outputs = await this.retrying('stage', heartbeat, (err) => classify(err).retryable, async () => state.process(input, this.ctx));
+    } catch (err) {
+      return [await this.deadLetter(env, raw, classify(err))];
     }
+    if (outputs.length === 0) {
+      const reason = (outputs as { dropReason?: string }).dropReason;
+      // A stateful stage returning nothing is holding the input, not dropping it.
+      if (reason !== undefined || !isStateful(this.stage)) this.opts.metrics.dropped.inc({ ...this.stageLabel, reason: reason ?? 'stage' });
+      return [];
+    }
+    return this.encodeOutputs(outputs, { envelope: env, raw });
   }
 
   private async encodeOutputs(outputs: StageOutput[], input: { envelope: Envelope; raw: Buffer } | null): Promise<Encoded[]> {

@@ -221,8 +221,14 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     const { metrics } = this.opts;
     if (batch.items.length > 0) {
       metrics.batchSize.observe(batch.items.length);
-      for (let attempt = 0; ; attempt++) {
-        try {
+      // Retryable failures trip the circuit breaker and are retried while the runner runs.
+      const retryable = (err: unknown): boolean => {
+        const e = classify(err);
+        if (e.retryable) this.breaker.failure(e);
+        return e.retryable;
+      };
+      try {
+        await this.retrying(`write:${this.writer.name}`, heartbeat, retryable, async () => {
           const failures = await this.writer.write(batch);
           this.breaker.success();
           const dead: Encoded[] = [];
@@ -232,20 +238,14 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
           }
           await this.produce(dead, heartbeat);
           metrics.sent.inc(this.stageLabel, batch.items.length - failures.length);
-          break;
-        } catch (err) {
-          const e = classify(err);
-          if (!e.retryable) {
-            this.breaker.success(); // the destination answered; the batch is bad
-            // A writer that throws a permanent error for a whole batch: dead-letter each item.
-            const dead = await Promise.all(batch.items.map((it) => this.deadLetter(it.envelope, it.raw, e)));
-            await this.produce(dead, heartbeat);
-            break;
-          }
-          this.breaker.failure(e);
-          if (!this.running) throw e;
-          await this.backoff(`write:${this.writer.name}`, e, attempt, heartbeat);
-        }
+        });
+      } catch (err) {
+        const e = classify(err);
+        if (e.retryable) throw e; // the runner is stopping: nothing is committed
+        this.breaker.success(); // the destination answered; the batch is bad
+        // A writer that throws a permanent error for a whole batch: dead-letter each item.
+        const dead = await Promise.all(batch.items.map((it) => this.deadLetter(it.envelope, it.raw, e)));
+        await this.produce(dead, heartbeat);
       }
     }
     if (generation !== this.generation) return; // partition may have moved: the new owner commits.
