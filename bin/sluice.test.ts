@@ -60,7 +60,7 @@ describe('sluice dlq argument checks (no Kafka needed: they fail before connecti
 
 describe('sluice parse --enrich --derived (built CLI)', () => {
   const cli = join(repoRoot(), 'dist', 'bin', 'sluice.js');
-  const golden = join(repoRoot(), 'shared', 'testdata', 'parse-enrich');
+  const golden = join(repoRoot(), 'bin', 'testdata', 'parse-enrich');
   /** The mtime the golden test uses as the Kafka timestamp (event ids hash it). */
   const MTIME = Date.UTC(2024, 10, 21, 11, 0, 0);
   const derivedFlags = ['--window-ms', '10000', '--lateness-ms', '5000', '--span-inactivity-ms', '5000', '--trace-inactivity-ms', '10000'];

@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import { Argument, Command, CommanderError } from 'commander';
 import kafkajs from 'kafkajs';
 import { pino } from 'pino';
-import { ParsePipeline, type DerivedSinks, type DeriveSettings, type EnrichMode, type LineSink } from '../shared/parse-pipeline.js';
+import { ParsePipeline, type DerivedSinks, type DeriveSettings, type EnrichMode, type LineSink } from './parse-pipeline.js';
 import { describeSchema, loadConfig, type ConfigOf } from '../shared/config.js';
 import { commonSchema, stackVariables } from '../shared/common-config.js';
 import { createKafka, type KafkaClient } from '../shared/kafka.js';

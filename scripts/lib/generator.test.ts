@@ -9,7 +9,7 @@ import { computeWindows, accessLevel, type CountedEvent } from './generator-trut
 import type { GenLevel } from './generator-formats.js';
 import { createCollectStage } from '../../services/collector/collect.js';
 import { createNormalizeStage } from '../../services/normalizer/normalize.js';
-import { ParsePipeline } from '../../shared/parse-pipeline.js';
+import { ParsePipeline } from '../../bin/parse-pipeline.js';
 import type { LogRecord, RawEvent } from '../../shared/records.js';
 
 const SMALL = { rps: 30, seconds: 40 };

@@ -217,7 +217,7 @@ interface StreamState<P> {
  * Merges continuation lines across Kafka messages, per stream (e.g. tenant|service|host|
  * file|stdout), with a timeout so a quiet stream's last event is not held forever.
  *
- * Used by `sluice parse` (shared/parse-pipeline.ts), keyed by input file and envelope
+ * Used by `sluice parse` (bin/parse-pipeline.ts), keyed by input file and envelope
  * stream, and by the collector's partition state (collect.ts), keyed by stream within
  * a Kafka partition, whose checkpoints keep commits offset-safe.
  */

@@ -21,7 +21,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
-import { ParsePipeline } from '../../shared/parse-pipeline.js';
+import { ParsePipeline } from '../../bin/parse-pipeline.js';
 import { fromSyslogSeverity } from '../../shared/levels.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

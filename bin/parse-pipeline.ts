@@ -46,14 +46,14 @@ import { unwrapLine } from '../services/collector/envelopes.js';
 import { MultilineMerger, type MergedEvent } from '../services/collector/multiline.js';
 import { streamKeyOf } from '../services/collector/split.js';
 import { createNormalizeStage, type Explanation, type NormalizeOptions } from '../services/normalizer/normalize.js';
-import { multilineStartFor, type CompiledFormat } from './formats/rules.js';
-import { formatMicros } from './time/timestamps.js';
+import { multilineStartFor, type CompiledFormat } from '../shared/formats/rules.js';
+import { formatMicros } from '../shared/time/timestamps.js';
 import { MetricAggregator, type EmittedWindow } from '../services/enricher/metrics.js';
 import { SpanDeriver } from '../services/enricher/traces.js';
 import { TraceAssembler } from '../services/enricher/trace-summary.js';
-import type { LogRecord, MetricWindow, RawEvent, Span, TraceSummary } from './records.js';
-import type { Stage, StageContext, StageInput } from './stage.js';
-import { classify } from './errors.js';
+import type { LogRecord, MetricWindow, RawEvent, Span, TraceSummary } from '../shared/records.js';
+import type { Stage, StageContext, StageInput } from '../shared/stage.js';
+import { classify } from '../shared/errors.js';
 
 export interface ParseOptions {
   /** Format hint, as the Kafka header `format`. */

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { ParsePipeline, readLines, type DerivedSinks, type DeriveSettings } from './parse-pipeline.js';
-import { loadSchema, repoRoot } from './schemas.js';
+import { loadSchema, repoRoot } from '../shared/schemas.js';
 import { createEnrichContext, defaultEnrichConfig, enrich } from '../services/enricher/enrich.js';
-import type { RecordName } from './records.js';
+import type { RecordName } from '../shared/records.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const caseDir = join(here, 'testdata', 'parse-basic');
