@@ -14,7 +14,7 @@
  * shared/kubernetes.ts, the same rule the collector names services by).
  */
 import { workloadOf } from '../../../shared/kubernetes.js';
-import { LruCache } from './lru.js';
+import { memoize } from './memo.js';
 
 export interface K8sInfo {
   namespace: string | null;
@@ -57,15 +57,7 @@ export function k8sFromPath(file: string): K8sInfo | null {
  * many records.
  */
 export function createPathResolver(cacheSize: number): (file: string) => K8sInfo | null {
-  const cache = new LruCache<string, K8sInfo | null>(cacheSize);
-  return (file) => {
-    let info = cache.get(file);
-    if (info === undefined) {
-      info = k8sFromPath(file);
-      cache.set(file, info);
-    }
-    return info;
-  };
+  return memoize(cacheSize, k8sFromPath);
 }
 
 const ATTR_KEYS = {

@@ -1,5 +1,5 @@
 import { createUserAgentParser, parseUserAgent } from './user-agent.js';
-import { LruCache } from './lru.js';
+import { memoize } from './memo.js';
 
 describe('parseUserAgent', () => {
   test.each([
@@ -30,23 +30,32 @@ describe('createUserAgentParser', () => {
   });
 });
 
-describe('LruCache', () => {
-  test('evicts the least recently used entry and stays bounded', () => {
-    const c = new LruCache<string, number>(2);
-    c.set('a', 1);
-    c.set('b', 2);
-    expect(c.get('a')).toBe(1); // a is now the most recent
-    c.set('c', 3); // evicts b
-    expect(c.get('b')).toBeUndefined();
-    expect(c.get('a')).toBe(1);
-    expect(c.get('c')).toBe(3);
-    expect(c.size).toBe(2);
+describe('memoize (bounded LRU)', () => {
+  test('evicts the least recently used entry, stays bounded, caches null results', () => {
+    const calls: string[] = [];
+    const f = memoize(2, (k: string) => {
+      calls.push(k);
+      return k === 'n' ? null : k.toUpperCase();
+    });
+    f('a');
+    f('b');
+    f('a'); // a is now the most recent
+    f('c'); // evicts b
+    f('b'); // computed again; evicts a (c is more recent)
+    f('c'); // still cached
+    expect(calls).toEqual(['a', 'b', 'c', 'b']);
+    expect(f.size).toBe(2);
+    const g = memoize(3, (k: string) => (calls.push(k), null));
+    g('n');
+    g('n');
+    expect(calls.filter((c) => c === 'n')).toHaveLength(1);
   });
 
   test('size 0 keeps nothing', () => {
-    const c = new LruCache<string, number>(0);
-    c.set('a', 1);
-    expect(c.get('a')).toBeUndefined();
-    expect(c.size).toBe(0);
+    let n = 0;
+    const f = memoize(0, () => ++n);
+    f('a');
+    f('a');
+    expect([n, f.size]).toEqual([2, 0]);
   });
 });

@@ -9,7 +9,7 @@
  * agent stays in `http.user_agent`.
  */
 import { createRequire } from 'node:module';
-import { LruCache } from './lru.js';
+import { memoize } from './memo.js';
 
 /** The part of ua-parser-js 1.x's result this module reads (the package ships no types). */
 interface UaResult {
@@ -49,16 +49,8 @@ export interface UserAgentParser {
 
 /** A cached parser; `cacheSize` entries at most (0: no cache). */
 export function createUserAgentParser(cacheSize: number): UserAgentParser {
-  const cache = new LruCache<string, UserAgentInfo>(cacheSize);
+  const cached = memoize(cacheSize, parseUserAgent);
   return {
-    parse(raw: string): UserAgentInfo {
-      const ua = raw.length > MAX_UA ? raw.slice(0, MAX_UA) : raw;
-      let info = cache.get(ua);
-      if (info === undefined) {
-        info = parseUserAgent(ua);
-        cache.set(ua, info);
-      }
-      return info;
-    },
+    parse: (raw: string): UserAgentInfo => cached(raw.length > MAX_UA ? raw.slice(0, MAX_UA) : raw),
   };
 }
