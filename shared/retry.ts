@@ -1,6 +1,7 @@
 /**
  * Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff
- * And Jitter"): delay = random(0, min(cap, base * 2^attempt)).
+ * And Jitter"): delay = random(0, min(cap, base * 2^attempt)). Every retry loop of the
+ * runners goes through `withRetry` below (shared/runner/consumer-loop.ts `retrying`).
  */
 export interface BackoffPolicy {
   /** First delay ceiling, ms. */
@@ -64,6 +65,9 @@ export async function withRetry<T>(
  * A circuit breaker over one destination: opens after `threshold` consecutive failures,
  * closes on the first success. It does not schedule retries itself: the caller keeps
  * probing with backoff and reports each outcome. `onChange` fires once per transition.
+ * Kept instead of a policy library (cockatiel, opossum): those reject calls while open
+ * and probe on their own timer, while the sink must keep probing in its retry loop (the
+ * batch is held, not failed) and only needs the state for its metric and logs.
  */
 export class CircuitBreaker {
   private failures = 0;
