@@ -154,6 +154,8 @@ export function metricToNdjson(w: MetricWindow): string {
     exemplar_event_id: w.exemplar_event_id,
     late_count: w.late_count,
     tenant: w.tenant,
+    // The serialized DDSketch (Avro bytes) as base64, as Elasticsearch holds it; null without durations.
+    sketch: w.sketch ? w.sketch.toString('base64') : null,
   });
 }
 

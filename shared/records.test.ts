@@ -20,7 +20,7 @@ const samples: { [K in RecordName]: RecordTypes[K] } = {
   },
   MetricWindow: {
     window_id: 'w', series: { service: 's', route: null, method: null, status_class: null, level: null }, window_start: 0, window_end: 10, count: 1, error_count: 0, duration_sum_us: 0,
-    bucket_bounds_us: [1], bucket_counts: [1, 0], p50_us: null, p90_us: null, p99_us: null, exemplar_trace_id: null, exemplar_event_id: null, late_count: 0, tenant: 't',
+    bucket_bounds_us: [1], bucket_counts: [1, 0], p50_us: null, p90_us: null, p99_us: null, exemplar_trace_id: null, exemplar_event_id: null, late_count: 0, tenant: 't', sketch: Buffer.from([1, 0, 2]),
   },
   Span: { trace_id: 't', span_id: 's', parent_span_id: null, service: 'svc', operation: 'op', start: 0, end: 1, duration_us: 1, status: 'OK', event_count: 1, derivation: 'ids', tenant: 't' },
   TraceSummary: { trace_id: 't', root_service: null, root_operation: null, start: 0, duration_us: 0, span_count: 0, services: [], error: false, tenant: 't' },
@@ -60,5 +60,26 @@ describe('RawEvent.labels is a backward-compatible addition', () => {
 
   test('decoded with its own (older) writer schema, as the codec does, the field is absent: the TypeScript field is optional', () => {
     expect((previous.fromBuffer(previous.toBuffer(older)) as RecordTypes['RawEvent']).labels).toBeUndefined();
+  });
+});
+
+describe('MetricWindow.sketch is a backward-compatible addition', () => {
+  const schema = loadSchema('MetricWindow');
+  const current = avro.Type.forSchema(schema as unknown as avro.Schema);
+  const previous = avro.Type.forSchema({ ...schema, fields: schema.fields.filter((f) => f.name !== 'sketch') } as unknown as avro.Schema);
+  const { sketch: _sketch, ...older } = samples.MetricWindow;
+
+  test('a window written without the field reads as null under the current schema', () => {
+    const read = current.fromBuffer(previous.toBuffer(older), current.createResolver(previous)) as RecordTypes['MetricWindow'];
+    expect(read.sketch).toBeNull();
+  });
+
+  test('a reader of the previous schema skips the field written by the current one', () => {
+    const read = previous.fromBuffer(current.toBuffer(samples.MetricWindow), previous.createResolver(current)) as RecordTypes['MetricWindow'];
+    expect(read).toEqual(older);
+  });
+
+  test('decoded with its own (older) writer schema, as the codec does, the field is absent: the TypeScript field is optional', () => {
+    expect((previous.fromBuffer(previous.toBuffer(older)) as RecordTypes['MetricWindow']).sketch).toBeUndefined();
   });
 });

@@ -88,6 +88,12 @@ export interface MetricWindow {
   exemplar_event_id: string | null;
   late_count: number;
   tenant: string;
+  /**
+   * Serialized DDSketch of the durations (services/enricher/sketch.ts); null without
+   * durations. Optional: a record written before the field existed, decoded with its own
+   * writer schema (as the codec does), has none. A Buffer, as Avro `bytes` is in avsc.
+   */
+  sketch?: Buffer | null;
 }
 
 export interface Span {

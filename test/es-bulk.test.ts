@@ -14,6 +14,7 @@ import { createLogger } from '../shared/logger.js';
 import { createEsClient, createEsWriter, type BulkRound } from '../services/sink/es-writer.js';
 import { indexFor, metricsDataset, spansDataset, tracesDataset, type EsDataset } from '../services/sink/es-document.js';
 import { detectEsCapabilities } from '../services/sink/es-capabilities.js';
+import { composedMappings, loadEsTemplates, templatesFor } from '../services/sink/es-templates.js';
 import { esCount } from '../scripts/lib/probes.js';
 import { endpoints, newRunId } from './helpers.js';
 
@@ -166,4 +167,26 @@ test('metric, span and trace documents fit their strict templates', async () => 
     const r = await es.search({ index: pattern, query: { bool: { filter: [{ ids: { values: [id] } }, { term: { [field]: value } }] } } });
     expect([pattern, r.hits.hits.length]).toEqual([pattern, 1]);
   }
+}, 60_000);
+
+test('an index created from the previous metrics template gains the new sketch field at start, so windows with a sketch are not refused', async () => {
+  const ts = Date.UTC(2026, 2, 2, 12, 0, 0) * 1000;
+  const index = indexFor('metrics', { tenant, timestamp: ts });
+  // Today's index as the template before `sketch` made it: strict, without the field.
+  const old = composedMappings(templatesFor(loadEsTemplates('logs'), 'metrics'), 'metrics');
+  const window = (old.properties?.['sluice'] as { properties: Record<string, { properties: Record<string, { properties: Record<string, unknown> }> }> }).properties['window']!.properties['duration']!.properties;
+  delete window['sketch'];
+  await es.indices.create({ index, mappings: old as never });
+  const metric: MetricWindow = {
+    window_id: `sk-${runId}`, series: { service: 'api', route: null, method: null, status_class: null, level: null }, window_start: ts, window_end: ts + 10_000_000,
+    count: 1, error_count: 0, duration_sum_us: 5, bucket_bounds_us: [10], bucket_counts: [1, 0], p50_us: 5, p90_us: 5, p99_us: 5,
+    exemplar_trace_id: null, exemplar_event_id: null, late_count: 0, tenant, sketch: Buffer.from([1, 2, 3]),
+  };
+  const writer = createEsWriter<MetricWindow>({ client: createEsClient({ url: endpoints.es, indexPrefix: 'metrics' }), indexPrefix: 'metrics', log, dataset: metricsDataset });
+  await writer.start();
+  const failures = await writer.write(batchOf([metric]));
+  await writer.close();
+  expect(failures.map((f) => f.error.message)).toEqual([]);
+  const mapping = await es.indices.getMapping({ index });
+  expect(JSON.stringify(mapping[index]?.mappings)).toContain('"sketch":{"type":"binary"');
 }, 60_000);

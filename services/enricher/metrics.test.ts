@@ -1,4 +1,6 @@
+import avro from 'avsc';
 import { httpFields, logRecord } from '../../shared/testing/records.js';
+import { loadSchema } from '../../shared/schemas.js';
 import { seededRandom } from '../../shared/testing/seeded.js';
 import type { Http, Level, LogRecord, MetricWindow } from '../../shared/records.js';
 import {
@@ -10,12 +12,13 @@ import {
   encodeMetricsCheckpoint,
   lateWindowId,
   mergeAll,
+  mergeSketchQuantiles,
   mergeWindows,
   windowId,
   type EmittedWindow,
   type MetricOptions,
 } from './metrics.js';
-import { quantileIndex } from './sketch.js';
+import { DDSketch, quantileIndex } from './sketch.js';
 
 // ---------------------------------------------------------------------------------------
 // Workload
@@ -261,7 +264,7 @@ describe('metric windows against a batch recomputation', () => {
       const single = mergeAll(run(w.logs).out);
       const split = mergeAll([...a, ...b]);
       // Late/on-time may split differently between the two (each has its own watermark), so compare values, not `late`.
-      const strip = (ws: EmittedWindow[]): string[] => ws.map((e) => JSON.stringify({ ...e, late: null, sketch: Buffer.from(e.sketch ?? []).toString('base64') }));
+      const strip = (ws: EmittedWindow[]): string[] => ws.map((e) => JSON.stringify({ ...e, late: null, window: { ...e.window, sketch: Buffer.from(e.window.sketch ?? []).toString('base64') } }));
       expect(strip(split)).toEqual(strip(single));
       expectMatchesBatch(split, batch(w.logs));
     }
@@ -397,7 +400,74 @@ describe('semantics on small cases', () => {
     const other = run([logs[0] as LogRecord], { bucketBoundsUs: [5] }).out.find((e) => e.window.series.level === null) as EmittedWindow;
     const mine = out.find((e) => e.window.series.level === null && e.window.window_start === T0) as EmittedWindow;
     expect(() => mergeWindows(mine, other)).toThrow(RangeError);
-    expect(() => mergeWindows(mine, { ...mine, sketch: null })).toThrow(RangeError);
+    expect(() => mergeWindows(mine, { ...mine, window: { ...mine.window, sketch: null } })).toThrow(RangeError);
+  });
+});
+
+describe('MetricWindow.sketch and mergeSketchQuantiles (issue #10)', () => {
+  const w = workload(6, 20_000, { jitter: 0.3, maxJitterUs: 4_900_000, lateFrac: 0.01 });
+  const type = avro.Type.forSchema(loadSchema('MetricWindow') as unknown as avro.Schema);
+  /** Through the Avro schema, as the metrics.derived codec writes and reads it. */
+  const viaAvro = (m: MetricWindow): MetricWindow => type.fromBuffer(type.toBuffer(m)) as MetricWindow;
+  const key = (m: MetricWindow): string => baseWindowId(m);
+
+  test('every window with durations carries the serialized sketch of exactly those durations; the others null', () => {
+    const { out } = run(w.logs);
+    let withSketch = 0;
+    for (const { window: m } of out) {
+      const durations = m.bucket_counts.reduce((a, b) => a + b, 0);
+      if (durations === 0) {
+        expect(m.sketch).toBeNull();
+        continue;
+      }
+      expect(Buffer.isBuffer(m.sketch)).toBe(true);
+      const s = DDSketch.deserialize(m.sketch as Buffer);
+      expect([s.count, Math.round(s.quantile(0.5) as number), Math.round(s.quantile(0.99) as number)]).toEqual([durations, m.p50_us, m.p99_us]);
+      withSketch++;
+    }
+    expect(withSketch).toBeGreaterThan(100);
+  });
+
+  test('partial windows of two aggregators, read back through Avro, merge to the quantiles of one aggregator, within α of the exact', () => {
+    const r = rng(23);
+    const parts: LogRecord[][] = [[], []];
+    for (const log of w.logs) (parts[r() < 0.5 ? 0 : 1] as LogRecord[]).push(log);
+    const partial = [...run(parts[0] as LogRecord[]).out, ...run(parts[1] as LogRecord[]).out].map((e) => viaAvro(e.window));
+    const groups = new Map<string, MetricWindow[]>();
+    for (const m of partial) groups.set(key(m), [...(groups.get(key(m)) ?? []), m]);
+    const single = new Map(mergeAll(run(w.logs).out).map((e) => [e.window.window_id, e.window]));
+    const exact = new Map([...batch(w.logs).values()].map((b) => [windowId(b.tenant, b.series, b.window_start, b.window_start + 10_000_000), b.durations]));
+    const mismatches: unknown[] = [];
+    let split = 0;
+    for (const [id, ms] of groups) {
+      const one = single.get(id) as MetricWindow;
+      const got = mergeSketchQuantiles(ms);
+      const want = { durations: one.bucket_counts.reduce((a, b) => a + b, 0), p50_us: one.p50_us, p90_us: one.p90_us, p99_us: one.p99_us };
+      if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push({ id, got, want });
+      const sorted = exact.get(id) as number[];
+      for (const [q, p] of [[0.5, got.p50_us], [0.9, got.p90_us], [0.99, got.p99_us]] as const) {
+        const x = exactQuantile(sorted, q);
+        if (x === null ? p !== null : p === null || !(Math.abs(p - x) <= 0.01 * x + 0.5)) mismatches.push({ id, q, p, exact: x });
+      }
+      if (ms.length > 1 && got.durations > 0) split++; // both instances (or a late delta) had durations of this series window
+    }
+    expect(mismatches).toEqual([]);
+    expect(split).toBeGreaterThan(100);
+  });
+
+  test('log windows contribute nothing; a window with durations but no sketch (an older writer) cannot be merged', () => {
+    const { out } = run(w.logs.slice(0, 2_000));
+    const httpWindow = out.find((e) => e.window.sketch !== null)!.window;
+    const logWindow = out.find((e) => e.window.series.level !== null)!.window;
+    expect(mergeSketchQuantiles([logWindow])).toEqual({ durations: 0, p50_us: null, p90_us: null, p99_us: null });
+    expect(mergeSketchQuantiles([httpWindow, logWindow])).toEqual(mergeSketchQuantiles([httpWindow]));
+    expect(mergeSketchQuantiles([])).toEqual({ durations: 0, p50_us: null, p90_us: null, p99_us: null });
+    const { sketch: _s, ...older } = httpWindow;
+    expect(() => mergeSketchQuantiles([httpWindow, older])).toThrow(/has durations but no sketch/);
+    // Different sketch parameters do not merge.
+    const other = new DDSketch({ alpha: 0.02 });
+    other.add(5);
+    expect(() => mergeSketchQuantiles([httpWindow, { bucket_counts: [1], sketch: other.serialize() }])).toThrow(RangeError);
   });
 });
 

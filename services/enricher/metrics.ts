@@ -48,9 +48,12 @@
  *
  * MERGING. Partial windows of one (series, window) from several aggregators merge with
  * `mergeWindows`: counts, sums, late counts and histogram buckets add, sketches merge
- * (quantiles recomputed), exemplars by the rule above. The emitted `sketch` and
- * `exemplar` fields carry what MetricWindow has no field for (see the report on #5 for
- * proposed schema fields).
+ * (quantiles recomputed), exemplars by the rule above. Every HTTP window carries its
+ * serialized sketch in MetricWindow.sketch (issue #10), so a reader of metrics.derived,
+ * Elasticsearch or Parquet recomputes the quantiles of partial windows with
+ * `mergeSketchQuantiles`; merging is exact (sketch.ts), so the result is what one
+ * aggregator fed every record reports. The emitted `exemplar` carries the ranking facts
+ * MetricWindow has no field for.
  *
  * EXACT RESTARTS (the replay contract). `checkpoint(next)` gives
  *   offset    = the smallest input offset any open window depends on (or `next`),
@@ -144,11 +147,9 @@ export interface ExemplarKey {
   duration_us: number;
 }
 
-/** One emitted record for metrics.derived, with what a merge needs beside it. */
+/** One emitted record for metrics.derived (its `sketch` always set: null without durations), with what a merge needs beside it. */
 export interface EmittedWindow {
   window: MetricWindow;
-  /** Serialized DDSketch of the durations (null: no durations). */
-  sketch: Uint8Array | null;
   exemplar: ExemplarKey | null;
   /** A late delta (window_id = lateWindowId(...), late_count 1). */
   late: boolean;
@@ -524,8 +525,8 @@ export class MetricAggregator {
         exemplar_event_id: acc.exEvent,
         late_count: late ? 1 : 0,
         tenant: acc.tenant,
+        sketch: sketchBytes(sketch),
       },
-      sketch: sketch ? sketch.serialize() : null,
       exemplar: acc.exEvent !== null ? { error: acc.exError, duration_us: acc.exDuration } : null,
       late,
     };
@@ -580,12 +581,66 @@ function roundedQuantile(sketch: DDSketch | null, q: number): number | null {
   return v === null ? null : Math.round(v);
 }
 
+/** The Avro `bytes` value of a sketch: a Buffer over the serialized bytes (no copy); null for none. */
+function sketchBytes(sketch: DDSketch | null): Buffer | null {
+  if (sketch === null) return null;
+  const b = sketch.serialize();
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** What a window needs for its sketch to be merged: a Buffer from Avro, a Uint8Array from Parquet, decoded base64 from Elasticsearch. */
+export interface SketchCarrier {
+  window_id?: string;
+  bucket_counts: readonly number[];
+  sketch?: Uint8Array | null;
+}
+
+/** The sketch of every duration of `windows`; null when none has any. */
+function mergedSketch(windows: Iterable<SketchCarrier>): DDSketch | null {
+  let sketch: DDSketch | null = null;
+  for (const w of windows) {
+    if (w.sketch !== null && w.sketch !== undefined) {
+      const s = DDSketch.deserialize(w.sketch);
+      if (sketch === null) sketch = s;
+      else sketch.merge(s);
+    } else if (w.bucket_counts.some((c) => c > 0)) {
+      throw new RangeError(`window ${w.window_id ?? '(no id)'} has durations but no sketch: quantiles cannot be merged`);
+    }
+  }
+  return sketch;
+}
+
+/** Quantiles of merged windows, rounded to µs as MetricWindow carries them. */
+export interface MergedQuantiles {
+  /** Durations in the merged sketch (the sum of the windows' bucket_counts). */
+  durations: number;
+  p50_us: number | null;
+  p90_us: number | null;
+  p99_us: number | null;
+}
+
+/**
+ * p50/p90/p99 of the union of the durations of `windows`, from their serialized sketches
+ * (MetricWindow.sketch). Pure. For the partial windows of one (series, window) written by
+ * several enricher instances, or an on-time window and its late deltas, the result equals
+ * what one aggregator fed every record reports (merging is exact), so each quantile is
+ * within α·x + 0.5 µs of the exact x (sketch.ts, α = 1 % by default). Any windows whose
+ * sketches share α and maxBuckets may be merged (a series over a longer span, several
+ * series); different parameters throw a RangeError, as does a window with durations but
+ * no sketch (written before the field existed: its quantiles cannot be combined).
+ * Windows without durations (log series) contribute nothing.
+ */
+export function mergeSketchQuantiles(windows: Iterable<SketchCarrier>): MergedQuantiles {
+  const sketch = mergedSketch(windows);
+  return { durations: sketch ? sketch.count : 0, p50_us: roundedQuantile(sketch, 0.5), p90_us: roundedQuantile(sketch, 0.9), p99_us: roundedQuantile(sketch, 0.99) };
+}
+
 /**
  * Combine partial records of the same (tenant, series, window): on-time partials from
  * several aggregators, or an on-time record and its late deltas. The result has the
  * on-time id (`baseWindowId`) and is `late` only if every input was. Throws a RangeError
  * for records of different series or windows, different histogram bounds, or durations
- * without a sketch (their quantiles could not be recomputed).
+ * without a sketch (their quantiles could not be recomputed; see `mergeSketchQuantiles`).
  */
 export function mergeWindows(a: EmittedWindow, b: EmittedWindow): EmittedWindow {
   return mergeGroup(baseWindowId(a.window), [a, b]);
@@ -615,7 +670,6 @@ function mergeGroup(id: string, parts: readonly EmittedWindow[]): EmittedWindow 
   let sum = 0;
   let late = 0;
   let allLate = true;
-  let sketch: DDSketch | null = null;
   let ex: EmittedWindow | null = null;
   for (const p of parts) {
     const y = p.window;
@@ -629,13 +683,6 @@ function mergeGroup(id: string, parts: readonly EmittedWindow[]): EmittedWindow 
     late += y.late_count;
     allLate = allLate && p.late;
     for (let i = 0; i < buckets.length; i++) buckets[i] = (buckets[i] as number) + (y.bucket_counts[i] as number);
-    if (p.sketch !== null) {
-      const s = DDSketch.deserialize(p.sketch);
-      if (sketch === null) sketch = s;
-      else sketch.merge(s);
-    } else if (y.bucket_counts.some((c) => c > 0)) {
-      throw new RangeError(`window ${y.window_id} has durations but no sketch: quantiles cannot be merged`);
-    }
     if (p.exemplar !== null && y.exemplar_event_id !== null) {
       const e = ex?.window;
       if (
@@ -649,6 +696,7 @@ function mergeGroup(id: string, parts: readonly EmittedWindow[]): EmittedWindow 
       }
     }
   }
+  const sketch = mergedSketch(parts.map((p) => p.window));
   return {
     window: {
       window_id: id,
@@ -667,8 +715,8 @@ function mergeGroup(id: string, parts: readonly EmittedWindow[]): EmittedWindow 
       exemplar_event_id: ex ? ex.window.exemplar_event_id : null,
       late_count: late,
       tenant: x.tenant,
+      sketch: sketchBytes(sketch),
     },
-    sketch: sketch ? sketch.serialize() : null,
     exemplar: ex ? ex.exemplar : null,
     late: allLate,
   };

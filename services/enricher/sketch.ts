@@ -32,6 +32,7 @@
  *
  * Counts are integers (one per value): the serialized form stores them as varints.
  */
+// Kept over @datadog/sketches-js 2.1.1 by measurement (issue #10): its protobuf form is 5-33x larger (1-5 KB vs 32-980 B a window) and 5-40x slower to write, its collapsing store miscounts (5000 values -> 5009), and fromProto drops min/max.
 
 export interface SketchOptions {
   /** Relative accuracy α, 0 < α < 1. Default 0.01 (1 %). */

@@ -116,6 +116,8 @@ export function metricDocument(m: MetricWindow): EsDocument {
   if (m.p99_us !== null) doc['sluice.window.duration.p99_us'] = m.p99_us;
   if (m.exemplar_trace_id !== null) doc['sluice.exemplar.trace_id'] = m.exemplar_trace_id;
   if (m.exemplar_event_id !== null) doc['sluice.exemplar.event_id'] = m.exemplar_event_id;
+  // The serialized DDSketch, base64 (an Elasticsearch `binary`); absent in a window from a writer before the field.
+  if (m.sketch) doc['sluice.window.duration.sketch'] = m.sketch.toString('base64');
   return doc;
 }
 

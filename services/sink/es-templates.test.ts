@@ -18,7 +18,7 @@ const log: LogRecord = {
 const metric: MetricWindow = {
   window_id: 'w1', series: { service: 'api', route: '/x/:id', method: 'GET', status_class: '5xx', level: 'ERROR' }, window_start: ts, window_end: ts + 10_000_000,
   count: 10, error_count: 2, duration_sum_us: 12345, bucket_bounds_us: [1000, 10000], bucket_counts: [3, 5, 2], p50_us: 900, p90_us: 5000, p99_us: 9000,
-  exemplar_trace_id: 'a'.repeat(32), exemplar_event_id: '01KAXYZ', late_count: 1, tenant: 'acme',
+  exemplar_trace_id: 'a'.repeat(32), exemplar_event_id: '01KAXYZ', late_count: 1, tenant: 'acme', sketch: Buffer.from([1, 2, 3, 250]),
 };
 const span: Span = {
   trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16), parent_span_id: 'c'.repeat(16), service: 'api', operation: 'GET /x/:id', start: ts, end: ts + 1500,
@@ -37,6 +37,7 @@ function accepts(type: string | undefined, value: unknown): boolean {
     case 'date_nanos': return typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(v);
     case 'ip': return typeof v === 'string';
     case 'boolean': return typeof v === 'boolean';
+    case 'binary': return typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v);
     default: return false;
   }
 }
@@ -93,6 +94,14 @@ describe('derived documents', () => {
     expect(Object.keys(metricDocument(metric)).length).toBe(loadSchema('MetricWindow').fields.length - 1 + 5 + 1 /* event.dataset */);
     expect(spanDocument(span)).toMatchObject({ '@timestamp': '2026-01-31T23:59:59.123456Z', 'event.duration': 1_500_000, 'event.outcome': 'failure', 'parent.id': 'c'.repeat(16), 'span.name': 'GET /x/:id' });
     expect(traceDocument(trace)).toMatchObject({ 'service.name': 'web', 'sluice.trace.services': ['web', 'api'], 'event.outcome': 'failure', 'event.duration': 9_000_000 });
+  });
+  test('the metrics sketch is base64 in a binary field that is neither indexed nor in doc values; absent without one', () => {
+    const m = composedMappings(templates, 'metrics');
+    expect(resolveField(m, 'sluice.window.duration.sketch')).toEqual({ type: 'binary', doc_values: false });
+    expect(Buffer.from(metricDocument(metric)['sluice.window.duration.sketch'] as string, 'base64')).toEqual(metric.sketch);
+    const { sketch: _s, ...older } = metric;
+    expect('sluice.window.duration.sketch' in metricDocument(older)).toBe(false);
+    expect('sluice.window.duration.sketch' in metricDocument({ ...metric, sketch: null })).toBe(false);
   });
   test('index names and deterministic ids', () => {
     expect(metricsDataset.index('metrics', metric)).toBe('metrics-acme-2026.01.31');

@@ -30,7 +30,7 @@ import { ErrorCodes, PermanentError, RetryableError, SluiceError, errorMessage }
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from '../../shared/retry.js';
 import type { Logger } from '../../shared/logger.js';
 import { logsDataset, type EsDataset } from './es-document.js';
-import { loadEsTemplates, templatesFor, type EsTemplates } from './es-templates.js';
+import { composedMappings, loadEsTemplates, templatesFor, type EsTemplates } from './es-templates.js';
 import { detectEsCapabilities, type EsCapabilities } from './es-capabilities.js';
 
 export interface EsOptions {
@@ -106,10 +106,27 @@ export interface EsWriterOptions<T> {
   onBulk?: (round: BulkRound<T>) => void | Promise<void>;
 }
 
-/** Install the component templates, then the index templates composed of them (PUT is idempotent). */
-export async function installEsTemplates(client: Client, templates: EsTemplates): Promise<void> {
+/**
+ * Install the component templates, then the index templates composed of them (PUT is
+ * idempotent), then add the templates' fields to indices that already exist (today's
+ * daily index was created from the previous template: with strict mappings a new field,
+ * such as MetricWindow's `sketch`, would be refused until tomorrow's index). Adding
+ * fields is always allowed; a field whose type changed cannot be changed in place: such
+ * indices are returned as problems for the caller to log, and keep being written.
+ */
+export async function installEsTemplates(client: Client, templates: EsTemplates): Promise<string[]> {
   for (const c of templates.components) await client.cluster.putComponentTemplate({ name: c.name, ...c.body } as never);
   for (const t of templates.indexTemplates) await client.indices.putIndexTemplate({ name: t.name, ...t.body } as never);
+  const problems: string[] = [];
+  for (const t of templates.indexTemplates) {
+    const properties = composedMappings(templates, t.dataset).properties ?? {};
+    try {
+      await client.indices.putMapping({ index: t.body.index_patterns.join(','), properties, allow_no_indices: true, ignore_unavailable: true } as never);
+    } catch (err) {
+      problems.push(`existing ${t.body.index_patterns.join(',')} indices keep their mapping: ${errorMessage(err)}`);
+    }
+  }
+  return problems;
 }
 
 export function createEsWriter<T = LogRecord>(opts: EsWriterOptions<T>): SinkWriter<T> {
@@ -126,7 +143,8 @@ export function createEsWriter<T = LogRecord>(opts: EsWriterOptions<T>): SinkWri
       opts.log.info({ ...capabilities }, `elasticsearch writer mode: ${capabilities.mode}`);
       const templates = templatesFor(loadEsTemplates(opts.indexPrefix), dataset.name);
       try {
-        await installEsTemplates(client, templates);
+        const problems = await installEsTemplates(client, templates);
+        for (const p of problems) opts.log.warn({ problem: p }, 'elasticsearch mapping of existing indices not updated');
       } catch (err) {
         capabilities = undefined;
         throw new RetryableError(ErrorCodes.esUnavailable, `installing index templates failed: ${errorMessage(err)}`, err);

@@ -24,7 +24,7 @@ interface AvroField {
 function primitive(t: AvroType): ColumnType {
   if (typeof t === 'object' && !Array.isArray(t) && t.logicalType === 'timestamp-micros') return 'TIMESTAMP_MICROS';
   const name = typeof t === 'string' ? t : Array.isArray(t) ? 'union' : t.type;
-  const map: Record<string, ColumnType> = { string: 'UTF8', int: 'INT32', long: 'INT64', boolean: 'BOOLEAN' };
+  const map: Record<string, ColumnType> = { string: 'UTF8', int: 'INT32', long: 'INT64', boolean: 'BOOLEAN', bytes: 'BYTE_ARRAY' };
   const c = map[name];
   if (!c) throw new Error(`no Parquet column type for Avro ${JSON.stringify(t)}`);
   return c;
@@ -64,7 +64,7 @@ const log: LogRecord = {
 const metric: MetricWindow = {
   window_id: 'w1', series: { service: 'api', route: '/x/:id', method: 'GET', status_class: '2xx', level: null }, window_start: ts, window_end: ts + 10_000_000,
   count: 10, error_count: 1, duration_sum_us: 12_345, bucket_bounds_us: [1000, 10_000], bucket_counts: [3, 5, 2], p50_us: 900, p90_us: null, p99_us: 9_000,
-  exemplar_trace_id: 'a'.repeat(32), exemplar_event_id: null, late_count: 2, tenant: 'Acme Corp',
+  exemplar_trace_id: 'a'.repeat(32), exemplar_event_id: null, late_count: 2, tenant: 'Acme Corp', sketch: Buffer.from([1, 0, 255, 7]),
 };
 const span: Span = { trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16), parent_span_id: null, service: 'api', operation: 'GET /x/:id', start: ts, end: ts + 1500, duration_us: 1500, status: 'ERROR', event_count: 2, derivation: 'ids', tenant: 'acme' };
 const trace: TraceSummary = { trace_id: 'a'.repeat(32), root_service: 'api', root_operation: null, start: ts, duration_us: 1500, span_count: 2, services: ['api', 'db'], error: true, tenant: 'acme' };
@@ -128,6 +128,18 @@ describe('Parquet files of the derived datasets, as DuckDB and pyarrow read them
     expect(await all(`select window_id, epoch_us(window_start)::BIGINT, bucket_counts[2], len(bucket_bounds_us), p99_us, series_level from read_parquet('${path}') order by window_id`)).toEqual([
       ['w1', ts, 5, 2, 9000, null],
       ['w2', ts, null, 0, null, null],
+    ]);
+  });
+
+  test('metrics: the sketch is a BLOB holding the exact bytes; null when the window has none (or predates the field)', async () => {
+    const { sketch: _s, ...older } = metric;
+    const path = await file('metrics-sketch.parquet', metricsParquet.columns, [metricsParquet.toRow(metric), metricsParquet.toRow({ ...metric, window_id: 'w2', sketch: null }), metricsParquet.toRow({ ...older, window_id: 'w3' })]);
+    expect(await types(path)).toMatchObject({ sketch: 'BLOB' });
+    const rows = await all(`select window_id, hex(sketch), octet_length(sketch) from read_parquet('${path}') order by window_id`);
+    expect(rows).toEqual([
+      ['w1', '0100FF07', 4],
+      ['w2', null, null],
+      ['w3', null, null],
     ]);
   });
 

@@ -74,7 +74,7 @@ describe('parquet-wasm encoder', () => {
   test('columns keep their declared types and nullability', async () => {
     const file = await written('schema.parquet', 'SNAPPY', 1000);
     const schema = await all(`select name, type, repetition_type from parquet_schema('${file}') where name <> 'arrow_schema' and num_children is null`);
-    const physical = { UTF8: 'BYTE_ARRAY', INT32: 'INT32', INT64: 'INT64', TIMESTAMP_MICROS: 'INT64', BOOLEAN: 'BOOLEAN' } as const;
+    const physical = { UTF8: 'BYTE_ARRAY', INT32: 'INT32', INT64: 'INT64', TIMESTAMP_MICROS: 'INT64', BOOLEAN: 'BOOLEAN', BYTE_ARRAY: 'BYTE_ARRAY' } as const;
     expect(schema).toEqual(logColumns.map((c) => [c.name, physical[c.type], c.optional ? 'OPTIONAL' : 'REQUIRED']));
   });
 

@@ -6,7 +6,8 @@
  * Rows are turned into Arrow columns directly (offsets + UTF-8 bytes, BigInt64Array,
  * validity bitmaps), shipped to WebAssembly as one Arrow IPC stream and written by the
  * Rust writer. What lands in the file:
- * - BOOLEAN columns: Parquet BOOLEAN; list columns: a standard 3-level LIST of required
+ * - BOOLEAN columns: Parquet BOOLEAN; BYTE_ARRAY columns: Parquet BYTE_ARRAY without a
+ *   logical type (Arrow binary); list columns: a standard 3-level LIST of required
  *   elements named `element` (Arrow list<element: T not null>);
  * - TIMESTAMP_MICROS columns: INT64 with LogicalType TIMESTAMP(isAdjustedToUTC=true,
  *   unit=MICROS) plus the legacy ConvertedType TIMESTAMP_MICROS, from the Arrow type
@@ -15,7 +16,7 @@
  * - at most `rowGroupSize` rows per row group; dictionary encoding where it pays
  *   (the writer's default), page statistics; an `ARROW:schema` footer entry.
  */
-import { Bool, Field, Int32, Int64, List, makeData, RecordBatch, Schema, Struct, Table, tableToIPC, Timestamp, TimeUnit, Utf8, type Data, type DataType } from 'apache-arrow';
+import { Binary, Bool, Field, Int32, Int64, List, makeData, RecordBatch, Schema, Struct, Table, tableToIPC, Timestamp, TimeUnit, Utf8, type Data, type DataType } from 'apache-arrow';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
 import type { ParquetEncoder } from './parquet-encoder.js';
 import type { Column, ColumnType, Row } from './parquet-row.js';
@@ -45,6 +46,8 @@ function scalarType(t: ColumnType): DataType {
       return new Bool();
     case 'TIMESTAMP_MICROS':
       return new Timestamp(TimeUnit.MICROSECOND, 'UTC');
+    case 'BYTE_ARRAY':
+      return new Binary();
   }
 }
 
@@ -98,6 +101,28 @@ function utf8Data(v: Values): Data {
   return makeData({ type: new Utf8(), length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
 }
 
+function binaryData(v: Values): Data {
+  const { bitmap, nulls } = validity(v);
+  const n = v.values.length;
+  const offsets = new Int32Array(n + 1);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const x = v.values[i];
+    if (present(x)) {
+      if (!(x instanceof Uint8Array)) throw new Error(`Parquet column ${v.name} is binary but row ${i} holds ${typeof x}`);
+      total += x.byteLength;
+    }
+    offsets[i + 1] = total;
+  }
+  if (total > 0x7fffffff) throw new Error(`Parquet column ${v.name} holds more than 2 GiB in one batch`);
+  const bytes = new Uint8Array(total);
+  for (let i = 0; i < n; i++) {
+    const x = v.values[i];
+    if (present(x)) bytes.set(x as Uint8Array, offsets[i]!);
+  }
+  return makeData({ type: new Binary(), length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
+}
+
 function int32Data(v: Values): Data {
   const { bitmap, nulls } = validity(v);
   const values = new Int32Array(v.values.length);
@@ -139,6 +164,8 @@ function scalarData(t: ColumnType, v: Values): Data {
       return boolData(v);
     case 'TIMESTAMP_MICROS':
       return int64Data(v, true);
+    case 'BYTE_ARRAY':
+      return binaryData(v);
   }
 }
 

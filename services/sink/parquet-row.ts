@@ -8,8 +8,10 @@
  * records are Parquet LISTs of their item type (bucket_bounds_us, bucket_counts,
  * services): every reader we target (DuckDB, pyarrow, Spark, Athena/Trino) reads a
  * LIST natively, so a histogram bucket is `bucket_counts[3]` or an `unnest`, not a
- * JSON parse. Maps (ids, attributes, labels of a log) stay JSON text: their keys are
- * open-ended, and a MAP column is awkward in several readers. The logs dataset also
+ * JSON parse. Avro `bytes` is a BYTE_ARRAY column without annotation (a BLOB in
+ * DuckDB, `binary` in pyarrow): the metrics `sketch`. Maps (ids, attributes, labels of
+ * a log) stay JSON text: their keys are open-ended, and a MAP column is awkward in
+ * several readers. The logs dataset also
  * keeps `flags` as JSON text, because its files were first written that way and a
  * column that changes type breaks reading old and new files together.
  *
@@ -18,7 +20,7 @@
  */
 import type { LogRecord, MetricWindow, Span, TraceSummary } from '../../shared/records.js';
 
-export type ColumnType = 'UTF8' | 'INT32' | 'INT64' | 'BOOLEAN' | 'TIMESTAMP_MICROS';
+export type ColumnType = 'UTF8' | 'INT32' | 'INT64' | 'BOOLEAN' | 'TIMESTAMP_MICROS' | 'BYTE_ARRAY';
 export interface Column {
   name: string;
   /** The value type; of each element when `list` is set. */
@@ -29,7 +31,7 @@ export interface Column {
   list?: true;
 }
 
-export type Value = string | number | boolean | null;
+export type Value = string | number | boolean | Uint8Array | null;
 export type Row = Record<string, Value | readonly (string | number)[]>;
 
 export type ParquetDatasetName = 'logs' | 'metrics' | 'spans' | 'traces';
@@ -152,6 +154,7 @@ export const metricsParquet: ParquetDataset<MetricWindow> = {
     col('exemplar_event_id', 'UTF8', true),
     col('late_count', 'INT64'),
     col('tenant', 'UTF8'),
+    col('sketch', 'BYTE_ARRAY', true),
   ],
   toRow: (m) => ({
     window_id: m.window_id,
@@ -174,6 +177,8 @@ export const metricsParquet: ParquetDataset<MetricWindow> = {
     exemplar_event_id: m.exemplar_event_id,
     late_count: m.late_count,
     tenant: m.tenant,
+    // Absent in a window from a writer before the field.
+    sketch: m.sketch ?? null,
   }),
   time: (m) => m.window_start,
   tenant: (m) => m.tenant,
