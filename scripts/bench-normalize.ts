@@ -238,18 +238,21 @@ function runBoth(p: Prepared): number {
   return p.raws.length;
 }
 
-/** Median events/s over ROUNDS rounds after one warm-up; each round runs for at least ~200 ms. */
+/** Events/s of one round of `f`, repeated for at least ~200 ms. */
+function timedRound(f: (p: Prepared) => number, p: Prepared): number {
+  let n = 0;
+  const t0 = process.hrtime.bigint();
+  let elapsed = 0;
+  do {
+    n += f(p);
+    elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  } while (elapsed < 0.2);
+  return n / elapsed;
+}
+
+/** Median events/s over ROUNDS rounds after one warm-up. */
 function measure(f: (p: Prepared) => number, p: Prepared): number {
-  const round = (): number => {
-    let n = 0;
-    const t0 = process.hrtime.bigint();
-    let elapsed = 0;
-    do {
-      n += f(p);
-      elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-    } while (elapsed < 0.2);
-    return n / elapsed;
-  };
+  const round = (): number => timedRound(f, p);
   round();
   const rates = Array.from({ length: ROUNDS }, round).sort((a, b) => a - b);
   return rates[Math.floor(rates.length / 2)] as number;
@@ -261,16 +264,7 @@ function measure(f: (p: Prepared) => number, p: Prepared): number {
  * separate measurements (±20% here) does not masquerade as a cost.
  */
 function relative(f: (p: Prepared) => number, g: (p: Prepared) => number, p: Prepared): { f: number; g: number; ratio: number } {
-  const round = (h: (p: Prepared) => number): number => {
-    let n = 0;
-    const t0 = process.hrtime.bigint();
-    let elapsed = 0;
-    do {
-      n += h(p);
-      elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-    } while (elapsed < 0.2);
-    return n / elapsed;
-  };
+  const round = (h: (p: Prepared) => number): number => timedRound(h, p);
   round(f);
   round(g);
   const pairs = Array.from({ length: Math.max(ROUNDS, 9) }, () => [round(f), round(g)] as const);
