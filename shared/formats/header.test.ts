@@ -26,6 +26,9 @@ describe('generic header reader', () => {
     ['Fri, 01 Mar 2024 12:00:00 GMT warn oops', us(2024, 3, 1, 12), 'WARN', 'oops'],
     ['1709294400.123 1 10.0.0.1 TCP_MISS/200 1234 GET http://x/', us(2024, 3, 1, 12, 0, 0, 123), undefined, undefined],
     ['Mar 01, 2024 1:00:00 PM org.apache.catalina.startup.Catalina start\nINFO: Server startup in 1234 ms', us(2024, 3, 1, 13), 'INFO', undefined],
+    ['1234:M 01 Mar 2024 12:00:00.123 # WARNING overcommit_memory is set to 0', us(2024, 3, 1, 12, 0, 0, 123), 'WARN', 'WARNING overcommit_memory is set to 0'],
+    ['2024-03-01 12:00:00.123:INFO:oejs.Server:main: Started @1234ms', us(2024, 3, 1, 12, 0, 0, 123), 'INFO', 'Started @1234ms'],
+    ['2024-03-01 12:00:00.123|ERROR|Acme.Billing|charge failed', us(2024, 3, 1, 12, 0, 0, 123), 'ERROR', 'Acme.Billing|charge failed'],
   ])('%s', (line, time, level, message) => {
     const h = read(line);
     expect(h.time).toBe(time);

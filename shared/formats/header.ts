@@ -17,8 +17,9 @@
  *   and the header tokens after it (up to the first two plain words in a row: prose).
  *   Upper case (`INFO`), bracketed (`[info]`, `<warn>`, `[core:error]`), colon-ended
  *   (`error:`, `production.ERROR:`) words and logcat's `D/Tag` count anywhere there; a
- *   plain word (`Info`) among the first three tokens after the time or opening the line; a single letter (`I`, `W`, logcat's `D`) only among the first
- *   three tokens after the time with nothing but numbers before it; a syslog `<PRI>`
+ *   plain word (`Info`) among the first three tokens after the time or opening the line;
+ *   a single letter (`I`, `W`, logcat's `D`) only among the first three tokens after the time with nothing but numbers before it; Redis's documented
+ *   marks (`.` `-` debug, `*` notice, `#` warning) after a `pid:role` prefix; a syslog `<PRI>`
  *   opening the line gives the severity.
  * - Host, program, pid: `host prog[pid]:` or `prog[pid]:` right after the time; `host prog:`
  *   without a pid only after an RFC 3164 or RFC 3339 time (the syslog forms).
@@ -158,10 +159,12 @@ function tokens(line: string, from: number, to: number, max: number): Token[] {
   return out;
 }
 
-const WRAP_OPEN = /^[\][(<{|'"]+/;
+const WRAP_OPEN = /^[\][(<{|'":]+/;
 const WRAP_CLOSE = /[\])>}|'",;]+$/;
 /** Plain words a level word may be without brackets, colon or capitals (right next to the time). */
 const PLAIN_LEVEL_WORDS = new Set(['fault', 'trace', 'debug', 'info', 'information', 'notice', 'warn', 'warning', 'error', 'err', 'fatal', 'critical', 'crit', 'severe', 'verbose', 'alert', 'emerg']);
+const REDIS_ROLE = /^\d+:[XCSM] /;
+const REDIS_LEVELS: Readonly<Record<string, Level>> = { ' . ': 'DEBUG', ' - ': 'DEBUG', ' * ': 'INFO', ' # ': 'WARN' };
 const CISCO_MNEMONIC = /^%[A-Z][A-Z0-9_]*-([0-7])-[A-Z0-9_]+$/;
 const LOGCAT_PRIORITY = /^[VDIWEFA]\/[\w.$-]+\(?/;
 const LETTERS: Readonly<Record<string, Level>> = { V: 'TRACE', T: 'TRACE', D: 'DEBUG', I: 'INFO', W: 'WARN', E: 'ERROR', F: 'FATAL', A: 'FATAL' };
@@ -246,7 +249,7 @@ const SYSLOG_LAYOUTS = new Set(['MMM d HH:mm:ss', 'MMM d HH:mm:ss yyyy', 'MMM d 
 const SECOND_LINE_LEVEL = /^([A-Z]{4,7}): /;
 const HOST_PROG = / *([A-Za-z0-9][\w.\-/]{0,253}) ([^\s[\]:]{1,128}(?:\([^)\s]{0,64}\))?)(?:\[(\d{1,10})\])?: /y;
 const PROG_PID = / *([^\s[\]:]{1,128})\[(\d{1,10})\]: /y;
-const SEPARATORS = /(?:\s+|[\])>}|,:;](?=[\s[]|$)|-(?=\s))*/y;
+const SEPARATORS = /(?:\s+|\|+|[\])>},:;](?=[\s[]|$)|-(?=\s))*/y;
 
 /**
  * Read the header of `line` (a whole event; only its first line is looked at).
@@ -306,6 +309,15 @@ export function readHeader(line: string, ctx: HeaderContext, state?: StreamState
     }
   }
   const levelEnd = Math.min(firstEnd, LEVEL_SCAN_LIMIT);
+  if (out.level === undefined && found) {
+    // Redis (`pid:role dd Mon yyyy HH:mm:ss.mmm <mark> msg`): its documented one-symbol levels.
+    const mark = REDIS_ROLE.test(line) ? REDIS_LEVELS[line.slice(found.match.end, found.match.end + 3)] : undefined;
+    if (mark) {
+      out.level = mark;
+      out.levelText = line.slice(found.match.end + 1, found.match.end + 2);
+      afterHeader = found.match.end + 3;
+    }
+  }
   if (out.level === undefined) {
     const lv = findLevel(line, found?.match, levelEnd);
     if (lv) {
