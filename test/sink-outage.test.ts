@@ -167,8 +167,8 @@ async function verifyStores(runId: string, feed: Feed): Promise<void> {
     for (const [us, seq] of ts.getRows()) if (Number(us) !== eventUs(Number(seq))) wrong++;
     expect(wrong).toBe(0);
     // pyarrow (PyPI): every file opens, one schema across the files, timestamps in microseconds.
-    const py = spawnSync('python3', ['-c', PYARROW_CHECK, ...parquet], { encoding: 'utf8', timeout: 120_000 });
-    if (py.status === 3) throw new Error('pyarrow is not installed: pip install pyarrow (.ci/run installs it)');
+    const py = spawnSync(process.env['SLUICE_PYTHON'] ?? 'python3', ['-c', PYARROW_CHECK, ...parquet], { encoding: 'utf8', timeout: 120_000 });
+    if (py.status === 3) throw new Error('pyarrow is not installed: `npm test` provides it in .venv, or set SLUICE_PYTHON');
     expect(py.stderr).toBe('');
     const report = JSON.parse(py.stdout) as { files: number; rows: number; schemas: number; timestamp: string; micros_ok: boolean };
     expect(report).toMatchObject({ files: parquet.length, rows: n, schemas: 1, micros_ok: true });

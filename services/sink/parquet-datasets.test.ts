@@ -186,7 +186,7 @@ describe('Parquet files of the derived datasets, as DuckDB and pyarrow read them
       ['w4', null, 10, ts],
     ]);
 
-    const py = spawnSync('python3', ['-c', PYARROW_UNIFIED, oldFile, newFile], { encoding: 'utf8', timeout: 60_000 });
+    const py = spawnSync(process.env['SLUICE_PYTHON'] ?? 'python3', ['-c', PYARROW_UNIFIED, oldFile, newFile], { encoding: 'utf8', timeout: 60_000 });
     if (py.status === 3) {
       console.warn('pyarrow is not installed (pip install pyarrow): its half of the schema evolution check was skipped');
       return;
