@@ -321,17 +321,14 @@ function parseJsonObject(body: string): JsonObject | null {
  * order (pass the same memory for the lines of one run); `explain`, when given, is filled.
  */
 export function normalize(ev: RawEvent, opts: NormalizeOptions, streams?: StreamMemory, explain?: Explanation): LogRecord {
-  // Explanations are built only when asked for: the strings would cost every record otherwise.
-  const ex = explain;
+  const ex = explain ?? { reader: '', time: '', level: '' };
   const record = read(ev, opts, streams, ex);
   if (record.timestamp_source === 'ingest' && envelopeMicros(ev) !== undefined) {
     envelopeTime(ev, record);
-    if (ex) ex.time = 'shipper envelope (no time in the body)';
+    ex.time = 'shipper envelope (no time in the body)';
   }
-  if (ex) {
-    if (record.timestamp_source === 'ingest' && ex.time === '') ex.time = 'Kafka timestamp (no time in the body)';
-    if (record.level === 'UNKNOWN') ex.level = 'none found';
-  }
+  if (record.timestamp_source === 'ingest' && ex.time === '') ex.time = 'Kafka timestamp (no time in the body)';
+  if (record.level === 'UNKNOWN') ex.level = 'none found';
   traceFromText(record);
   if (record.error === null) {
     const split = splitStackTrace(record.message);
@@ -347,7 +344,7 @@ export function normalize(ev: RawEvent, opts: NormalizeOptions, streams?: Stream
 }
 
 /** The body read as JSON, a text format or by the generic header reader; `normalize` then derives from the message. */
-function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation | undefined): LogRecord {
+function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation): LogRecord {
   const generic = opts.readers === 'generic';
   if (opts.formats && opts.formats.length > 0) {
     const rr = readWithFormats(opts.formats, { topic: ev.origin.topic, service: ev.service, format: ev.format, file: ev.file }, ev.body, { ingest: ev.kafka_timestamp, zone: opts.zone });
@@ -359,7 +356,7 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
     if (obj) {
       const base = baseRecord(ev);
       base.source.format = ev.format ?? 'json';
-      if (ex) ex.reader = 'json';
+      ex.reader = 'json';
       try {
         fromFields(base, flatten(obj, opts.maxJsonDepth), ev, opts, ex);
         return base;
@@ -369,7 +366,7 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
         if (!isStackOverflow(err)) throw err;
         const text = baseRecord(ev);
         text.flags.push('json_too_deep');
-        if (ex) ex.reader = 'text (JSON too deep)';
+        ex.reader = 'text (JSON too deep)';
         return text;
       }
     }
@@ -382,7 +379,7 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
   const base = baseRecord(ev);
   if (family === 'text') {
     // The shipper said the body is plain text: nothing is read from it.
-    if (ex) ex.reader = 'text (format hint)';
+    ex.reader = 'text (format hint)';
     return base;
   }
   const line = trimEol(ev.body);
@@ -391,18 +388,18 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
   if (!parsed) {
     if (family !== undefined) base.flags.push('format_mismatch');
     if (!generic && timeOfDayLine(ev, base)) {
-      if (ex) ex.reader = ex.time = ex.level = 'logback time-of-day line (fallbacks.ts)';
+      ex.reader = ex.time = ex.level = 'logback time-of-day line (fallbacks.ts)';
       return base;
     }
     return fromHeader(base, ev, opts, streams, ex);
   }
   base.source.format = ev.format ?? parsed.format;
-  if (ex) ex.reader = parsed.format;
+  ex.reader = parsed.format;
   if (parsed.fields) fromFields(base, parsed.fields, ev, opts, ex);
   else {
     fromText(base, parsed, opts);
-    if (ex && base.timestamp_source === 'event') ex.time = `${parsed.format} reader`;
-    if (ex && base.level !== 'UNKNOWN') ex.level = `${parsed.format} reader`;
+    if (base.timestamp_source === 'event') ex.time = `${parsed.format} reader`;
+    if (base.level !== 'UNKNOWN') ex.level = `${parsed.format} reader`;
   }
   return base;
 }
@@ -411,28 +408,28 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
  * A user format read the body: its fields take the JSON path, then the rule's own time and
  * level win; without a time in the rule the generic header reader reads the line's.
  */
-function fromRule(base: LogRecord, rr: RuleRead, ev: RawEvent, opts: NormalizeOptions, ex: Explanation | undefined): LogRecord {
+function fromRule(base: LogRecord, rr: RuleRead, ev: RawEvent, opts: NormalizeOptions, ex: Explanation): LogRecord {
   base.source.format = rr.format;
-  if (ex) ex.reader = `format "${rr.format}" (sluice.yaml)`;
+  ex.reader = `format "${rr.format}" (sluice.yaml)`;
   const captured = [...rr.fields.keys()].some((k) => MESSAGE_KEYS.includes(k));
   fromFields(base, rr.fields as Map<string, Json>, ev, opts, ex);
   base.message = captured ? base.message + rr.rest : rr.rest.trimStart();
   if (rr.time !== undefined && isStorableTime(rr.time)) {
     base.timestamp = rr.time;
     base.timestamp_source = 'event';
-    if (ex) ex.time = `format "${rr.format}" time layout`;
+    ex.time = `format "${rr.format}" time layout`;
   } else if (base.timestamp_source === 'ingest') {
     const h = readHeader(trimEol(ev.body), { ingest: ev.kafka_timestamp, zone: opts.zone, reference: envelopeMicros(ev) });
     if (h.time !== undefined && isStorableTime(h.time)) {
       base.timestamp = h.time;
       base.timestamp_source = 'event';
-      if (ex) ex.time = `generic header, layout "${h.timeLayout}" (the format has no time)`;
+      ex.time = `generic header, layout "${h.timeLayout}" (the format has no time)`;
     }
   }
   if (rr.level !== undefined) {
     base.level = rr.level;
     base.severity_number = severityNumber[rr.level];
-    if (ex) ex.level = `format "${rr.format}" level field`;
+    ex.level = `format "${rr.format}" level field`;
   }
   return base;
 }
@@ -443,19 +440,19 @@ function streamKey(ev: RawEvent): string {
 }
 
 /** A text body no specific reader claimed: the generic header reader (shared/formats/header.ts). */
-function fromHeader(base: LogRecord, ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation | undefined): LogRecord {
+function fromHeader(base: LogRecord, ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation): LogRecord {
   const line = trimEol(ev.body);
   const h = readHeader(line, { ingest: ev.kafka_timestamp, zone: opts.zone, reference: envelopeMicros(ev) }, streams?.get(streamKey(ev)));
-  if (ex) ex.reader = 'generic header';
+  ex.reader = 'generic header';
   if (h.time !== undefined && isStorableTime(h.time)) {
     base.timestamp = h.time;
     base.timestamp_source = 'event';
-    if (ex) ex.time = `layout "${h.timeLayout}" at ${h.timeStart}-${h.timeEnd}`;
+    ex.time = `layout "${h.timeLayout}" at ${h.timeStart}-${h.timeEnd}`;
   }
   if (h.level !== undefined) {
     base.level = h.level;
     base.severity_number = severityNumber[h.level];
-    if (ex) ex.level = `header token ${JSON.stringify(h.levelText)}`;
+    ex.level = `header token ${JSON.stringify(h.levelText)}`;
   }
   if (h.host !== undefined) base.host = h.host;
   if (h.program !== undefined) {
@@ -606,24 +603,19 @@ function levelByShape(fields: Map<string, Json>): [string, ReturnType<typeof toL
 }
 
 /** The field-by-field path shared by JSON objects and logfmt pairs. */
-function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions, ex: Explanation | undefined): void {
+function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions, ex: Explanation): void {
   // Serilog CLEF leaves out `@l` for Information.
   const clef = fields.has('@t') && (fields.has('@mt') || fields.has('@m'));
-  // Known keys first, then the shapes; a time found by one step is never replaced by a later one.
   let ts = dateAndTime(fields, ev, opts);
-  if (ts !== undefined) {
-    if (ex) ex.time = 'fields "date" and "time"';
-  } else {
-    const entry = takeEntry(fields, TIME_KEYS);
-    ts = fieldTime(entry?.[1], ev, opts);
-    if (ts !== undefined) {
-      if (ex) ex.time = `field "${entry?.[0]}"`;
-    } else {
-      const shaped = timeByShape(fields, ev, opts);
-      if (shaped) {
-        ts = shaped[1];
-        if (ex) ex.time = `field "${shaped[0]}" (by its ${TIME_NAME.test(shaped[0]) ? 'name' : 'value'})`;
-      }
+  const timeEntry = ts === undefined ? takeEntry(fields, TIME_KEYS) : undefined;
+  if (ts !== undefined) ex.time = 'fields "date" and "time"';
+  else ts = fieldTime(timeEntry?.[1], ev, opts);
+  if (ts !== undefined && timeEntry !== undefined) ex.time = `field "${timeEntry[0]}"`;
+  else {
+    const shaped = timeByShape(fields, ev, opts);
+    if (shaped) {
+      ts = shaped[1];
+      ex.time = `field "${shaped[0]}" (by its ${TIME_NAME.test(shaped[0]) ? 'name' : 'value'})`;
     }
   }
   if (ts !== undefined) {
@@ -632,15 +624,13 @@ function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, op
   }
   const levelEntry = takeEntry(fields, LEVEL_KEYS);
   let level = levelEntry === undefined && clef ? 'INFO' : toLevel(levelEntry?.[1]);
-  if (levelEntry !== undefined) {
-    if (ex && level !== 'UNKNOWN') ex.level = `field "${levelEntry[0]}"`;
-  } else if (clef) {
-    if (ex) ex.level = 'Serilog CLEF default (Information)';
-  } else {
+  if (levelEntry !== undefined && level !== 'UNKNOWN') ex.level = `field "${levelEntry[0]}"`;
+  else if (clef && levelEntry === undefined) ex.level = 'Serilog CLEF default (Information)';
+  else if (levelEntry === undefined) {
     const shaped = levelByShape(fields);
     if (shaped) {
       level = shaped[1];
-      if (ex) ex.level = `field "${shaped[0]}" (by its ${LEVEL_NAME.test(shaped[0]) ? 'name' : 'value'})`;
+      ex.level = `field "${shaped[0]}" (by its ${LEVEL_NAME.test(shaped[0]) ? 'name' : 'value'})`;
     }
   }
   base.level = level;

@@ -39,14 +39,6 @@ describe('time and level by shape', () => {
     const r = read('date=2024-03-01 time=12:00:00 devname=fw1 level=warning msg="x"');
     expect([r.time, r.level, r.ex.time]).toEqual(['2024-03-01T12:00:00.000Z', 'WARN', 'fields "date" and "time"']);
   });
-  test('a time found in date+time fields is not replaced by a later shape search', () => {
-    const r = read('date=2024-03-01 time=12:00:00 created_at=2020-01-01T00:00:00Z msg=x');
-    expect([r.time, r.r.attributes['created_at']]).toEqual(['2024-03-01T12:00:00.000Z', '2020-01-01T00:00:00Z']);
-  });
-  test('without explain, nothing is explained (and nothing is built for it)', () => {
-    const r = normalize(ev('{"time":"2024-03-01T12:00:00Z","msg":"x"}'), opts);
-    expect(r.timestamp_source).toBe('event');
-  });
   test('known keys still win and are explained as such', () => {
     const r = read('{"time":"2024-03-01T12:00:00Z","updated_at":"2020-01-01T00:00:00Z","level":"info","msg":"x"}');
     expect([r.time, r.ex.time, r.ex.level]).toEqual(['2024-03-01T12:00:00.000Z', 'field "time"', 'field "level"']);

@@ -81,42 +81,46 @@ function validity(v: Values): { bitmap: Uint8Array; nulls: number } {
 
 const present = (x: unknown) => x !== null && x !== undefined;
 
-/**
- * A variable-width column (Arrow 32-bit offsets): `size` of each present value in bytes,
- * then `write` it at its offset into one buffer. Sizes first, so no value is encoded twice
- * into an intermediate buffer. Arrow's 32-bit offsets cap one column of one batch at
- * 2 GiB; the sink's batches are far smaller.
- */
-function variableWidthData<T extends Utf8 | Binary>(v: Values, type: T, size: (x: unknown, row: number) => number, write: (into: Buffer, x: unknown, at: number) => void): Data {
+function utf8Data(v: Values): Data {
   const { bitmap, nulls } = validity(v);
   const n = v.values.length;
   const offsets = new Int32Array(n + 1);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const x = v.values[i];
-    if (present(x)) total += size(x, i);
+    if (present(x)) total += Buffer.byteLength(String(x), 'utf8');
     offsets[i + 1] = total;
   }
-  if (total > 0x7fffffff) throw new Error(`Parquet column ${v.name} holds more than 2 GiB in one batch`);
+  // Arrow's 32-bit offsets cap one column of one batch at 2 GiB; the sink's batches are far smaller.
+  if (total > 0x7fffffff) throw new Error(`Parquet column ${v.name} holds more than 2 GiB of text in one batch`);
   const bytes = Buffer.allocUnsafe(total);
   for (let i = 0; i < n; i++) {
     const x = v.values[i];
-    if (present(x)) write(bytes, x, offsets[i]!);
+    if (present(x)) bytes.write(String(x), offsets[i]!, 'utf8');
   }
-  // makeData's overloads are per type; both variable-width types take these props.
-  return makeData({ type: type as Utf8, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
-}
-
-function utf8Data(v: Values): Data {
-  return variableWidthData(v, new Utf8(), (x) => Buffer.byteLength(String(x), 'utf8'), (into, x, at) => void into.write(String(x), at, 'utf8'));
+  return makeData({ type: new Utf8(), length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
 }
 
 function binaryData(v: Values): Data {
-  const size = (x: unknown, row: number): number => {
-    if (!(x instanceof Uint8Array)) throw new Error(`Parquet column ${v.name} is binary but row ${row} holds ${typeof x}`);
-    return x.byteLength;
-  };
-  return variableWidthData(v, new Binary(), size, (into, x, at) => into.set(x as Uint8Array, at));
+  const { bitmap, nulls } = validity(v);
+  const n = v.values.length;
+  const offsets = new Int32Array(n + 1);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const x = v.values[i];
+    if (present(x)) {
+      if (!(x instanceof Uint8Array)) throw new Error(`Parquet column ${v.name} is binary but row ${i} holds ${typeof x}`);
+      total += x.byteLength;
+    }
+    offsets[i + 1] = total;
+  }
+  if (total > 0x7fffffff) throw new Error(`Parquet column ${v.name} holds more than 2 GiB in one batch`);
+  const bytes = new Uint8Array(total);
+  for (let i = 0; i < n; i++) {
+    const x = v.values[i];
+    if (present(x)) bytes.set(x as Uint8Array, offsets[i]!);
+  }
+  return makeData({ type: new Binary(), length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
 }
 
 function int32Data(v: Values): Data {

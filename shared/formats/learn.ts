@@ -191,7 +191,7 @@ export function learn(lines: readonly string[], ingest: Micros, name = 'learned'
   // The pattern ends with the message; a trailing separator before it is part of the header.
   while (fieldParts.length > 0 && /^( |\\s\+| \+)$/.test(fieldParts[fieldParts.length - 1] as string)) fieldParts.pop();
   const sep = fieldParts.length > 0 ? '(?: +- +| +|:\\s*)?' : ' *';
-  const pattern = `${escapeLiteral(prefix)}%{TIME:time}${fieldParts.join('')}${sep}%{GREEDYDATA:message}`;
+  const pattern = `${escapeLiteral(prefix)}%{TIME:time}${fieldParts.length > 0 && !/^( |\\s\+| \+)/.test(fieldParts[0] as string) ? '' : ''}${fieldParts.join('')}${sep}%{GREEDYDATA:message}`;
   const continuation = lines.length - heads.length;
   const rule: FormatRule = { name, pattern, time: { layout: timeLayout } };
   if (used.has('level')) rule.level = { field: 'level' };

@@ -49,8 +49,6 @@ export interface CompiledLayout {
   readonly epoch?: EpochUnit | undefined;
   readonly iso?: boolean | undefined;
   readonly hasYear: boolean;
-  /** The year is `yy` (read as 2000 + yy, or 1900 + yy when that is over a year ahead). */
-  readonly twoDigitYear?: boolean;
   readonly hasDate: boolean;
   /** Numeric day and month whose order the data must decide (`MM/dd` vs `dd/MM`). */
   readonly dayMonthAmbiguous: boolean;
@@ -210,7 +208,6 @@ export function compileLayout(layout: string, options: CompileOptions = {}): Com
     re: new RegExp(source, 'y'),
     kinds,
     hasYear: has('year4') || has('year2'),
-    twoDigitYear: has('year2'),
     hasDate: hasMonth,
     dayMonthAmbiguous: options.dayMonthAmbiguous === true && has('month') && has('day'),
   };
@@ -320,7 +317,7 @@ export function matchLayout(layout: CompiledLayout, text: string, pos: number, c
     if (dayFirst === undefined && first !== second_) orderAssumed = true;
     if (dayFirst) { month = second_; day = first; }
   }
-  if (year >= 2000 && layout.twoDigitYear) {
+  if (year >= 2000 && kinds.includes('year2')) {
     const ingestYear = new Date(Math.floor(ctx.ingest / 1000)).getUTCFullYear();
     if (year > ingestYear + 1) year -= 100;
   }
