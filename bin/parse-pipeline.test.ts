@@ -8,9 +8,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { ParsePipeline, readLines, type DerivedSinks, type DeriveSettings } from './parse-pipeline.js';
+import { ParsePipeline, readLines, type DerivedSinks, type ParseOptions } from './parse-pipeline.js';
 import { loadSchema, repoRoot } from '../shared/schemas.js';
-import { createEnrichContext, defaultEnrichConfig, enrich } from '../services/enricher/enrich.js';
+import { ConfigError } from '../shared/errors.js';
 import type { RecordName } from '../shared/records.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,9 +18,13 @@ const caseDir = join(here, 'testdata', 'parse-basic');
 const STARTED = Date.UTC(2024, 10, 21, 12, 0, 0, 250);
 const MTIME = Date.UTC(2024, 10, 21, 11, 0, 0);
 
+/** A pipeline on the services' default configuration (no SLUICE_* variables of the machine running the tests). */
+const pipeline = (opts: Omit<ParseOptions, 'startedAtMs'> = {}): Promise<ParsePipeline> => ParsePipeline.create({ startedAtMs: STARTED, env: {}, ...opts });
+
 async function runAll(p: ParsePipeline, name: string, input: Readable | AsyncIterable<Buffer | string>): Promise<string[]> {
   const out: string[] = [];
   await p.run(name, MTIME, input, (l) => void out.push(l));
+  await p.finish();
   return out;
 }
 
@@ -34,7 +38,7 @@ function goldenText(file: string, actual: string): string {
 
 describe('ParsePipeline', () => {
   test('fixture file -> expected NDJSON (golden)', async () => {
-    const p = new ParsePipeline({ startedAtMs: STARTED, tenant: 'acme' });
+    const p = await pipeline({ tenant: 'acme' });
     const lines = await runAll(p, 'input.log', createReadStream(join(caseDir, 'input.log'), { highWaterMark: 16 }));
     const actual = lines.map((l) => l + '\n').join('');
     expect(actual).toBe(goldenText(join(caseDir, 'expected.ndjson'), actual));
@@ -42,23 +46,23 @@ describe('ParsePipeline', () => {
   });
 
   test('records keep the Avro field names and render times as RFC 3339 with six digits', async () => {
-    const p = new ParsePipeline({ startedAtMs: STARTED });
+    const p = await pipeline();
     const [line] = await runAll(p, 'x', Readable.from([Buffer.from('hello\n')]));
     const rec = JSON.parse(line!) as Record<string, unknown>;
     expect(Object.keys(rec).slice(0, 4)).toEqual(['event_id', 'timestamp', 'timestamp_source', 'observed_at']);
     expect(rec['observed_at']).toBe('2024-11-21T12:00:00.250000Z');
     expect(rec['timestamp']).toBe('2024-11-21T11:00:00.000000Z'); // no time in the line: the synthetic Kafka timestamp
-    expect(rec['source']).toEqual({ format: 'text', shipper: null, file: null, topic: 'file:x', partition: 0, offset: 1 });
+    expect(rec['source']).toEqual({ format: 'text', shipper: null, file: null, topic: 'file:x', partition: 0, offset: 0 });
   });
 
   test('--source, --format and --tenant act as the Kafka headers', async () => {
-    const p = new ParsePipeline({ startedAtMs: STARTED, source: 'billing', tenant: 't9', format: 'text' });
+    const p = await pipeline({ source: 'billing', tenant: 't9', format: 'text' });
     const [line] = await runAll(p, 'x', Readable.from(['plain words\n']));
     expect(JSON.parse(line!)).toMatchObject({ service: 'billing', tenant: 't9', source: { format: 'text' } });
   });
 
   test('bad input is counted, never thrown: invalid UTF-8, empty and whitespace lines', async () => {
-    const p = new ParsePipeline({ startedAtMs: STARTED });
+    const p = await pipeline();
     const input = Buffer.concat([Buffer.from('\n\r\n \t\n'), Buffer.from([0xc3, 0x28, 0x0a]), Buffer.from('{"log":"\\n","stream":"stdout","time":"2024-01-01T00:00:00Z"}\n')]);
     const lines = await runAll(p, 'bad', Readable.from([input]));
     expect(lines).toHaveLength(1);
@@ -70,42 +74,42 @@ describe('ParsePipeline', () => {
   });
 
   test('a Java stack trace across lines is one record; the next line starts a new one', async () => {
-    const p = new ParsePipeline({ startedAtMs: STARTED });
+    const p = await pipeline();
     const text = '2024-11-21 10:00:00,001 ERROR [main] c.e.Orders - failed\njava.lang.IllegalStateException: boom\n\tat c.e.Orders.place(Orders.java:42)\n\t... 3 more\n2024-11-21 10:00:01,000 INFO [main] c.e.Orders - ok\n';
     const recs = (await runAll(p, 'app.log', Readable.from([text]))).map((l) => JSON.parse(l) as { message: string; level: string; source: { offset: number } });
-    expect(recs.map((r) => [r.level, r.source.offset])).toEqual([['ERROR', 1], ['INFO', 5]]);
+    expect(recs.map((r) => [r.level, r.source.offset])).toEqual([['ERROR', 0], ['INFO', 4]]);
     expect(recs[0]!.message).toContain('failed');
     expect(p.summary).toMatchObject({ lines: 5, records: 2, mergedLines: 3 });
   });
 
   test('multiline: false keeps one record per line', async () => {
-    const p = new ParsePipeline({ startedAtMs: STARTED, multiline: false });
+    const p = await pipeline({ multiline: false });
     const lines = await runAll(p, 'x', Readable.from(['head\n\tat a.B(B.java:1)\n']));
     expect(lines).toHaveLength(2);
   });
 
-  test('interleaved streams merge separately and come out in order of first line', async () => {
+  test('interleaved streams merge separately (each event when the next of its stream starts, or at the end)', async () => {
     const d = (log: string, stream: string, s: number) => JSON.stringify({ log: log + '\n', stream, time: `2024-11-21T10:00:0${s}Z` });
     const input = [d('out one', 'stdout', 0), d('err head', 'stderr', 1), d('out two', 'stdout', 2), d('\tat x.Y(Y.java:1)', 'stderr', 3), d('out three', 'stdout', 4)].join('\n') + '\n';
-    const p = new ParsePipeline({ startedAtMs: STARTED });
+    const p = await pipeline();
     const recs = (await runAll(p, 'd', Readable.from([input]))).map((l) => JSON.parse(l) as { message: string; source: { offset: number } });
     expect(recs.map((r) => [r.source.offset, r.message])).toEqual([
-      [1, 'out one'],
-      [2, 'err head\n\tat x.Y(Y.java:1)'],
-      [3, 'out two'],
-      [5, 'out three'],
+      [0, 'out one'],
+      [2, 'out two'],
+      [4, 'out three'],
+      [1, 'err head\n\tat x.Y(Y.java:1)'],
     ]);
   });
 
   test('CRI partial lines are joined across lines', async () => {
     const input = '2024-11-21T10:00:00.1Z stdout P part one \n2024-11-21T10:00:00.2Z stdout F and two\n';
-    const p = new ParsePipeline({ startedAtMs: STARTED });
+    const p = await pipeline();
     const recs = (await runAll(p, 'c', Readable.from([input]))).map((l) => JSON.parse(l) as { message: string });
     expect(recs.map((r) => r.message)).toEqual(['part one and two']);
   });
 
-  test('idleFlushMs emits a pending event of a quiet stream before the input ends', async () => {
-    const p = new ParsePipeline({ startedAtMs: STARTED });
+  test('live input: a quiet stream\'s pending event is emitted after the multi-line timeout, before the input ends', async () => {
+    const p = await pipeline({ env: { SLUICE_COLLECTOR_MULTILINE_TIMEOUT_MS: '20' } });
     const out: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -117,38 +121,37 @@ describe('ParsePipeline', () => {
     const run = p.run('stdin', MTIME, slow(), (l) => {
       out.push(l);
       if (out.length === 1) release();
-    }, { idleFlushMs: 20 });
+    }, { live: true });
     await run;
     expect(out.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['first event\n\tat a.B(B.java:1)', 'second']);
   });
 
-  test('an unknown --zone fails before reading input', () => {
-    expect(() => new ParsePipeline({ startedAtMs: STARTED, zone: 'Mars/Olympus' })).toThrow();
+  test('an unknown zone is a configuration error before any input is read', async () => {
+    await expect(pipeline({ env: { SLUICE_NORMALIZER_ZONE: 'Mars/Olympus' } })).rejects.toThrow(ConfigError);
   });
 });
 
 describe('ParsePipeline with enrich and derive (sluice parse --enrich --derived)', () => {
   const enrichDir = join(here, 'testdata', 'parse-enrich');
   /** Short timeouts, so spans and windows close on the watermark inside the fixture too, not only at the end. */
-  const settings: DeriveSettings = { windowUs: 10_000_000, allowedLatenessUs: 5_000_000, spanInactivityUs: 5_000_000, traceInactivityUs: 10_000_000 };
-  const context = createEnrichContext(defaultEnrichConfig);
+  const env = { SLUICE_ENRICHER_WINDOW_MS: '10000', SLUICE_ENRICHER_ALLOWED_LATENESS_MS: '5000', SLUICE_ENRICHER_SPAN_INACTIVITY_MS: '5000', SLUICE_ENRICHER_TRACE_INACTIVITY_MS: '10000' };
 
   interface Collected {
     records: string[];
     derived: { metrics: string[]; spans: string[]; traces: string[] };
-    /** Derived lines written before `finishDerived` (closed on the watermark while reading). */
+    /** Derived lines written before `finish` (closed on the watermark while reading). */
     beforeEnd: number;
     pipeline: ParsePipeline;
   }
 
   async function runEnriched(input: Readable | AsyncIterable<Buffer | string>): Promise<Collected> {
-    const p = new ParsePipeline({ startedAtMs: STARTED, tenant: 'acme', enrich: { enrich: (r) => enrich(r, context), derive: settings } });
     const derived = { metrics: [] as string[], spans: [] as string[], traces: [] as string[] };
     const sinks: DerivedSinks = { metrics: (l) => void derived.metrics.push(l), spans: (l) => void derived.spans.push(l), traces: (l) => void derived.traces.push(l) };
+    const p = await pipeline({ env, tenant: 'acme', enrich: true, derived: sinks });
     const records: string[] = [];
-    await p.run('input.log', MTIME, input, (l) => void records.push(l), { derived: sinks });
+    await p.run('input.log', MTIME, input, (l) => void records.push(l));
     const beforeEnd = derived.metrics.length + derived.spans.length + derived.traces.length;
-    await p.finishDerived(sinks);
+    await p.finish();
     return { records, derived, beforeEnd, pipeline: p };
   }
 
@@ -168,8 +171,7 @@ describe('ParsePipeline with enrich and derive (sluice parse --enrich --derived)
     expect(r.beforeEnd).toBeGreaterThan(0);
     expect(r.pipeline.summaryLine()).toBe(
       'sluice parse: 31 lines read, 0 empty skipped, 0 oversized cut, 5 merged into multi-line events, 26 records written (enriched), 0 dead letters; ' +
-        `derived ${r.derived.metrics.length} metric windows, ${r.derived.spans.length} spans, ${r.derived.traces.length} traces; ` +
-        'late: 1 records in delta windows, 2 records after their span closed, 0 spans after their trace closed',
+        `derived ${r.derived.metrics.length} metric windows (1 late records in delta windows), ${r.derived.spans.length} spans, ${r.derived.traces.length} traces`,
     );
   });
 
@@ -215,15 +217,12 @@ describe('ParsePipeline with enrich and derive (sluice parse --enrich --derived)
     expect(recs.some((x) => x.flags.includes('redacted'))).toBe(true);
   });
 
-  test('enrich without derive: enriched records only, and a deriving pipeline refuses to run without sinks', async () => {
-    const p = new ParsePipeline({ startedAtMs: STARTED, enrich: { enrich: (r) => enrich(r, context) } });
-    const out: string[] = [];
-    await p.run('x', MTIME, Readable.from(['10.0.0.1 - - [21/Nov/2024:10:00:00 +0000] "GET /users/123 HTTP/1.1" 200 5 "-" "curl/8.5.0" 0.010\n']), (l) => void out.push(l));
+  test('enrich without derived sinks: enriched records only', async () => {
+    const p = await pipeline({ enrich: true });
+    const out = await runAll(p, 'x', Readable.from(['10.0.0.1 - - [21/Nov/2024:10:00:00 +0000] "GET /users/123 HTTP/1.1" 200 5 "-" "curl/8.5.0" 0.010\n']));
     expect((JSON.parse(out[0]!) as { http: { route: string } }).http.route).toBe('/users/{id}');
     expect(p.summaryLine()).toContain('1 records written (enriched), 0 dead letters');
     expect(p.summaryLine()).not.toContain('derived');
-    const deriving = new ParsePipeline({ startedAtMs: STARTED, enrich: { enrich: (r) => r, derive: settings } });
-    await expect(deriving.run('x', MTIME, Readable.from(['a\n']), () => undefined)).rejects.toThrow(/opts.derived/);
   });
 });
 
@@ -252,8 +251,8 @@ describe('sluice parse (built CLI)', () => {
     expect(r.status).toBe(0);
     const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message: string; service: string; source: { topic: string; offset: number } });
     expect(recs.map((x) => [x.message, x.service, x.source.topic, x.source.offset])).toEqual([
-      ['one', 'cli', 'file:stdin', 1],
-      ['two', 'cli', 'file:stdin', 3],
+      ['one', 'cli', 'file:stdin', 0],
+      ['two', 'cli', 'file:stdin', 2],
     ]);
     expect(r.stderr).toContain('sluice parse: 3 lines read, 1 empty skipped, 0 oversized cut, 0 merged into multi-line events, 2 records written, 0 dead letters');
   });

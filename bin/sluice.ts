@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import { Argument, Command, CommanderError } from 'commander';
 import kafkajs from 'kafkajs';
 import { pino } from 'pino';
-import { ParsePipeline, type DerivedSinks, type DeriveSettings, type EnrichMode, type LineSink } from './parse-pipeline.js';
+import { ParsePipeline, type DerivedSinks, type LineSink } from './parse-pipeline.js';
 import { describeSchema, loadConfig, type ConfigOf } from '../shared/config.js';
 import { commonSchema, stackVariables } from '../shared/common-config.js';
 import { createKafka, type KafkaClient } from '../shared/kafka.js';
@@ -37,8 +37,7 @@ import {
 import { collectorSchema } from '../services/collector/config.js';
 import { normalizerSchema } from '../services/normalizer/config.js';
 import { formatHints, hintFamily } from '../services/normalizer/text-formats.js';
-import { enricherSchema, strictPrefixes as enricherPrefixes } from '../services/enricher/config.js';
-import { createEnrichContext, enrich } from '../services/enricher/enrich.js';
+import { enricherSchema } from '../services/enricher/config.js';
 import { sinkSchema } from '../services/sink/config.js';
 
 const sections = {
@@ -104,7 +103,7 @@ function closeStream(stream: WriteStream): Promise<void> {
 
 
 interface ParseOpts {
-  format?: string; zone?: string; source?: string; tenant?: string; rules?: string; derived?: string;
+  format?: string; zone?: string; source?: string; tenant?: string; topic?: string; rules?: string; derived?: string;
   multilineTimeout: string; multiline: boolean; explain?: boolean; genericOnly?: boolean; enrich?: boolean;
   windowMs?: string; latenessMs?: string; spanInactivityMs?: string; traceInactivityMs?: string;
 }
@@ -117,47 +116,29 @@ const DERIVE_FLAGS = [
   ['--trace-inactivity-ms', 'traceInactivityMs', 'traceInactivityMs'],
 ] as const;
 
-type EnrichSetup = { mode: EnrichMode; derivedDir: string | null } | { exitCode: number };
-
 /**
- * `--enrich` / `--derived`: the enricher's configuration from its environment (as its
- * main.ts loads it), the context built once, and the derivation settings (flags override
- * the configuration). Returns an exit code on a configuration error.
+ * The services' environment with the flags that override a setting (`--zone`,
+ * `--multiline-timeout`, the derivation flags) written in as the variables they stand
+ * for: the stages then read them as their main.ts would.
  */
-function enrichSetup(opts: ParseOpts, cmd: Command): EnrichSetup {
+function parseEnvironment(opts: ParseOpts, cmd: Command): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
   const derivedDir = opts.derived ?? null;
   if (derivedDir !== null && opts.enrich !== true) usageError(cmd, 'sluice parse: --derived requires --enrich');
   if (derivedDir === '') usageError(cmd, 'sluice parse: --derived needs a directory');
-  for (const [flag, key] of DERIVE_FLAGS) if (opts[key] !== undefined && derivedDir === null) usageError(cmd, `sluice parse: ${flag} requires --derived`);
-  let config;
-  let context;
-  try {
-    config = loadConfig(enricherSchema, process.env, enricherPrefixes);
-    context = createEnrichContext(config, { readFile: (p) => readFileSync(p, 'utf8') });
-  } catch (err) {
-    process.stderr.write(`sluice parse --enrich: ${errorMessage(err)}\n`);
-    return { exitCode: err instanceof ConfigError ? EXIT_CONFIG : 1 };
+  for (const [flag, key, setting] of DERIVE_FLAGS) {
+    const text = opts[key];
+    if (text === undefined) continue;
+    if (derivedDir === null) usageError(cmd, `sluice parse: ${flag} requires --derived`);
+    const min = enricherSchema[setting].min;
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) < min) usageError(cmd, `sluice parse: ${flag} must be a whole number of milliseconds >= ${min}, got ${JSON.stringify(text)}`);
+    env[enricherSchema[setting].env] = text;
   }
-  const mode: EnrichMode = { enrich: (r) => enrich(r, context) };
-  if (derivedDir !== null) {
-    const ms = { windowMs: config.windowMs, allowedLatenessMs: config.allowedLatenessMs, spanInactivityMs: config.spanInactivityMs, traceInactivityMs: config.traceInactivityMs };
-    for (const [flag, key, setting] of DERIVE_FLAGS) {
-      const text = opts[key];
-      if (text === undefined) continue;
-      const n = Number(text);
-      const min = enricherSchema[setting].min;
-      if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) usageError(cmd, `sluice parse: ${flag} must be a whole number of milliseconds >= ${min}, got ${JSON.stringify(text)}`);
-      ms[setting] = n;
-    }
-    const derive: DeriveSettings = {
-      windowUs: ms.windowMs * 1000,
-      allowedLatenessUs: ms.allowedLatenessMs * 1000,
-      spanInactivityUs: ms.spanInactivityMs * 1000,
-      traceInactivityUs: ms.traceInactivityMs * 1000,
-    };
-    mode.derive = derive;
-  }
-  return { mode, derivedDir };
+  const timeout = opts.multilineTimeout;
+  if (!/^\d+$/.test(timeout) || !Number.isSafeInteger(Number(timeout))) usageError(cmd, `sluice parse: --multiline-timeout must be a whole number of milliseconds, got ${JSON.stringify(timeout)}`);
+  if (Number(timeout) > 0) env[collectorSchema.multilineTimeoutMs.env] = String(Math.max(collectorSchema.multilineTimeoutMs.min, Number(timeout)));
+  if (opts.zone !== undefined) env[normalizerSchema.zone.env] = opts.zone;
+  return env;
 }
 
 /**
@@ -172,20 +153,24 @@ function checkFormatHint(hint: string, formats: readonly CompiledFormat[], cmd: 
   usageError(cmd, `sluice parse: unknown --format ${JSON.stringify(hint)}; valid formats: ${formatHints().join(', ')}${fromRules}`);
 }
 
+/** `--derived <dir>`: a line sink per derived file; null on an error (reported). */
+function derivedFiles(dir: string, opened: WriteStream[]): DerivedSinks | null {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const open = (name: string): LineSink => {
+      const s = createWriteStream(join(dir, name));
+      opened.push(s);
+      return fileSink(s);
+    };
+    return { metrics: open('metrics.ndjson'), spans: open('spans.ndjson'), traces: open('traces.ndjson') };
+  } catch (err) {
+    process.stderr.write(`sluice parse: --derived ${dir}: ${errorMessage(err)}\n`);
+    return null;
+  }
+}
+
 async function parseCommand(files: string[], opts: ParseOpts, cmd: Command): Promise<number> {
-  const timeoutText = opts.multilineTimeout;
-  const idleFlushMs = Number(timeoutText);
-  if (!/^\d+$/.test(timeoutText) || !Number.isSafeInteger(idleFlushMs)) {
-    usageError(cmd, `sluice parse: --multiline-timeout must be a whole number of milliseconds, got ${JSON.stringify(timeoutText)}`);
-  }
-  let enrichMode: EnrichMode | undefined;
-  let derivedDir: string | null = null;
-  if (opts.enrich === true || opts.derived !== undefined || DERIVE_FLAGS.some(([, key]) => opts[key] !== undefined)) {
-    const setup = enrichSetup(opts, cmd);
-    if ('exitCode' in setup) return setup.exitCode;
-    enrichMode = setup.mode;
-    derivedDir = setup.derivedDir;
-  }
+  const env = parseEnvironment(opts, cmd);
   let formats;
   try {
     formats = loadConfigFile(opts.rules, process.env).formats;
@@ -197,40 +182,28 @@ async function parseCommand(files: string[], opts: ParseOpts, cmd: Command): Pro
     throw err;
   }
   if (opts.format !== undefined) checkFormatHint(opts.format, formats, cmd);
-  const startedAtMs = Date.now();
+  const opened: WriteStream[] = [];
+  const derived = opts.derived === undefined ? undefined : derivedFiles(opts.derived, opened);
+  if (derived === null) return 1;
   let pipeline: ParsePipeline;
   try {
-    pipeline = new ParsePipeline({
+    pipeline = await ParsePipeline.create({
+      startedAtMs: Date.now(),
+      env,
       format: opts.format,
-      zone: opts.zone,
       source: opts.source,
       tenant: opts.tenant,
-      startedAtMs,
+      topic: opts.topic,
       multiline: opts.multiline,
-      enrich: enrichMode,
       formats,
       explain: opts.explain === true,
       readers: opts.genericOnly === true ? 'generic' : 'all',
+      enrich: opts.enrich === true,
+      derived,
     });
   } catch (err) {
-    process.stderr.write(`sluice parse: ${(err as Error).message}\n`);
-    return 2;
-  }
-  const derivedFiles: WriteStream[] = [];
-  let derived: DerivedSinks | undefined;
-  if (derivedDir !== null) {
-    try {
-      mkdirSync(derivedDir, { recursive: true });
-      const open = (name: string): WriteStream => {
-        const s = createWriteStream(join(derivedDir, name));
-        derivedFiles.push(s);
-        return s;
-      };
-      derived = { metrics: fileSink(open('metrics.ndjson')), spans: fileSink(open('spans.ndjson')), traces: fileSink(open('traces.ndjson')) };
-    } catch (err) {
-      process.stderr.write(`sluice parse: --derived ${derivedDir}: ${errorMessage(err)}\n`);
-      return 1;
-    }
+    process.stderr.write(`sluice parse: ${errorMessage(err)}\n`);
+    return err instanceof ConfigError ? EXIT_CONFIG : 1;
   }
   // A closed stdout (`| head`) ends the run quietly.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -238,28 +211,21 @@ async function parseCommand(files: string[], opts: ParseOpts, cmd: Command): Pro
     throw err;
   });
   let failed = false;
-  const runOpts = derived ? { derived } : {};
   for (const file of files.length > 0 ? files : ['-']) {
     try {
-      if (file === '-') {
-        await pipeline.run('stdin', Date.now(), process.stdin, writeOut, { ...runOpts, idleFlushMs });
-      } else {
-        const mtimeMs = Math.trunc(statSync(file).mtimeMs);
-        await pipeline.run(file, mtimeMs, createReadStream(file), writeOut, runOpts);
-      }
+      if (file === '-') await pipeline.run('stdin', Date.now(), process.stdin, writeOut, { live: Number(opts.multilineTimeout) > 0 });
+      else await pipeline.run(file, Math.trunc(statSync(file).mtimeMs), createReadStream(file), writeOut);
     } catch (err) {
-      process.stderr.write(`sluice parse: ${file}: ${(err as Error).message}\n`);
+      process.stderr.write(`sluice parse: ${file}: ${errorMessage(err)}\n`);
       failed = true;
     }
   }
-  if (derived) {
-    try {
-      await pipeline.finishDerived(derived);
-      await Promise.all(derivedFiles.map(closeStream));
-    } catch (err) {
-      process.stderr.write(`sluice parse: --derived ${derivedDir}: ${errorMessage(err)}\n`);
-      failed = true;
-    }
+  try {
+    await pipeline.finish();
+    await Promise.all(opened.map(closeStream));
+  } catch (err) {
+    process.stderr.write(`sluice parse: ${errorMessage(err)}\n`);
+    failed = true;
   }
   process.stderr.write(pipeline.summaryLine() + '\n');
   return failed ? 1 : 0;
@@ -625,6 +591,7 @@ function cli(): Command {
     .option('--zone <IANA>', 'time zone of times written without one')
     .option('--source <service>', 'the service that wrote the logs (as the Kafka header `service`)')
     .option('--tenant <tenant>', 'tenant of the records (default: "default")')
+    .option('--topic <name>', 'read every input as this one Kafka topic, offsets continuing across files (event ids depend on it; default: file:<name> per file)')
     .option('--multiline-timeout <ms>', 'on stdin, write a pending multi-line event after this quiet time; 0 = only at end of input', '1000')
     .option('--no-multiline', 'every line is its own record')
     .option('--rules <sluice.yaml>', 'the formats of this sluice.yaml (default: $SLUICE_CONFIG, else ./sluice.yaml when present)')

@@ -13,7 +13,7 @@ import type { DeadLetter } from './records.js';
 import type { SchemaRegistryPort } from './registry.js';
 import { loadSchema } from './schemas.js';
 import { PermanentError, ErrorCodes, errorMessage } from './errors.js';
-import { MAX_DLQ_ORIGINAL_BYTES } from './runner/consumer-loop.js';
+import { MAX_DLQ_ORIGINAL_BYTES } from './runner/step.js';
 
 /**
  * The runner keeps at most this many bytes of a dead letter's original input (the

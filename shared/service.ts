@@ -16,8 +16,7 @@ import { redacted, type ConfigOf, type Schema } from './config.js';
 import type { commonSchema } from './common-config.js';
 import { errorMessage } from './errors.js';
 import { withRetry } from './retry.js';
-import { PipelineRunner, type Decoder } from './runner/index.js';
-import type { Stage, StatefulStage } from './stage.js';
+import { PipelineRunner, topicsOf, type AnyStageBinding, type StageBinding } from './runner/index.js';
 
 export type CommonConfig = ConfigOf<typeof commonSchema>;
 
@@ -48,12 +47,14 @@ export async function startService<S extends Schema>(opts: {
   adminPort: number;
   /** Topics this service reads or writes; created when missing. */
   topics: string[];
+  /** The metrics registry (default: a new one). */
+  registry?: Registry | undefined;
   start: (ctx: ServiceContext) => Promise<Runnable[]>;
 }): Promise<RunningService> {
   const { name, config } = opts;
   const log = createLogger(name, config.logLevel);
   log.info({ config: redacted(opts.schema, config) }, `${name} starting`);
-  const registry = new Registry();
+  const registry = opts.registry ?? new Registry();
   const metrics = runnerMetrics(registry);
   const runnables: Runnable[] = [];
   let ready = false;
@@ -106,18 +107,17 @@ export async function startService<S extends Schema>(opts: {
 }
 
 /**
- * A Kafka -> Kafka service: one stage (pure, or stateful per partition) between `inputTopic` and `outputTopics`,
- * run by a PipelineRunner. Collector, normalizer and enricher are all this shape.
+ * A Kafka -> Kafka service: its stages (services/<name>/stages.ts), each run by a
+ * PipelineRunner of its own consumer group. Collector, normalizer and enricher are all
+ * this shape.
  */
-export function startPipelineService<S extends Schema, I>(opts: {
+export function startPipelineService<S extends Schema>(opts: {
   name: string;
   schema: S;
-  config: ConfigOf<S> & CommonConfig & { groupId: string; adminPort: number };
-  inputTopic: string;
-  outputTopics: string[];
-  decode: Decoder<I>;
-  /** The stage, or a factory for one that needs the running service (e.g. its metrics registry). */
-  stage: Stage<I> | StatefulStage<I> | ((ctx: ServiceContext) => Stage<I> | StatefulStage<I>);
+  config: ConfigOf<S> & CommonConfig & { adminPort: number };
+  stages: ReadonlyArray<AnyStageBinding>;
+  /** The metrics registry, when a stage's observers already feed metrics of it. */
+  registry?: Registry;
 }): Promise<RunningService> {
   const { config } = opts;
   return startService({
@@ -125,14 +125,19 @@ export function startPipelineService<S extends Schema, I>(opts: {
     schema: opts.schema,
     config,
     adminPort: config.adminPort,
-    topics: [opts.inputTopic, ...opts.outputTopics, config.topicDlq],
+    registry: opts.registry,
+    topics: topicsOf(opts.stages, config.topicDlq),
     start: async (ctx) => {
-      const runner = new PipelineRunner<I>(
-        { stageName: opts.name, kafka: ctx.kafka, groupId: config.groupId, inputTopic: opts.inputTopic, outputTopics: opts.outputTopics, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: opts.decode, metrics: ctx.metrics, log: ctx.log },
-        typeof opts.stage === 'function' ? opts.stage(ctx) : opts.stage,
-      );
-      await runner.start();
-      return [runner];
+      const runners: Runnable[] = [];
+      for (const b of opts.stages as ReadonlyArray<StageBinding<unknown>>) {
+        const runner = new PipelineRunner<unknown>(
+          { stageName: b.name, kafka: ctx.kafka, groupId: b.groupId, inputTopic: b.inputTopic, outputTopics: b.outputTopics, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: b.decode, metrics: ctx.metrics, log: ctx.log },
+          b.stage,
+        );
+        await runner.start();
+        runners.push(runner);
+      }
+      return runners;
     },
   });
 }

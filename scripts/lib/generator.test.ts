@@ -289,9 +289,10 @@ describe('through the real collect + normalize stages', () => {
     const byLine = new Map<string, GeneratedEvent>(g.events.map((e) => [e.line, e]));
     for (const [stream, lines] of Object.entries(g.streams)) {
       const service = stream.split('.')[0]!;
-      const p = new ParsePipeline({ startedAtMs: 1_800_000_000_000, tenant: 'demo', source: service });
+      const p = await ParsePipeline.create({ startedAtMs: 1_800_000_000_000, tenant: 'demo', source: service, env: {} });
       const out: LogRecord[] = [];
       await p.run(`${stream}.log`, 1_800_000_000_000, Readable.from([lines.map((l) => l + '\n').join('')]), (l) => void out.push(JSON.parse(l) as LogRecord));
+      await p.finish();
       expect(out).toHaveLength(lines.length);
       expect(p.summary.mergedLines).toBe(0);
       out.forEach((r, i) => {

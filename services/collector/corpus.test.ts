@@ -50,9 +50,10 @@ if (!existsSync(kafkaDir)) {
       if (lines[lines.length - 1] === '') lines.pop();
       expect(lines).toHaveLength(c.lines);
 
-      const p = new ParsePipeline({ startedAtMs: STARTED, tenant: 'corpus' });
+      const p = await ParsePipeline.create({ startedAtMs: STARTED, tenant: 'corpus', env: {} });
       const recs: Rec[] = [];
       await p.run(c.file, MTIME, createReadStream(path), (l) => void recs.push(JSON.parse(l) as Rec));
+      await p.finish();
 
       // The stated figures.
       expect(recs).toHaveLength(c.events);
@@ -71,7 +72,7 @@ if (!existsSync(kafkaDir)) {
         const end = starts[k + 1] ?? lines.length;
         const m = EVENT_START.exec(lines[first] as string) as RegExpExecArray;
         const want = `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}000Z`;
-        if (r.source.offset !== first + 1) problems.push(`record ${k}: offset ${r.source.offset}, event starts at line ${first + 1}`);
+        if (r.source.offset !== first) problems.push(`record ${k}: offset ${r.source.offset}, event starts at line ${first + 1} (offset ${first})`);
         if (r.level !== m[8]) problems.push(`line ${first + 1}: level ${r.level}, want ${m[8]}`);
         if (r.timestamp !== want || r.timestamp_source !== 'event') problems.push(`line ${first + 1}: timestamp ${r.timestamp} (${r.timestamp_source}), want ${want}`);
         if (r.source.format !== 'log4j') problems.push(`line ${first + 1}: format ${r.source.format}`);

@@ -131,9 +131,10 @@ if (!existsSync(dir)) {
     // A fixed ingest time in the same year as the RFC 3164 stamps' months, so year-less stamps resolve without wrap-around.
     const ingest = Date.UTC(2026, 11, 31, 23, 0, 0);
     for (const c of cases) {
-      const p = new ParsePipeline({ startedAtMs: ingest });
+      const p = await ParsePipeline.create({ startedAtMs: ingest, env: {} });
       const out: string[] = [];
       await p.run(c.where, ingest, Readable.from([c.raw + '\n']), (l) => void out.push(l));
+      await p.finish();
       expect(out).toHaveLength(1);
       const r = JSON.parse(out[0] as string) as Rec;
       const want = expected(c);
@@ -152,7 +153,9 @@ if (!existsSync(dir)) {
   test('RFC 5424 structured data with a space after `=` (rfc5424-3/-4) is read param by param', async () => {
     const c = readCases().find((x) => x.where.startsWith('rfc5424-4.parse1')) as Case;
     const out: string[] = [];
-    await new ParsePipeline({ startedAtMs: 0 }).run('x', 0, Readable.from([c.raw + '\n']), (l) => void out.push(l));
+    const p = await ParsePipeline.create({ startedAtMs: 0, env: {} });
+    await p.run('x', 0, Readable.from([c.raw + '\n']), (l) => void out.push(l));
+    await p.finish();
     const r = JSON.parse(out[0] as string) as Rec;
     expect(r.attributes).toMatchObject({ 'sd.exampleSDID@32473.iut': '3', 'sd.exampleSDID@32473.eventSource': 'Application', 'sd.exampleSDID@32473.eventID': '1011', msgid: 'ID47' });
   });

@@ -21,10 +21,10 @@ import type { Logger } from '../logger.js';
 import type { RunnerMetrics } from '../metrics.js';
 import type { TopicCodecs } from '../codec.js';
 import type { Envelope } from '../stage.js';
-import type { DeadLetter } from '../records.js';
 import { classify, ErrorCodes, errorMessage, RetryableError, SluiceError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import type { Encoded } from './batching.js';
+import { deadLetterOf } from './step.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES } from './batching.js';
 
 export type Decoder<I> = (raw: Buffer, codecs: TopicCodecs) => Promise<I> | I;
@@ -71,9 +71,6 @@ export function envelopeOf(topic: string, partition: number, m: KafkaMessage): E
 export function nextOffset(offset: string): string {
   return (BigInt(offset) + 1n).toString();
 }
-
-/** Dead letters keep at most this much of the original bytes, so they fit in a Kafka message. */
-export const MAX_DLQ_ORIGINAL_BYTES = 256 * 1024;
 
 /** The consumer loop, DLQ and produce-with-retry shared by both runner shapes. */
 export abstract class ConsumerLoop<I> {
@@ -175,23 +172,12 @@ export abstract class ConsumerLoop<I> {
     return !this.abort.signal.aborted;
   }
 
-  /** A dead letter for `raw`, encoded for the DLQ topic. */
-  protected async deadLetter(env: Envelope, raw: Buffer, error: SluiceError, eventId: string | null = null): Promise<Encoded> {
+  /** A dead letter for `raw`, encoded for the DLQ topic (shared/runner/step.ts). */
+  protected deadLetter(env: Envelope, raw: Buffer, error: SluiceError, eventId: string | null = null): Encoded {
     const { metrics } = this.opts;
     metrics.failed.inc({ ...this.stageLabel, code: error.code });
     metrics.dlq.inc(this.stageLabel);
-    const letter: DeadLetter = {
-      stage: this.opts.stageName,
-      error_code: error.code,
-      message: error.message.slice(0, 4096),
-      original: raw.length > MAX_DLQ_ORIGINAL_BYTES ? raw.subarray(0, MAX_DLQ_ORIGINAL_BYTES) : raw,
-      origin_topic: env.topic,
-      origin_partition: env.partition,
-      origin_offset: Number(env.offset),
-      origin_key: env.key,
-      failed_at: this.now() * 1000,
-      event_id: eventId,
-    };
+    const letter = deadLetterOf(this.opts.stageName, env, raw, error, this.now(), eventId);
     return { topic: this.opts.dlqTopic, key: env.key, value: this.opts.codecs.encode(this.opts.dlqTopic, letter) };
   }
 

@@ -6,9 +6,10 @@ import kafkajs from 'kafkajs';
 import type { EachBatchPayload, Producer } from 'kafkajs';
 import { isStateful, statelessPartition } from '../stage.js';
 import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageInput, StageOutput, StatefulStage } from '../stage.js';
-import { classify, ErrorCodes, errorMessage, PermanentError, RetryableError } from '../errors.js';
+import { classify, ErrorCodes, errorMessage, RetryableError } from '../errors.js';
 import { ConsumerLoop, nextOffset, envelopeOf, type RunnerOptions } from './consumer-loop.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES, type Encoded } from './batching.js';
+import { DEFAULT_MAX_RECORD_BYTES, dropReasonOf, encodeOutputs, type OutputEncoding } from './step.js';
 
 interface PartitionEntry<I> {
   topic: string;
@@ -151,11 +152,6 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     if (p) p.caughtUp = caughtUp;
   }
 
-  /** Largest record value we send to `topic`, leaving room for the batch and record headers. */
-  private limitFor(topic: string): number {
-    return (this.maxRecordBytes.get(topic) ?? 1_048_588) - 512;
-  }
-
   private exclusive(fn: () => Promise<void>): Promise<void> {
     const run = this.lock.then(fn);
     this.lock = run.catch(() => undefined);
@@ -239,7 +235,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
         if (p.next === undefined || p.state.held === 0) continue;
         const outputs = p.state.flush(this.ctx, { caughtUp: p.caughtUp });
         if (outputs.length === 0) continue;
-        const out = await this.encodeOutputs(outputs, null);
+        const out = this.encodeOutputs(outputs, null);
         if (!(await this.commitOrForget(p, out, async () => undefined))) continue;
         this.opts.metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
       }
@@ -299,43 +295,31 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
 
   private async handle(state: PartitionStage<I>, env: Envelope, raw: Buffer, heartbeat: () => Promise<void>): Promise<Encoded[]> {
     const decoded = await this.decode(raw, heartbeat);
-    if (!decoded.ok) return [await this.deadLetter(env, raw, decoded.error)];
+    if (!decoded.ok) return [this.deadLetter(env, raw, decoded.error)];
     const input: StageInput<I> = { ...env, value: decoded.value, raw };
     let outputs: StageOutput[];
     try {
       outputs = await this.retrying('stage', heartbeat, (err) => classify(err).retryable, async () => state.process(input, this.ctx));
     } catch (err) {
-      return [await this.deadLetter(env, raw, classify(err))];
+      return [this.deadLetter(env, raw, classify(err))];
     }
     if (outputs.length === 0) {
-      const reason = (outputs as { dropReason?: string }).dropReason;
-      // A stateful stage returning nothing is holding the input, not dropping it.
-      if (reason !== undefined || !isStateful(this.stage)) this.opts.metrics.dropped.inc({ ...this.stageLabel, reason: reason ?? 'stage' });
+      const reason = dropReasonOf(outputs, isStateful(this.stage));
+      if (reason !== null) this.opts.metrics.dropped.inc({ ...this.stageLabel, reason });
       return [];
     }
     return this.encodeOutputs(outputs, { envelope: env, raw });
   }
 
-  private async encodeOutputs(outputs: StageOutput[], input: { envelope: Envelope; raw: Buffer } | null): Promise<Encoded[]> {
-    const encoded: Encoded[] = [];
-    for (const o of outputs) {
-      try {
-        const value = this.opts.codecs.encode(o.topic, o.value);
-        if (value.length > this.limitFor(o.topic)) {
-          throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds ${o.topic}'s max.message.bytes (${this.maxRecordBytes.get(o.topic) ?? 'broker default'})`);
-        }
-        encoded.push({ topic: o.topic, key: o.key, value });
-      } catch (err) {
-        // The stage produced a record its schema rejects: a bug or an input the stage
-        // should have refused. Either way the input is dead-lettered, with the reason.
-        const from = o.origin ?? input;
-        const eventId = (o.value as { event_id?: unknown }).event_id;
-        if (!from) throw err;
-        encoded.push(await this.deadLetter(from.envelope, from.raw, classify(err, ErrorCodes.encodeAvro), typeof eventId === 'string' ? eventId : null));
-      }
-    }
-    return encoded;
+  private encodeOutputs(outputs: StageOutput[], input: { envelope: Envelope; raw: Buffer } | null): Encoded[] {
+    return encodeOutputs(outputs, input, this.encoding);
   }
+
+  private readonly encoding: OutputEncoding = {
+    codecs: this.opts.codecs,
+    limitFor: (topic) => (this.maxRecordBytes.get(topic) ?? DEFAULT_MAX_RECORD_BYTES) - 512,
+    deadLetter: (env, raw, error, eventId) => this.deadLetter(env, raw, error, eventId),
+  };
 
   /**
    * Graceful stop: stop fetching (the in-flight batch produces and commits), then close.

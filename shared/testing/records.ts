@@ -1,4 +1,4 @@
-import type { Http, LogRecord } from '../records.js';
+import type { Http, LogRecord, RawEvent } from '../records.js';
 
 /** A LogRecord for tests: every field with a neutral default, `over` on top. */
 export function logRecord(over: Partial<LogRecord> = {}): LogRecord {
@@ -31,4 +31,25 @@ export function logRecord(over: Partial<LogRecord> = {}): LogRecord {
 /** An Http block for tests: nulls but for `over`. */
 export function httpFields(over: Partial<Http> = {}): Http {
   return { method: null, route: null, path: null, status: null, duration_us: null, bytes: null, client_ip: null, user_agent: null, ...over };
+}
+
+/** A RawEvent for tests: every field with a neutral default, `over` on top. */
+export function rawEvent(over: Partial<RawEvent> = {}): RawEvent {
+  return {
+    event_id: '01J0000000000000000000000',
+    tenant: 't',
+    observed_at: 0,
+    kafka_timestamp: 0,
+    origin: { topic: 'logs.raw', partition: 0, offset: 0, index: 0 },
+    format: null,
+    shipper: null,
+    service: null,
+    host: null,
+    file: null,
+    envelope_time: null,
+    body: '',
+    flags: [],
+    labels: {},
+    ...over,
+  };
 }

@@ -1,0 +1,41 @@
+/**
+ * The enricher's two stages as both runners drive them (shared/runner/binding.ts):
+ * - logs.normalized -> enrich + derive -> logs.enriched, metrics.derived, traces.spans;
+ * - traces.spans (keyed by trace id) -> summarize -> traces.summaries.
+ * main.ts runs them on Kafka (one consumer group each); `sluice parse --enrich` in memory.
+ */
+import type { ConfigOf } from '../../shared/config.js';
+import type { LogRecord, Span } from '../../shared/records.js';
+import { avro, type StageBinding } from '../../shared/runner/index.js';
+import type { schema } from './config.js';
+import { enrich, type EnrichContext } from './enrich.js';
+import { createDeriveStage, createSummarizeStage } from './derive.js';
+
+export function enricherStages(config: ConfigOf<typeof schema>, context: EnrichContext): [StageBinding<LogRecord>, StageBinding<Span>] {
+  const flushIntervalMs = Math.max(100, Math.min(1000, Math.floor(config.idleAfterMs / 5)));
+  return [
+    {
+      name: 'enricher',
+      groupId: config.groupId,
+      inputTopic: config.topicNormalized,
+      outputTopics: [config.topicEnriched, config.topicMetrics, config.topicSpans],
+      decode: avro<LogRecord>(),
+      stage: createDeriveStage({
+        topics: { enriched: config.topicEnriched, metrics: config.topicMetrics, spans: config.topicSpans },
+        enrich: (r) => enrich(r, context),
+        metrics: { windowUs: config.windowMs * 1000, allowedLatenessUs: config.allowedLatenessMs * 1000 },
+        spans: { inactivityTimeoutUs: config.spanInactivityMs * 1000 },
+        idleAfterMs: config.idleAfterMs,
+        flushIntervalMs,
+      }),
+    },
+    {
+      name: 'enricher-traces',
+      groupId: config.tracesGroupId,
+      inputTopic: config.topicSpans,
+      outputTopics: [config.topicTraces],
+      decode: avro<Span>(),
+      stage: createSummarizeStage({ topic: config.topicTraces, traces: { inactivityTimeoutUs: config.traceInactivityMs * 1000 }, idleAfterMs: config.idleAfterMs, flushIntervalMs }),
+    },
+  ];
+}

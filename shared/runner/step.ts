@@ -1,0 +1,81 @@
+/**
+ * What every runner does with one input and the records a stage returns, whatever the
+ * transport (PipelineRunner over Kafka, MemoryRunner in one process). Kept here, once,
+ * so the two cannot drift:
+ *
+ * - `deadLetterOf`: the DeadLetter record for an input (original bytes capped at
+ *   MAX_DLQ_ORIGINAL_BYTES, message at 4 KB, failed_at from the runner's clock);
+ * - `encodeOutputs`: each output encoded with its topic's Avro schema; an output the
+ *   schema refuses, or larger than its topic allows, dead-letters the input it came
+ *   from (`origin`, else the input being processed) instead of failing the batch;
+ * - `dropReasonOf`: why a stage returned nothing (shared/stage.ts `dropped`), or null
+ *   for a stateful stage holding its input.
+ */
+import type { TopicCodecs } from '../codec.js';
+import type { DeadLetter } from '../records.js';
+import type { Envelope, StageOutput } from '../stage.js';
+import { classify, ErrorCodes, PermanentError, type SluiceError } from '../errors.js';
+import type { Encoded } from './batching.js';
+
+/** Dead letters keep at most this much of the original bytes, so they fit in a Kafka message. */
+export const MAX_DLQ_ORIGINAL_BYTES = 256 * 1024;
+
+/** Kafka's default max.message.bytes: the record limit of a topic whose setting is unknown. */
+export const DEFAULT_MAX_RECORD_BYTES = 1_048_588;
+
+export function deadLetterOf(stage: string, env: Envelope, raw: Buffer, error: SluiceError, failedAtMs: number, eventId: string | null = null): DeadLetter {
+  return {
+    stage,
+    error_code: error.code,
+    message: error.message.slice(0, 4096),
+    original: raw.length > MAX_DLQ_ORIGINAL_BYTES ? raw.subarray(0, MAX_DLQ_ORIGINAL_BYTES) : raw,
+    origin_topic: env.topic,
+    origin_partition: env.partition,
+    origin_offset: Number(env.offset),
+    origin_key: env.key,
+    failed_at: failedAtMs * 1000,
+    event_id: eventId,
+  };
+}
+
+export interface OutputEncoding {
+  codecs: TopicCodecs;
+  /** Largest record value `topic` takes, bytes (its max.message.bytes less room for the batch and record headers). */
+  limitFor(topic: string): number;
+  /** The encoded dead letter of an input whose output could not be written. */
+  deadLetter(env: Envelope, raw: Buffer, error: SluiceError, eventId: string | null): Encoded;
+}
+
+/**
+ * Encode a stage's outputs for their topics. `input` is the input being processed (null
+ * for a timer flush, whose outputs all name their `origin`). An output that cannot be
+ * encoded and has no input to blame is a bug: it is thrown.
+ */
+export function encodeOutputs(outputs: readonly StageOutput[], input: { envelope: Envelope; raw: Buffer } | null, enc: OutputEncoding): Encoded[] {
+  const encoded: Encoded[] = [];
+  for (const o of outputs) {
+    try {
+      const value = enc.codecs.encode(o.topic, o.value);
+      const limit = enc.limitFor(o.topic);
+      if (value.length > limit) {
+        throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds the ${limit} bytes ${o.topic} takes (its max.message.bytes less record overhead)`);
+      }
+      encoded.push({ topic: o.topic, key: o.key, value });
+    } catch (err) {
+      // The stage produced a record its schema rejects: a bug or an input the stage
+      // should have refused. Either way the input is dead-lettered, with the reason.
+      const from = o.origin ?? input;
+      const eventId = (o.value as { event_id?: unknown }).event_id;
+      if (!from) throw err;
+      encoded.push(enc.deadLetter(from.envelope, from.raw, classify(err, ErrorCodes.encodeAvro), typeof eventId === 'string' ? eventId : null));
+    }
+  }
+  return encoded;
+}
+
+/** Why a stage returned no records: its `dropped(reason)`, 'stage' for a plain `[]`, null when a stateful stage holds the input. */
+export function dropReasonOf(outputs: readonly StageOutput[], stateful: boolean): string | null {
+  const reason = (outputs as { dropReason?: string }).dropReason;
+  if (reason !== undefined) return reason;
+  return stateful ? null : 'stage';
+}
