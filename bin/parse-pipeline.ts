@@ -8,12 +8,16 @@
  *   and counted) is ONE raw Kafka message, as a shipper like kcat sends it: topic
  *   `file:<name>` (or `topic` for every input), partition 0, offsets from 0 in line order,
  *   Kafka timestamp the caller's `timestampMs` (file mtime, now for stdin), headers
- *   `tenant` / `service` / `format` from the options;
+ *   `tenant` / `service` / `format` from the options. With `kcat`, a line is instead one
+ *   message as `kcat -C -J` prints it (`payload`, `key`, `headers` as
+ *   `[name, value, ...]`, `ts`): its key, headers (over the options') and timestamp are
+ *   the message's; a line that is not such an object is counted and skipped;
  * - the stages and their settings are the services': the collector, normalizer (and with
  *   `enrich` the enricher) configuration is read from `env` (SLUICE_* variables) exactly
  *   as their main.ts reads it, so a configuration problem is a ConfigError;
  * - multi-line events merge across lines by the collector's rules (stack traces, CRI
- *   partial lines, sluice.yaml start rules); a file's last events are emitted at its end;
+ *   partial lines, sluice.yaml start rules); a file's last events are emitted at its end
+ *   (with `topic`, after the collector's timeout, as on Kafka);
  *   with `live` input (stdin) the clock is the wall clock and a quiet stream's event is
  *   emitted after the collector's multi-line timeout, as on Kafka. Otherwise the clock
  *   stands at `startedAtMs` (every record's observed_at);
@@ -78,6 +82,8 @@ export interface ParseOptions {
   derived?: DerivedSinks | undefined;
   /** Longest input line kept, bytes; the rest is discarded. Default 8 MiB. */
   maxLineBytes?: number | undefined;
+  /** `--kcat`: input lines are Kafka messages as `kcat -C -J` prints them. */
+  kcat?: boolean | undefined;
 }
 
 export interface ParseSummary {
@@ -87,6 +93,8 @@ export interface ParseSummary {
   records: number;
   /** Non-blank lines that joined the event of an earlier line. */
   mergedLines: number;
+  /** `kcat`: lines that were not a `kcat -J` message. */
+  badLines: number;
   /** Dead letters by error code, with the first message seen for each. */
   deadLetters: Map<string, { count: number; example: string }>;
 }
@@ -156,7 +164,7 @@ function isBlank(b: Buffer): boolean {
 const USER_FORMAT = /^format "(.*)" \(sluice\.yaml\)$/;
 
 export class ParsePipeline {
-  readonly summary: ParseSummary = { lines: 0, emptyLines: 0, oversizedLines: 0, records: 0, mergedLines: 0, deadLetters: new Map() };
+  readonly summary: ParseSummary = { lines: 0, emptyLines: 0, oversizedLines: 0, records: 0, mergedLines: 0, badLines: 0, deadLetters: new Map() };
   /** Records read by each user format (`--rules`), to say which matched nothing. */
   readonly formatCounts = new Map<string, number>();
   readonly derivedCounts = { windows: 0, lateRecords: 0, spans: 0, traces: 0 };
@@ -240,8 +248,10 @@ export class ParsePipeline {
     try {
       for await (const line of readLines(input, this.opts.maxLineBytes ?? 8 * 1_048_576, () => this.summary.oversizedLines++)) {
         this.summary.lines++;
-        if (isBlank(line)) this.summary.emptyLines++;
-        this.runner.produce(topic, { key: null, value: line, headers: this.headers, timestampMs });
+        const message = this.opts.kcat ? this.kcatMessage(line, timestampMs) : { key: null, value: line, headers: this.headers, timestampMs };
+        if (message === null) continue;
+        if (isBlank(message.value)) this.summary.emptyLines++;
+        this.runner.produce(topic, message);
         this.runner.pump();
         await writeOut();
       }
@@ -253,14 +263,40 @@ export class ParsePipeline {
     }
   }
 
-  /** End of all inputs: the last events of a shared `topic`, then time passes until the enricher holds nothing (its last windows, spans and traces). */
+  /**
+   * End of all inputs: time passes until no stage holds anything (the enricher's last
+   * windows, spans and traces; with `topic`, also the collector's last multi-line events,
+   * after its timeout, exactly as on Kafka: a topic has no end).
+   */
   async finish(): Promise<void> {
-    if (this.opts.topic) this.runner.endOfInput(this.opts.topic);
     this.runner.drain();
     const lines = this.pending;
     this.pending = [];
     for (const [s, l] of lines) await s(l);
-    this.summary.mergedLines = this.summary.lines - this.summary.emptyLines - this.collected - this.collectorRefused;
+    this.summary.mergedLines = this.summary.lines - this.summary.badLines - this.summary.emptyLines - this.collected - this.collectorRefused;
+  }
+
+  /** A `kcat -C -J` line as the message it prints; null (counted) when it is not one. */
+  private kcatMessage(line: Buffer, timestampMs: number): { key: string | null; value: Buffer; headers: Record<string, string>; timestampMs: number } | null {
+    let m: { payload?: unknown; key?: unknown; headers?: unknown; ts?: unknown };
+    try {
+      m = JSON.parse(line.toString('utf8')) as typeof m;
+    } catch {
+      m = {};
+    }
+    const headers = { ...this.headers };
+    const list = Array.isArray(m.headers) ? (m.headers as unknown[]) : [];
+    for (let i = 0; i + 1 < list.length; i += 2) headers[String(list[i])] = String(list[i + 1]);
+    if (typeof m !== 'object' || m === null || !('payload' in m) || (m.payload !== null && typeof m.payload !== 'string')) {
+      this.summary.badLines++;
+      return null;
+    }
+    return {
+      key: typeof m.key === 'string' ? m.key : null,
+      value: Buffer.from((m.payload as string | null) ?? '', 'utf8'),
+      headers,
+      timestampMs: typeof m.ts === 'number' && Number.isFinite(m.ts) ? m.ts : timestampMs,
+    };
   }
 
   private explained(record: LogRecord, ex: Explanation): void {
@@ -312,7 +348,7 @@ export class ParsePipeline {
     const s = this.summary;
     const dead = [...s.deadLetters.values()].reduce((n, d) => n + d.count, 0);
     const reasons = [...s.deadLetters].map(([code, d]) => `${code} x${d.count} (e.g. ${JSON.stringify(d.example)})`).join(', ');
-    const base = `sluice parse: ${s.lines} lines read, ${s.emptyLines} empty skipped, ${s.oversizedLines} oversized cut, ${s.mergedLines} merged into multi-line events, ${s.records} records written${this.opts.enrich ? ' (enriched)' : ''}, ${dead} dead letters${reasons ? `: ${reasons}` : ''}`;
+    const base = `sluice parse: ${s.lines} lines read, ${s.badLines > 0 ? `${s.badLines} not kcat -J messages skipped, ` : ''}${s.emptyLines} empty skipped, ${s.oversizedLines} oversized cut, ${s.mergedLines} merged into multi-line events, ${s.records} records written${this.opts.enrich ? ' (enriched)' : ''}, ${dead} dead letters${reasons ? `: ${reasons}` : ''}`;
     const formats = [...this.formatCounts].map(([name, n]) => `${name} ${n}${n === 0 ? ' (matched nothing)' : ''}`).join(', ');
     const withFormats = formats ? `${base}; formats: ${formats}` : base;
     if (!this.opts.derived) return withFormats;

@@ -103,7 +103,7 @@ function closeStream(stream: WriteStream): Promise<void> {
 
 
 interface ParseOpts {
-  format?: string; zone?: string; source?: string; tenant?: string; topic?: string; rules?: string; derived?: string;
+  format?: string; zone?: string; source?: string; tenant?: string; topic?: string; kcat?: boolean; rules?: string; derived?: string;
   multilineTimeout: string; multiline: boolean; explain?: boolean; genericOnly?: boolean; enrich?: boolean;
   windowMs?: string; latenessMs?: string; spanInactivityMs?: string; traceInactivityMs?: string;
 }
@@ -194,6 +194,7 @@ async function parseCommand(files: string[], opts: ParseOpts, cmd: Command): Pro
       source: opts.source,
       tenant: opts.tenant,
       topic: opts.topic,
+      kcat: opts.kcat === true,
       multiline: opts.multiline,
       formats,
       explain: opts.explain === true,
@@ -591,6 +592,7 @@ function cli(): Command {
     .option('--zone <IANA>', 'time zone of times written without one')
     .option('--source <service>', 'the service that wrote the logs (as the Kafka header `service`)')
     .option('--tenant <tenant>', 'tenant of the records (default: "default")')
+    .option('--kcat', 'each input line is a Kafka message as `kcat -C -J` prints it (payload, key, headers, ts): replay a topic dump')
     .option('--topic <name>', 'read every input as this one Kafka topic, offsets continuing across files (event ids depend on it; default: file:<name> per file)')
     .option('--multiline-timeout <ms>', 'on stdin, write a pending multi-line event after this quiet time; 0 = only at end of input', '1000')
     .option('--no-multiline', 'every line is its own record')
@@ -623,6 +625,7 @@ function cli(): Command {
     .argument('[file]', 'the sluice.yaml (default: $SLUICE_CONFIG, else ./sluice.yaml)')
     .option('--sample <log>', 'also run the formats over this log (repeatable)', collect)
     .option('--service <name>', 'service of the sample\'s events')
+    .option('--kcat', 'each input line is a Kafka message as `kcat -C -J` prints it (payload, key, headers, ts): replay a topic dump')
     .option('--topic <name>', 'topic of the sample\'s events', 'logs.raw')
     .addHelpText('after', VALIDATE_HELP)
     .action(run(validateCommand));
