@@ -25,7 +25,7 @@ import type { DeadLetter, LogRecord, MetricWindow, Span, TraceSummary } from '..
 import { generate } from '../scripts/lib/generator.js';
 import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
 import { metricToNdjson, spanToNdjson, toNdjson, traceToNdjson } from '../bin/parse-pipeline.js';
-import { cleanup, clients, codecsFor, isolatedEnv, newRunId, topicName } from './helpers.js';
+import { cleanup, clients, codecsFor, isolatedEnv, newRunId, readAll, topicName } from './helpers.js';
 
 const runId = newRunId('conf');
 const tenant = runId;
@@ -64,31 +64,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   await cleanup(c, runId, tenant).catch((err: unknown) => console.warn(`cleanup failed: ${String(err)}`));
 }, 120_000);
-
-/** Every message of a topic: read from the beginning until `expected` arrived and then nothing more for `quietMs`. */
-async function readAll(topic: string, expected: number, timeoutMs: number, quietMs = 5000): Promise<Buffer[]> {
-  const consumer = c.kafka.consumer({ groupId: `${runId}-reader-${topic}` });
-  const values: Buffer[] = [];
-  let lastAt = Date.now();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        values.push(message.value ?? Buffer.alloc(0));
-        lastAt = Date.now();
-      },
-    });
-    const deadline = Date.now() + timeoutMs;
-    while (values.length < expected || Date.now() - lastAt < quietMs) {
-      if (Date.now() > deadline) throw new Error(`${topic}: ${values.length} of ${expected} messages after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  } finally {
-    await consumer.disconnect();
-  }
-  return values;
-}
 
 /** The lines of `a` not matched one for one in `b`. */
 function without(a: readonly string[], b: readonly string[]): string[] {
@@ -152,7 +127,7 @@ test('Kafka pipeline and sluice parse --enrich --derived give the same records',
   // --- The Kafka pipeline's topics, decoded and rendered as the CLI renders them. ---
   const codecs = await codecsFor(runId);
   const read = async <T>(base: string, expected: number, render: (v: T) => string): Promise<string[]> =>
-    (await readAll(topicName(runId, base), expected, 240_000)).map((b) => render(codecs.decode(b) as T)).sort();
+    (await readAll(c.kafka, topicName(runId, base), { expected, idleMs: 5000 })).map((b) => render(codecs.decode(b) as T)).sort();
   const kafka = {
     enriched: (await read<LogRecord>('logs.enriched', memory.enriched.length, (v) => toNdjson(v))).map(withoutObservedAt),
     metrics: await read<MetricWindow>('metrics.derived', memory.metrics.length, metricToNdjson),
@@ -166,7 +141,7 @@ test('Kafka pipeline and sluice parse --enrich --derived give the same records',
   }
 
   // Dead letters by code: the CLI counts a blank line the collector refuses as an empty line.
-  const letters = (await readAll(topicName(runId, 'logs.dlq'), 0, 60_000, 3000)).map((b) => codecs.decode(b) as DeadLetter);
+  const letters = (await readAll(c.kafka, topicName(runId, 'logs.dlq'))).map((b) => codecs.decode(b) as DeadLetter);
   const byCode: Record<string, number> = {};
   for (const d of letters) if (!(d.error_code === 'SLUICE_ERR_INPUT_EMPTY' && d.original.toString('utf8').trim() === '')) byCode[d.error_code] = (byCode[d.error_code] ?? 0) + 1;
   const cliCodes = Object.fromEntries([...r.stderr.matchAll(/(SLUICE_ERR_[A-Z_]+) x(\d+)/g)].map((m) => [m[1], Number(m[2])]));

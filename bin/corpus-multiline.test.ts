@@ -12,9 +12,9 @@
 import { existsSync, readFileSync, createReadStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ParsePipeline } from '../../bin/parse-pipeline.js';
+import { ParsePipeline } from './parse-pipeline.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const corpus = resolve(process.env['SLUICE_CORPUS_DIR'] || join(repoRoot, '..', 'shared', 'corpus'));
 const kafkaDir = join(corpus, 'elastic-examples', 'kafka_monitoring');
 

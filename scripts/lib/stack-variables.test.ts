@@ -5,9 +5,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './schemas.js';
-import { commonSchema, stackVariables } from './common-config.js';
-import { sinkSchema } from '../services/sink/config.js';
+import { repoRoot } from '../../shared/schemas.js';
+import { commonSchema, stackVariables } from '../../shared/common-config.js';
+import { sinkSchema } from '../../services/sink/config.js';
 
 test('scripts/stack variables are all known', () => {
   const dir = join(repoRoot(), 'scripts', 'stack.d');

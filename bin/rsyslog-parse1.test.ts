@@ -21,10 +21,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
-import { ParsePipeline } from '../../bin/parse-pipeline.js';
-import { fromSyslogSeverity } from '../../shared/levels.js';
+import { ParsePipeline } from './parse-pipeline.js';
+import { fromSyslogSeverity } from '../shared/levels.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const corpus = resolve(process.env['SLUICE_CORPUS_DIR'] || join(repoRoot, '..', 'shared', 'corpus'));
 const dir = join(corpus, 'rsyslog-parse1');
 
