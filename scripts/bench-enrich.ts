@@ -32,7 +32,6 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import kafkajs from 'kafkajs';
 import { createStreamingCollectStage } from '../services/collector/collect.js';
 import { createNormalizeStage } from '../services/normalizer/normalize.js';
 import { createEnrichContext, defaultEnrichConfig, enrich } from '../services/enricher/enrich.js';
@@ -43,25 +42,14 @@ import type { StageContext, StageInput, StageOutput } from '../shared/stage.js';
 import { repoRoot } from '../shared/schemas.js';
 import { TopicCodecs } from '../shared/codec.js';
 import { createRegistry } from '../shared/registry.js';
-import { createKafka, ensureTopics, type KafkaClient } from '../shared/kafka.js';
-import { createLogger } from '../shared/logger.js';
+import { ensureTopics, type KafkaClient } from '../shared/kafka.js';
 import { generate } from './lib/generator.js';
 import { metricTotal, scrape, startServices, stopServices, type ServiceProcess } from './lib/services.js';
-import { deleteKafkaRun } from './lib/probes.js';
-import { stackIsUp } from './lib/stack.js';
+import { arg, benchKafka, cpuSeconds, deleteRun, fmt, isolatedEnv, median, produceAll, runMain, throughKafkaIfWanted } from './lib/bench-common.js';
 
-const { Partitioners } = kafkajs;
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
 const RPS = arg('--rps', 250);
 const SECONDS = arg('--seconds', 90);
 const RUNS = arg('--runs', 3);
-
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 // ---------------------------------------------------------------------------------------
 // Records: generator -> streaming collect -> normalize, once
@@ -184,11 +172,6 @@ function deriveRun(enrichFn: (r: LogRecord) => LogRecord, summarize: boolean): R
   };
 }
 
-const cpuSeconds = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-
 /** Median events per CPU second over RUNS runs after one warm-up; plus what the last run emitted. */
 function measure(run: Run, inputs: ReadonlyArray<StageInput<LogRecord>>): { rate: number; counts: Counts } {
   run(inputs);
@@ -199,8 +182,7 @@ function measure(run: Run, inputs: ReadonlyArray<StageInput<LogRecord>>): { rate
     counts = run(inputs);
     rates.push(inputs.length / (cpuSeconds() - t0));
   }
-  rates.sort((a, b) => a - b);
-  return { rate: rates[Math.floor(rates.length / 2)] as number, counts };
+  return { rate: median(rates), counts };
 }
 
 const GOAL = 100_000;
@@ -231,16 +213,6 @@ function pure(corpus: Corpus): void {
 // ---------------------------------------------------------------------------------------
 // Through Kafka
 
-/** As test/helpers.ts isolatedEnv (not imported: test/ is not compiled to dist/). */
-function isolatedEnv(runId: string): NodeJS.ProcessEnv {
-  const names = { RAW: 'logs.raw', COLLECTED: 'logs.collected', NORMALIZED: 'logs.normalized', ENRICHED: 'logs.enriched', METRICS: 'metrics.derived', SPANS: 'traces.spans', TRACES: 'traces.summaries', DLQ: 'logs.dlq' };
-  const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_LOG_LEVEL: 'warn' };
-  for (const [k, v] of Object.entries(names)) env[`SLUICE_TOPIC_${k}`] = `${runId}.${v}`;
-  env['SLUICE_ENRICHER_GROUP'] = `${runId}-enricher`;
-  env['SLUICE_ENRICHER_TRACES_GROUP'] = `${runId}-enricher-traces`;
-  return env;
-}
-
 /** As test/helpers.ts codecsFor: every topic's schema registered under the run's topic names. */
 function codecsFor(runId: string): Promise<TopicCodecs> {
   const registry = createRegistry({ url: process.env['SLUICE_REGISTRY_URL'] || 'http://127.0.0.1:8081/apis/ccompat/v7' });
@@ -249,20 +221,6 @@ function codecsFor(runId: string): Promise<TopicCodecs> {
     topicCollected: t('logs.collected'), topicNormalized: t('logs.normalized'), topicEnriched: t('logs.enriched'), topicMetrics: t('metrics.derived'),
     topicSpans: t('traces.spans'), topicTraces: t('traces.summaries'), topicDlq: t('logs.dlq'),
   });
-}
-
-async function produce(kafka: KafkaClient, codecs: TopicCodecs, topic: string, records: readonly LogRecord[]): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  try {
-    const batch = 2000;
-    for (let i = 0; i < records.length; i += batch) {
-      const messages = records.slice(i, i + batch).map((r) => ({ key: r.service ?? '', value: codecs.encode(topic, r) }));
-      await producer.send({ topic, acks: -1, messages });
-    }
-  } finally {
-    await producer.disconnect();
-  }
 }
 
 const CLK_TCK = ((): number => {
@@ -349,10 +307,8 @@ async function timeRange(kafka: KafkaClient, topic: string, groupId: string, exp
 
 async function throughKafka(root: string, corpus: Corpus): Promise<void> {
   const runId = `benchenr${Date.now().toString(36)}`;
-  const env = isolatedEnv(runId);
-  const log = createLogger('bench', 'warn');
-  const brokers = (process.env['SLUICE_KAFKA_BROKERS'] || '127.0.0.1:9092').split(',');
-  const kafka = createKafka({ brokers, clientId: 'sluice-bench', saslMechanism: '', saslUsername: undefined, saslPassword: undefined, ssl: false, topicPartitions: 3, topicReplication: 1, createTopics: true }, 'bench', log);
+  const env = isolatedEnv(runId, ['ENRICHER', 'ENRICHER_TRACES']);
+  const { kafka, log } = benchKafka();
   const input = `${runId}.logs.normalized`;
   const n = corpus.records.length;
   let procs: ServiceProcess[] = [];
@@ -361,7 +317,7 @@ async function throughKafka(root: string, corpus: Corpus): Promise<void> {
     // Backlog first, so the enricher runs flat out from its first fetch.
     await ensureTopics(kafka, [input], 3, 1, log);
     const t0 = performance.now();
-    await produce(kafka, codecs, input, corpus.records);
+    await produceAll(kafka, input, n, (i) => ({ key: corpus.records[i]!.service ?? '', value: codecs.encode(input, corpus.records[i]) }));
     const produceS = (performance.now() - t0) / 1000;
     procs = await startServices({ env, logDir: join(root, '.stack', 'logs', 'bench', runId), names: ['enricher'] });
     const enricher = procs[0] as ServiceProcess;
@@ -383,7 +339,7 @@ async function throughKafka(root: string, corpus: Corpus): Promise<void> {
     if (w.timedOut || out.count < n) console.log(`\nnote: incomplete run (received ${w.received} of ${n}, ${out.count} enriched read back${w.timedOut ? ', timed out' : ''}).`);
   } finally {
     await stopServices(procs);
-    await deleteKafkaRun(kafka, runId).catch((err: unknown) => console.error(`cleanup of ${runId}.* failed: ${String(err)}`));
+    await deleteRun(kafka, runId);
   }
 }
 
@@ -394,13 +350,8 @@ async function main(): Promise<void> {
   const corpus = makeRecords();
   console.log(`## bench-enrich\n\n${corpus.note}`);
   pure(corpus);
-  const wantKafka = process.argv.includes('--kafka') || (!process.argv.includes('--no-kafka') && stackIsUp());
-  if (wantKafka) await throughKafka(root, corpus);
-  else console.log('\n(through-Kafka part skipped: `scripts/stack status` is not up; pass --kafka to force it)');
+  await throughKafkaIfWanted(() => throughKafka(root, corpus));
   if (sink < 0) console.log(sink);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runMain(main);

@@ -27,7 +27,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
-import kafkajs from 'kafkajs';
 import { createCollectStage, createStreamingCollectStage } from '../services/collector/collect.js';
 import { createNormalizeStage } from '../services/normalizer/normalize.js';
 import { loadConfigFile } from '../shared/config-file.js';
@@ -36,19 +35,10 @@ import { defaultCorpusDir } from './lib/corpus-eval.js';
 import type { LogRecord, RawEvent } from '../shared/records.js';
 import type { StageInput, StageOutput } from '../shared/stage.js';
 import { repoRoot } from '../shared/schemas.js';
-import { createKafka, ensureTopics, type KafkaClient } from '../shared/kafka.js';
-import { createLogger } from '../shared/logger.js';
+import { ensureTopics } from '../shared/kafka.js';
 import { metricTotal, scrape, startServices, stopServices, waitReady, type ServiceProcess } from './lib/services.js';
-import { deleteKafkaRun } from './lib/probes.js';
-import { stackIsUp } from './lib/stack.js';
+import { arg, benchKafka, deleteRun, fmt, isolatedEnv, median, produceAll, runMain, throughKafkaIfWanted } from './lib/bench-common.js';
 
-const { Partitioners } = kafkajs;
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
 const ROUNDS = arg('--rounds', 5);
 const KAFKA_LINES = arg('--lines', 200_000);
 
@@ -254,8 +244,7 @@ function timedRound(f: (p: Prepared) => number, p: Prepared): number {
 function measure(f: (p: Prepared) => number, p: Prepared): number {
   const round = (): number => timedRound(f, p);
   round();
-  const rates = Array.from({ length: ROUNDS }, round).sort((a, b) => a - b);
-  return rates[Math.floor(rates.length / 2)] as number;
+  return median(Array.from({ length: ROUNDS }, round));
 }
 
 /**
@@ -268,12 +257,7 @@ function relative(f: (p: Prepared) => number, g: (p: Prepared) => number, p: Pre
   round(f);
   round(g);
   const pairs = Array.from({ length: Math.max(ROUNDS, 9) }, () => [round(f), round(g)] as const);
-  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   return { f: median(pairs.map(([a]) => a)), g: median(pairs.map(([, b]) => b)), ratio: median(pairs.map(([a, b]) => b / a)) };
-}
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
 }
 
 function pure(sources: readonly Source[]): void {
@@ -309,30 +293,6 @@ function pure(sources: readonly Source[]): void {
 // ---------------------------------------------------------------------------------------
 // Through Kafka
 
-/** As test/helpers.ts isolatedEnv (not imported: test/ is not compiled to dist/). */
-function isolatedEnv(runId: string): NodeJS.ProcessEnv {
-  const topics = { RAW: 'logs.raw', COLLECTED: 'logs.collected', NORMALIZED: 'logs.normalized', ENRICHED: 'logs.enriched', METRICS: 'metrics.derived', SPANS: 'traces.spans', TRACES: 'traces.summaries', DLQ: 'logs.dlq' };
-  const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_LOG_LEVEL: 'warn' };
-  for (const [k, v] of Object.entries(topics)) env[`SLUICE_TOPIC_${k}`] = `${runId}.${v}`;
-  for (const s of ['COLLECTOR', 'NORMALIZER']) env[`SLUICE_${s}_GROUP`] = `${runId}-${s.toLowerCase()}`;
-  return env;
-}
-
-async function produce(kafka: KafkaClient, topic: string, lines: readonly Buffer[], n: number): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  try {
-    const batch = 2000;
-    for (let i = 0; i < n; i += batch) {
-      const messages = [];
-      for (let j = i; j < Math.min(n, i + batch); j++) messages.push({ key: String(j % 64), value: lines[j % lines.length] as Buffer });
-      await producer.send({ topic, acks: -1, messages });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
-
 interface Span {
   first: number;
   last: number;
@@ -366,16 +326,14 @@ async function watch(procs: readonly ServiceProcess[], n: number, idleMs: number
 async function throughKafka(root: string, sources: readonly Source[]): Promise<void> {
   const lines = sources.flatMap((s) => s.lines);
   const runId = `bench${Date.now().toString(36)}`;
-  const env = isolatedEnv(runId);
-  const log = createLogger('bench', 'warn');
-  const brokers = (process.env['SLUICE_KAFKA_BROKERS'] || '127.0.0.1:9092').split(',');
-  const kafka = createKafka({ brokers, clientId: 'sluice-bench', saslMechanism: '', saslUsername: undefined, saslPassword: undefined, ssl: false, topicPartitions: 3, topicReplication: 1, createTopics: true }, 'bench', log);
+  const env = isolatedEnv(runId, ['COLLECTOR', 'NORMALIZER']);
+  const { kafka, log } = benchKafka();
   let procs: ServiceProcess[] = [];
   try {
     // Backlog first, so each service runs flat out from its first fetch.
     await ensureTopics(kafka, [`${runId}.logs.raw`], 3, 1, log);
     const t0 = performance.now();
-    await produce(kafka, `${runId}.logs.raw`, lines, KAFKA_LINES);
+    await produceAll(kafka, `${runId}.logs.raw`, KAFKA_LINES, (j) => ({ key: String(j % 64), value: lines[j % lines.length] as Buffer }));
     const produceS = (performance.now() - t0) / 1000;
     procs = await startServices({ env, logDir: join(root, '.stack', 'logs', 'bench', runId), names: ['collector', 'normalizer'] });
     await waitReady(procs);
@@ -391,7 +349,7 @@ async function throughKafka(root: string, sources: readonly Source[]): Promise<v
     if (missing.length > 0) console.log(`\nnote: not every line came out (${missing.join(', ')} of ${KAFKA_LINES}); continuation lines merge, empty lines are dead letters, or the run timed out.`);
   } finally {
     await stopServices(procs);
-    await deleteKafkaRun(kafka, runId).catch((err: unknown) => console.error(`cleanup of ${runId}.* failed: ${String(err)}`));
+    await deleteRun(kafka, runId);
   }
 }
 
@@ -402,13 +360,8 @@ async function main(): Promise<void> {
   const { sources, note } = loadCorpus(root);
   console.log(`## bench-normalize\n\n${note}`);
   pure(sources);
-  const wantKafka = process.argv.includes('--kafka') || (!process.argv.includes('--no-kafka') && stackIsUp());
-  if (wantKafka) await throughKafka(root, sources);
-  else console.log('\n(through-Kafka part skipped: `scripts/stack status` is not up; pass --kafka to force it)');
+  await throughKafkaIfWanted(() => throughKafka(root, sources));
   if (sink < 0) console.log(sink);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runMain(main);

@@ -34,12 +34,8 @@ import { createParquetEncoder, type ParquetEncoder } from '../services/sink/parq
 import { createWasmParquetEncoder } from '../services/sink/parquet-encoder-wasm.js';
 import { logColumns, type Column, type Row } from '../services/sink/parquet-row.js';
 import { repoRoot } from '../shared/schemas.js';
+import { arg, fmt, median, runMain } from './lib/bench-common.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
 const N = arg('--rows', 200_000);
 const ROUNDS = arg('--rounds', 3);
 const FILE_ROWS = arg('--file-rows', 100_000);
@@ -138,8 +134,7 @@ async function measure(enc: ParquetEncoder, rows: readonly Row[]): Promise<{ rat
     files = await encodeAll(enc, rows);
     rates.push(rows.length / (Number(process.hrtime.bigint() - t0) / 1e9));
   }
-  const sorted = [...rates].sort((a, b) => a - b);
-  return { rate: sorted[Math.floor(sorted.length / 2)]!, rates, files };
+  return { rate: median(rates), rates, files };
 }
 
 interface ReaderView {
@@ -220,8 +215,6 @@ function pyarrowView(files: readonly string[], expectedTsSum: bigint): ReaderVie
   }
 }
 
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
 async function main(): Promise<void> {
   const root = repoRoot();
   const { lines, note } = corpusLines(root);
@@ -277,7 +270,4 @@ async function main(): Promise<void> {
   for (const d of details) console.log(d);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runMain(main);

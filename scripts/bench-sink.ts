@@ -29,12 +29,8 @@ import { repoRoot } from '../shared/schemas.js';
 import type { LogRecord } from '../shared/records.js';
 import type { SinkBatch } from '../shared/runner/index.js';
 import { baseRecords, corpusLines, recordAt } from './lib/bench-records.js';
+import { arg, cpuSeconds, fmt, median, runMain } from './lib/bench-common.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
 const DOCS = arg('--docs', 100_000);
 const ROWS = arg('--rows', 200_000);
 const BULK = arg('--bulk', 5000);
@@ -42,12 +38,6 @@ const ROUNDS = arg('--rounds', 3);
 const FILE_ROWS = 100_000;
 const ES_URL = process.env['SLUICE_ES_URL'] || 'http://127.0.0.1:9200';
 
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-function cpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
 async function timed(f: () => Promise<void> | void): Promise<{ wall: number; cpu: number }> {
   const c0 = cpuSeconds();
   const t0 = process.hrtime.bigint();
@@ -167,7 +157,4 @@ async function main(): Promise<void> {
   console.log(`| Parquet row flattening (LogRecord -> row) | ${fmt(ROWS / flat.cpu)} rows/s | part of the Parquet writer's work before encoding |`);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runMain(main);

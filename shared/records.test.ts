@@ -47,28 +47,33 @@ describe.each(recordNames)('%s', (name) => {
   });
 });
 
-describe('RawEvent.labels is a backward-compatible addition', () => {
-  const schema = loadSchema('RawEvent');
-  const current = avro.Type.forSchema(schema as unknown as avro.Schema);
-  const previous = avro.Type.forSchema({ ...schema, fields: schema.fields.filter((f) => f.name !== 'labels') } as unknown as avro.Schema);
-  const { labels: _labels, ...older } = samples.RawEvent;
+/**
+ * `field` of record `name` as a backward-compatible addition: `tests` get the current
+ * schema, the previous one (without the field) and the sample without it; then a record
+ * decoded with its own (older) writer schema must lack the field.
+ */
+function addition<K extends RecordName>(name: K, field: keyof RecordTypes[K] & string, tests: (current: avro.Type, previous: avro.Type, older: Partial<RecordTypes[K]>) => void): void {
+  describe(`${name}.${field} is a backward-compatible addition`, () => {
+    const schema = loadSchema(name);
+    const current = avro.Type.forSchema(schema as unknown as avro.Schema);
+    const previous = avro.Type.forSchema({ ...schema, fields: schema.fields.filter((f) => f.name !== field) } as unknown as avro.Schema);
+    const { [field]: _added, ...older } = samples[name];
+    tests(current, previous, older as Partial<RecordTypes[K]>);
 
+    test('decoded with its own (older) writer schema, as the codec does, the field is absent: the TypeScript field is optional', () => {
+      expect((previous.fromBuffer(previous.toBuffer(older)) as RecordTypes[K])[field]).toBeUndefined();
+    });
+  });
+}
+
+addition('RawEvent', 'labels', (current, previous, older) => {
   test('an event written without the field reads as {} under the current schema', () => {
     const read = current.fromBuffer(previous.toBuffer(older), current.createResolver(previous)) as RecordTypes['RawEvent'];
     expect(read.labels).toEqual({});
   });
-
-  test('decoded with its own (older) writer schema, as the codec does, the field is absent: the TypeScript field is optional', () => {
-    expect((previous.fromBuffer(previous.toBuffer(older)) as RecordTypes['RawEvent']).labels).toBeUndefined();
-  });
 });
 
-describe('MetricWindow.sketch is a backward-compatible addition', () => {
-  const schema = loadSchema('MetricWindow');
-  const current = avro.Type.forSchema(schema as unknown as avro.Schema);
-  const previous = avro.Type.forSchema({ ...schema, fields: schema.fields.filter((f) => f.name !== 'sketch') } as unknown as avro.Schema);
-  const { sketch: _sketch, ...older } = samples.MetricWindow;
-
+addition('MetricWindow', 'sketch', (current, previous, older) => {
   test('a window written without the field reads as null under the current schema', () => {
     const read = current.fromBuffer(previous.toBuffer(older), current.createResolver(previous)) as RecordTypes['MetricWindow'];
     expect(read.sketch).toBeNull();
@@ -77,9 +82,5 @@ describe('MetricWindow.sketch is a backward-compatible addition', () => {
   test('a reader of the previous schema skips the field written by the current one', () => {
     const read = previous.fromBuffer(current.toBuffer(samples.MetricWindow), previous.createResolver(current)) as RecordTypes['MetricWindow'];
     expect(read).toEqual(older);
-  });
-
-  test('decoded with its own (older) writer schema, as the codec does, the field is absent: the TypeScript field is optional', () => {
-    expect((previous.fromBuffer(previous.toBuffer(older)) as RecordTypes['MetricWindow']).sketch).toBeUndefined();
   });
 });

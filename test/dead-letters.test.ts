@@ -6,19 +6,16 @@
  * - collector: an event the broker refuses as too large for the output topic
  *   (max.message.bytes) -> SLUICE_ERR_KAFKA_PRODUCE, instead of retrying forever.
  */
-import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { repoRoot } from '../shared/schemas.js';
 import { TopicCodecs } from '../shared/codec.js';
 import type { DeadLetter, LogRecord } from '../shared/records.js';
-import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
-import { cleanup, clients, codecsFor, isolatedEnv, newRunId, readTopic, topicName } from './helpers.js';
+import { startServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
+import { codecsFor, isolatedEnv, readTopic, testLogDir, testRun, topicName } from './helpers.js';
 
 const { Partitioners } = kafkajs;
-const runId = newRunId('dlq');
-const c = clients('dlq');
-const env = isolatedEnv(runId);
 let procs: ServiceProcess[] = [];
+const { runId, c } = testRun('dlq', () => procs);
+const env = isolatedEnv(runId);
 let codecs: TopicCodecs;
 
 beforeAll(async () => {
@@ -27,15 +24,10 @@ beforeAll(async () => {
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic: topicName(runId, 'logs.collected'), numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
   await admin.disconnect();
-  procs = await startServices({ env, logDir: join(repoRoot(), '.stack', 'logs', 'test', runId), names: ['collector', 'normalizer'] });
+  procs = await startServices({ env, logDir: testLogDir(runId), names: ['collector', 'normalizer'] });
   await waitReady(procs);
   codecs = await codecsFor(runId);
 }, 180_000);
-
-afterAll(async () => {
-  await stopServices(procs);
-  await cleanup(c, runId, runId).catch((err: unknown) => console.warn(`cleanup failed: ${String(err)}`));
-}, 120_000);
 
 test('poison input becomes a dead letter with its reason and bytes, and the stages go on', async () => {
   const producer = c.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -5,22 +5,19 @@
  * back by an independent reader (DuckDB), whose timestamp column is a microsecond
  * TIMESTAMP holding the source's microseconds.
  */
-import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import kafkajs from 'kafkajs';
 
 const { Partitioners } = kafkajs;
-import { repoRoot } from '../shared/schemas.js';
-import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
+import { startServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
 import { esCount, listObjects } from '../scripts/lib/probes.js';
-import { cleanup, clients, downloadPrefix, endpoints, isolatedEnv, newRunId, topicName, waitFor } from './helpers.js';
+import { downloadPrefix, endpoints, isolatedEnv, testLogDir, testRun, topicName, waitFor } from './helpers.js';
 
 const N = 1000;
-const runId = newRunId('e2e');
-const tenant = runId; // tenant header -> index logs-<tenant>-YYYY.MM.DD and Parquet tenant=<tenant>/
-const c = clients('e2e');
 let procs: ServiceProcess[] = [];
+const { runId, c } = testRun('e2e', () => procs);
+const tenant = runId; // tenant header -> index logs-<tenant>-YYYY.MM.DD and Parquet tenant=<tenant>/
 
 // Event times with distinct microseconds: 2026-03-01T12:00:00.000001Z + i * 1.001 ms.
 const baseUs = Date.UTC(2026, 2, 1, 12, 0, 0) * 1000;
@@ -33,15 +30,10 @@ function isoMicros(us: number): string {
 beforeAll(async () => {
   procs = await startServices({
     env: isolatedEnv(runId, { SLUICE_SINK_PARQUET_MAX_AGE_MS: '3000', SLUICE_TOPIC_PARTITIONS: '3' }),
-    logDir: join(repoRoot(), '.stack', 'logs', 'test', runId),
+    logDir: testLogDir(runId),
   });
   await waitReady(procs);
 }, 180_000);
-
-afterAll(async () => {
-  await stopServices(procs);
-  await cleanup(c, runId, tenant).catch((err: unknown) => console.warn(`cleanup failed: ${String(err)}`));
-}, 120_000);
 
 test('1,000 lines reach Elasticsearch and Parquet exactly once', async () => {
   const producer = c.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -14,6 +14,8 @@ import { createLogger } from '../shared/logger.js';
 import { createEsClient } from '../services/sink/es-writer.js';
 import { createS3Client } from '../services/sink/object-store.js';
 import { deleteKafkaRun, listObjects } from '../scripts/lib/probes.js';
+import { stopServices, type ServiceProcess } from '../scripts/lib/services.js';
+import { repoRoot } from '../shared/schemas.js';
 
 export const endpoints = {
   kafka: process.env['SLUICE_KAFKA_BROKERS'] || '127.0.0.1:9092',
@@ -75,6 +77,26 @@ export async function cleanup(c: ReturnType<typeof clients>, runId: string, tena
   }
 }
 
+/** Where the services of a test run write their logs: `.stack/logs/test/<run>`. */
+export function testLogDir(runId: string): string {
+  return join(repoRoot(), '.stack', 'logs', 'test', runId);
+}
+
+/**
+ * The run of a test file: a new run id and clients (both named after `label`); after all
+ * its tests, the services `procs()` then holds are stopped and the run's topics, groups,
+ * `tenant`'s indices and objects removed (a failure to remove is a warning).
+ */
+export function testRun(label: string, procs: () => readonly ServiceProcess[], tenant?: string): { runId: string; c: ReturnType<typeof clients> } {
+  const runId = newRunId(label);
+  const c = clients(label);
+  afterAll(async () => {
+    await stopServices(procs());
+    await cleanup(c, runId, tenant ?? runId).catch((err: unknown) => console.warn(`cleanup failed: ${String(err)}`));
+  }, 120_000);
+  return { runId, c };
+}
+
 export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await probe();
@@ -122,28 +144,39 @@ export async function readTopic(kafka: KafkaClient, topic: string, count: number
 }
 
 /**
- * Count the committed messages of a topic by reading it (offsets would also count the
- * transaction markers): consume from the beginning until nothing arrives for `idleMs`.
+ * The committed message values of a topic, read from the beginning with a throwaway
+ * group until at least `expected` arrived and then nothing more for `idleMs` (so extra
+ * messages are seen too); throws after `timeoutMs`.
  */
-export async function countMessages(kafka: KafkaClient, topic: string, idleMs = 3000): Promise<number> {
-  const consumer = kafka.consumer({ groupId: `counter-${topic}-${Date.now()}-${Math.random()}` });
-  let n = 0;
+export async function readAll(kafka: KafkaClient, topic: string, opts: { expected?: number; idleMs?: number; timeoutMs?: number } = {}): Promise<Buffer[]> {
+  const { expected = 0, idleMs = 3000, timeoutMs = 240_000 } = opts;
+  const consumer = kafka.consumer({ groupId: `reader-${topic}-${Date.now()}-${Math.random()}` });
+  const values: Buffer[] = [];
   let lastAt = Date.now();
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
       eachBatch: async ({ batch }) => {
-        n += batch.messages.length;
+        for (const m of batch.messages) values.push(m.value ?? Buffer.alloc(0));
         lastAt = Date.now();
       },
     });
+    const deadline = Date.now() + timeoutMs;
     lastAt = Date.now();
-    while (Date.now() - lastAt < idleMs) await new Promise((r) => setTimeout(r, 200));
+    while (values.length < expected || Date.now() - lastAt < idleMs) {
+      if (Date.now() > deadline) throw new Error(`${topic}: ${values.length} of ${expected} messages after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   } finally {
     await consumer.disconnect();
   }
-  return n;
+  return values;
+}
+
+/** Count the committed messages of a topic by reading it (offsets would also count the transaction markers). */
+export async function countMessages(kafka: KafkaClient, topic: string, idleMs = 3000): Promise<number> {
+  return (await readAll(kafka, topic, { idleMs })).length;
 }
 
 /** The Avro codecs of one isolated run's topics (same registration the services do). */

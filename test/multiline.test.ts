@@ -4,23 +4,15 @@
  * into one event, and a SIGKILL while traces are half-read (held in memory) loses and
  * repeats nothing: the committed checkpoint lets the restarted collector rebuild them.
  */
-import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { repoRoot } from '../shared/schemas.js';
 import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
-import { cleanup, clients, codecsFor, countMessages, isolatedEnv, newRunId, readTopic, topicName, waitFor } from './helpers.js';
+import { codecsFor, countMessages, isolatedEnv, readTopic, testLogDir, testRun, topicName, waitFor } from './helpers.js';
 import type { RawEvent } from '../shared/records.js';
 
 const { Partitioners } = kafkajs;
-const runId = newRunId('mline');
-const c = clients('mline');
-const logDir = join(repoRoot(), '.stack', 'logs', 'test', runId);
 let procs: ServiceProcess[] = [];
-
-afterAll(async () => {
-  await stopServices(procs);
-  await cleanup(c, runId, runId).catch((err: unknown) => console.warn(`cleanup failed: ${String(err)}`));
-}, 120_000);
+const { runId, c } = testRun('mline', () => procs);
+const logDir = testLogDir(runId);
 
 /** Events of one stream: a log line, sometimes followed by a Java trace. Every line unique. */
 function eventsOf(host: string, n: number): string[][] {

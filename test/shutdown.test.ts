@@ -4,24 +4,16 @@
  * restart the group resumes from the committed offsets: every input yields exactly one
  * output, none lost and none repeated.
  */
-import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { repoRoot } from '../shared/schemas.js';
 import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
-import { cleanup, clients, countMessages, isolatedEnv, newRunId, topicName, waitFor } from './helpers.js';
+import { countMessages, isolatedEnv, testLogDir, testRun, topicName, waitFor } from './helpers.js';
 import { topicMessageCount } from '../scripts/lib/probes.js';
 
 const { Partitioners } = kafkajs;
-const runId = newRunId('stop');
-const c = clients('stop');
-const env = isolatedEnv(runId);
-const logDir = join(repoRoot(), '.stack', 'logs', 'test', runId);
 let procs: ServiceProcess[] = [];
-
-afterAll(async () => {
-  await stopServices(procs);
-  await cleanup(c, runId, runId).catch((err: unknown) => console.warn(`cleanup failed: ${String(err)}`));
-}, 120_000);
+const { runId, c } = testRun('stop', () => procs);
+const env = isolatedEnv(runId);
+const logDir = testLogDir(runId);
 
 test('SIGTERM mid-stream commits what was produced; a restart loses and repeats nothing', async () => {
   const N = 100_000;

@@ -23,7 +23,7 @@ import type { LogRecord } from '../shared/records.js';
 import type { TopicCodecs } from '../shared/codec.js';
 import { scrape, startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
 import { esCount, listObjects } from '../scripts/lib/probes.js';
-import { cleanup, clients, codecsFor, downloadPrefix, endpoints, isolatedEnv, newRunId, topicName, waitFor } from './helpers.js';
+import { cleanup, clients, codecsFor, downloadPrefix, endpoints, isolatedEnv, newRunId, testLogDir, topicName, waitFor } from './helpers.js';
 
 const { Partitioners } = kafkajs;
 const external = ['SLUICE_ES_URL', 'SLUICE_S3_ENDPOINT', 'SLUICE_KAFKA_BROKERS'].filter((v) => process.env[v]);
@@ -111,7 +111,7 @@ async function setup(label: string, extra: Record<string, string> = {}): Promise
   await feed.connect();
   feeds.push(feed);
   const env = isolatedEnv(runId, { SLUICE_SINK_ES_MAX_AGE_MS: '300', SLUICE_SINK_PARQUET_MAX_AGE_MS: '1500', SLUICE_SINK_PARQUET_MAX_ROWS: '400', ...extra });
-  return { runId, feed, env, logDir: join(repoRoot(), '.stack', 'logs', 'test', runId) };
+  return { runId, feed, env, logDir: testLogDir(runId) };
 }
 
 const esDocs = (runId: string) => esCount(c.es, `logs-${runId.toLowerCase()}-*`);
@@ -200,46 +200,36 @@ async function circuitOpen(p: ServiceProcess, stage: string): Promise<number> {
   return m.get(`sluice_sink_circuit_open{stage="${stage}"}`) ?? 0;
 }
 
-maybe('Elasticsearch down for 60 s: Parquet keeps writing; afterwards nothing lost, nothing twice', async () => {
-  const { runId, feed, env, logDir } = await setup('esdown');
-  procs = await startServices({ env, logDir, names: ['sink'] });
-  await waitReady(procs);
-  await feed.send(1000);
-  await waitFor('the first records in Elasticsearch', () => esDocs(runId), (x) => x >= 1000, 60_000);
+/**
+ * `server` stopped for 60 s mid-stream: the other store's writer covers every record
+ * meanwhile (bulkhead: `meanwhile` counts them) and the stopped one's circuit (`stage`)
+ * opens; once the server is back it closes, and nothing is lost or written twice.
+ */
+function serverDown(title: string, label: string, server: 'elasticsearch' | 's3', stage: string, first: [string, (runId: string) => Promise<number>], meanwhile: [string, (runId: string) => Promise<number>]): void {
+  maybe(title, async () => {
+    const { runId, feed, env, logDir } = await setup(label);
+    procs = await startServices({ env, logDir, names: ['sink'] });
+    await waitReady(procs);
+    await feed.send(1000);
+    await waitFor(first[0], () => first[1](runId), (x) => x >= 1000, 60_000);
 
-  stack('stop', 'elasticsearch');
-  const downAt = Date.now();
-  await feed.stream(2000, 15_000);
-  // Bulkhead: the Parquet writer covers every record while Elasticsearch is down.
-  await waitFor('Parquet to cover every record while Elasticsearch is down', () => parquetCovered(runId), (x) => x >= feed.sent, 40_000);
-  expect(await circuitOpen(procs[0]!, 'sink-es')).toBe(1);
-  await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (Date.now() - downAt))));
-  stack('start', 'elasticsearch');
-  await feed.send(500);
-  await verifyStores(runId, feed);
-  expect(await circuitOpen(procs[0]!, 'sink-es')).toBe(0);
-  await feed.close();
-}, 420_000);
+    stack('stop', server);
+    const downAt = Date.now();
+    await feed.stream(2000, 15_000);
+    await waitFor(meanwhile[0], () => meanwhile[1](runId), (x) => x >= feed.sent, 40_000);
+    expect(await circuitOpen(procs[0]!, stage)).toBe(1);
+    await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (Date.now() - downAt))));
+    stack('start', server);
+    await feed.send(500);
+    await verifyStores(runId, feed);
+    expect(await circuitOpen(procs[0]!, stage)).toBe(0);
+    await feed.close();
+  }, 420_000);
+}
 
-maybe('S3 down for 60 s: Elasticsearch keeps writing; afterwards nothing lost, nothing twice', async () => {
-  const { runId, feed, env, logDir } = await setup('s3down');
-  procs = await startServices({ env, logDir, names: ['sink'] });
-  await waitReady(procs);
-  await feed.send(1000);
-  await waitFor('the first Parquet objects', () => parquetCovered(runId), (x) => x >= 1000, 60_000);
+serverDown('Elasticsearch down for 60 s: Parquet keeps writing; afterwards nothing lost, nothing twice', 'esdown', 'elasticsearch', 'sink-es', ['the first records in Elasticsearch', esDocs], ['Parquet to cover every record while Elasticsearch is down', parquetCovered]);
 
-  stack('stop', 's3');
-  const downAt = Date.now();
-  await feed.stream(2000, 15_000);
-  await waitFor('Elasticsearch to hold every record while S3 is down', () => esDocs(runId), (x) => x >= feed.sent, 40_000);
-  expect(await circuitOpen(procs[0]!, 'sink-parquet')).toBe(1);
-  await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (Date.now() - downAt))));
-  stack('start', 's3');
-  await feed.send(500);
-  await verifyStores(runId, feed);
-  expect(await circuitOpen(procs[0]!, 'sink-parquet')).toBe(0);
-  await feed.close();
-}, 420_000);
+serverDown('S3 down for 60 s: Elasticsearch keeps writing; afterwards nothing lost, nothing twice', 's3down', 's3', 'sink-parquet', ['the first Parquet objects', parquetCovered], ['Elasticsearch to hold every record while S3 is down', esDocs]);
 
 maybe('SIGKILL mid-batch, twice, restarted with other batch sizes: nothing lost, no event in two objects', async () => {
   const { runId, feed, env, logDir } = await setup('sinkkill', { SLUICE_SINK_PARQUET_MAX_AGE_MS: '60000', SLUICE_SINK_PARQUET_MAX_ROWS: '3000' });

@@ -28,7 +28,7 @@
  * without emitting; rebuilt traces closed under the restored watermark are dropped).
  */
 import type { Micros, Span, TraceSummary } from '../../shared/records.js';
-import { DEFAULT_MAX_OPEN_GROUPS, InactivityGroups, ReplayGate, type ResumeState, type Timed } from './traces.js';
+import { DEFAULT_MAX_OPEN_GROUPS, WatermarkAssembler, type ResumeState, type Timed } from './traces.js';
 
 export interface TraceAssemblerOptions {
   /** Event-time inactivity after which a trace is complete, µs. Default 60 s (spans of one trace come from several enricher partitions). */
@@ -71,56 +71,31 @@ interface TraceGroup extends Timed {
 
 const earlier = (a: Candidate, b: Candidate): boolean => a.start < b.start || (a.start === b.start && a.spanId < b.spanId);
 
-export class TraceAssembler {
+/** The groups are traces; the watermark is the smallest per-service largest span end (see observe). */
+export class TraceAssembler extends WatermarkAssembler<TraceGroup, TraceSummary> {
   /** Largest span end seen per service (see observe). */
   private readonly serviceEnds = new Map<string, Micros>();
   readonly stats: TraceStats = { spans: 0, duplicates: 0, late: 0, overflow: 0, replayed: 0, emitted: 0 };
-  private readonly traces: InactivityGroups<TraceGroup>;
-  private readonly maxOpen: number;
-  private readonly gate: ReplayGate;
-  private wm: Micros;
 
   constructor(opts: TraceAssemblerOptions = {}, resume?: ResumeState | null) {
-    const timeout = opts.inactivityTimeoutUs ?? DEFAULT_TRACE_INACTIVITY_US;
-    if (!(timeout > 0)) throw new RangeError('inactivityTimeoutUs must be > 0');
-    this.maxOpen = opts.maxOpenTraces ?? DEFAULT_MAX_OPEN_GROUPS;
-    if (!(this.maxOpen >= 1)) throw new RangeError('maxOpenTraces must be >= 1');
-    this.traces = new InactivityGroups<TraceGroup>(timeout);
-    this.gate = new ReplayGate(resume);
-    this.wm = resume ? resume.watermarkUs : Number.NEGATIVE_INFINITY;
-  }
-
-  get watermark(): Micros {
-    return this.wm;
-  }
-  get held(): number {
-    return this.traces.size;
-  }
-  get minOpenOffset(): number | null {
-    return this.traces.minOffset();
-  }
-  checkpoint(next: number): { offset: number; resume: ResumeState } {
-    const min = this.minOpenOffset;
-    return { offset: min === null ? next : Math.min(min, next), resume: { watermarkUs: this.wm, untilOffset: next } };
+    super(opts.inactivityTimeoutUs ?? DEFAULT_TRACE_INACTIVITY_US, opts.maxOpenTraces ?? DEFAULT_MAX_OPEN_GROUPS, 'maxOpenTraces', resume);
   }
 
   /** Feed one span at input `offset`; returns the summaries it completed. */
   push(span: Span, offset: number): TraceSummary[] {
     this.stats.spans++;
-    const replay = this.gate.isReplay(offset);
-    if (!replay && this.gate.active) this.endReplay();
-    if (replay) this.stats.replayed++;
+    const replay = this.replaying(offset);
     const out: TraceSummary[] = [];
     const key = `${span.tenant}\u0000${span.trace_id}`;
     const cand: Candidate = { start: span.start, spanId: span.span_id, service: span.service, operation: span.operation, duration: span.duration_us };
-    const g = this.traces.get(key);
+    const g = this.groups.get(key);
     if (g) {
       if (g.spanIds.has(span.span_id)) this.stats.duplicates++;
       else {
         add(g, span, cand, offset);
-        this.traces.put(key, g);
+        this.groups.put(key, g);
       }
-    } else if (!replay && span.end + this.traces.timeoutUs <= this.wm) {
+    } else if (!replay && span.end + this.groups.timeoutUs <= this.wm) {
       this.stats.late++;
     } else {
       const n: TraceGroup = {
@@ -138,9 +113,9 @@ export class TraceAssembler {
         parentless: null,
       };
       add(n, span, cand, offset);
-      this.traces.put(key, n);
-      if (this.traces.size > this.maxOpen) {
-        const old = this.traces.evictOldest();
+      this.groups.put(key, n);
+      if (this.groups.size > this.maxOpen) {
+        const old = this.groups.evictOldest();
         if (old) {
           this.stats.overflow++;
           if (!replay) out.push(this.summary(old[1]));
@@ -178,24 +153,14 @@ export class TraceAssembler {
     return this.expire([]);
   }
 
-  flush(): TraceSummary[] {
-    if (this.gate.active) this.endReplay();
-    return this.expire([]);
-  }
-
   /** End of input: summarise every open trace. */
   drain(): TraceSummary[] {
     if (this.gate.active) this.endReplay();
-    return sortSummaries(this.traces.drain().map(([, g]) => this.summary(g)));
+    return sortSummaries(this.groups.drain().map(([, g]) => this.summary(g)));
   }
 
-  private endReplay(): void {
-    this.gate.end();
-    this.traces.expire(this.wm);
-  }
-
-  private expire(out: TraceSummary[]): TraceSummary[] {
-    const closed = this.traces.expire(this.wm);
+  protected expire(out: TraceSummary[]): TraceSummary[] {
+    const closed = this.groups.expire(this.wm);
     if (closed.length === 0) return out;
     return out.concat(sortSummaries(closed.map(([, g]) => this.summary(g))));
   }

@@ -234,6 +234,76 @@ export class ReplayGate {
   }
 }
 
+/**
+ * What both assemblers (SpanDeriver below, TraceAssembler in trace-summary.ts) share:
+ * keyed groups closing on an event-time watermark, at most `maxOpen` of them, and the
+ * replay of a resumed partition (see the module contract). `expire` emits what the
+ * watermark has closed.
+ */
+export abstract class WatermarkAssembler<G extends Timed, Out> {
+  abstract readonly stats: { replayed: number };
+  protected readonly groups: InactivityGroups<G>;
+  protected readonly maxOpen: number;
+  protected readonly gate: ReplayGate;
+  protected wm: Micros;
+
+  /** `maxOpenOption`: the name of the option `maxOpen` comes from, for its error. */
+  constructor(timeoutUs: number, maxOpen: number, maxOpenOption: string, resume: ResumeState | null | undefined) {
+    if (!(timeoutUs > 0)) throw new RangeError('inactivityTimeoutUs must be > 0');
+    this.maxOpen = maxOpen;
+    if (!(this.maxOpen >= 1)) throw new RangeError(`${maxOpenOption} must be >= 1`);
+    this.groups = new InactivityGroups<G>(timeoutUs);
+    this.gate = new ReplayGate(resume);
+    this.wm = resume ? resume.watermarkUs : Number.NEGATIVE_INFINITY;
+  }
+
+  /** The watermark (or the restored one), µs; -Infinity before the first input. */
+  get watermark(): Micros {
+    return this.wm;
+  }
+  /** Groups held (open groups, and for SpanDeriver remembered direct spans). */
+  get held(): number {
+    return this.groups.size;
+  }
+  /** Smallest input offset any held group depends on; null when nothing is held. */
+  get minOpenOffset(): number | null {
+    return this.groups.minOffset();
+  }
+
+  /** The resume state to commit once every input before `next` was processed. */
+  checkpoint(next: number): { offset: number; resume: ResumeState } {
+    const min = this.minOpenOffset;
+    return { offset: min === null ? next : Math.min(min, next), resume: { watermarkUs: this.wm, untilOffset: next } };
+  }
+
+  /**
+   * Emit the groups the watermark has closed (the runner's timer; also ends a replay
+   * that saw no input past `until`). The watermark only moves with event time, so this
+   * returns nothing new between inputs unless replay just ended.
+   */
+  flush(): Out[] {
+    if (this.gate.active) this.endReplay();
+    return this.expire([]);
+  }
+
+  /** Whether the input at `offset` is replay (counted in `stats.replayed`); the first input past it ends the replay. */
+  protected replaying(offset: number): boolean {
+    const replay = this.gate.isReplay(offset);
+    if (!replay && this.gate.active) this.endReplay();
+    if (replay) this.stats.replayed++;
+    return replay;
+  }
+
+  protected endReplay(): void {
+    this.gate.end();
+    // Rebuilt groups already closed under the restored watermark were emitted before.
+    this.groups.expire(this.wm);
+  }
+
+  /** Emit the groups the watermark closed, after `out`. */
+  protected abstract expire(out: Out[]): Out[];
+}
+
 // ---------------------------------------------------------------------------------
 // Span derivation
 // ---------------------------------------------------------------------------------
@@ -268,49 +338,19 @@ interface SpanGroup extends Timed {
 
 const before = (a: First, b: First): boolean => a.ts < b.ts || (a.ts === b.ts && a.eventId < b.eventId);
 
-export class SpanDeriver {
+/** The watermark is the largest event time seen (see the module contract). */
+export class SpanDeriver extends WatermarkAssembler<SpanGroup, Span> {
   readonly stats: DerivationStats = { events: 0, direct: 0, grouped: 0, uncorrelated: 0, late: 0, absorbed: 0, overflow: 0, replayed: 0, emitted: 0 };
-  private readonly groups: InactivityGroups<SpanGroup>;
-  private readonly maxOpen: number;
-  private readonly gate: ReplayGate;
-  private wm: Micros;
 
   /** `resume`: the state committed by the previous owner (see the module contract); absent: a fresh start. */
   constructor(opts: SpanDeriverOptions = {}, resume?: ResumeState | null) {
-    const timeout = opts.inactivityTimeoutUs ?? DEFAULT_INACTIVITY_US;
-    if (!(timeout > 0)) throw new RangeError('inactivityTimeoutUs must be > 0');
-    this.maxOpen = opts.maxOpenGroups ?? DEFAULT_MAX_OPEN_GROUPS;
-    if (!(this.maxOpen >= 1)) throw new RangeError('maxOpenGroups must be >= 1');
-    this.groups = new InactivityGroups<SpanGroup>(timeout);
-    this.gate = new ReplayGate(resume);
-    this.wm = resume ? resume.watermarkUs : Number.NEGATIVE_INFINITY;
-  }
-
-  /** Largest event time seen (or restored), µs; -Infinity before the first event. */
-  get watermark(): Micros {
-    return this.wm;
-  }
-  /** Groups held (open groups and remembered direct spans). */
-  get held(): number {
-    return this.groups.size;
-  }
-  /** Smallest input offset any held group depends on; null when nothing is held. */
-  get minOpenOffset(): number | null {
-    return this.groups.minOffset();
-  }
-
-  /** The resume state to commit once every input before `next` was processed. */
-  checkpoint(next: number): { offset: number; resume: ResumeState } {
-    const min = this.minOpenOffset;
-    return { offset: min === null ? next : Math.min(min, next), resume: { watermarkUs: this.wm, untilOffset: next } };
+    super(opts.inactivityTimeoutUs ?? DEFAULT_INACTIVITY_US, opts.maxOpenGroups ?? DEFAULT_MAX_OPEN_GROUPS, 'maxOpenGroups', resume);
   }
 
   /** Feed one record at input `offset`; returns the spans it completed (its own direct span included). */
   push(record: LogRecord, offset: number): Span[] {
     this.stats.events++;
-    const replay = this.gate.isReplay(offset);
-    if (!replay && this.gate.active) this.endReplay();
-    if (replay) this.stats.replayed++;
+    const replay = this.replaying(offset);
 
     const t = record.timestamp;
     const out: Span[] = [];
@@ -392,11 +432,6 @@ export class SpanDeriver {
   }
 
   /**
-   * Emit the groups the watermark has closed (the runner's timer; also ends a replay
-   * that saw no input past `until`). The watermark only moves with event time, so this
-   * returns nothing new between inputs unless replay just ended.
-   */
-  /**
    * Move the watermark to `t` (if later) without an event: the runner does this for a
    * partition that has been idle, so its last groups close. Call only after replay.
    */
@@ -406,23 +441,12 @@ export class SpanDeriver {
     return this.expire([]);
   }
 
-  flush(): Span[] {
-    if (this.gate.active) this.endReplay();
-    return this.expire([]);
-  }
-
   /** End of input (tests, batch use): emit every open group, oldest first. */
   drain(): Span[] {
     if (this.gate.active) this.endReplay();
     const out: Span[] = [];
     for (const [, g] of this.groups.drain()) if (!g.done) out.push(this.toSpan(g));
     return sortSpans(out);
-  }
-
-  private endReplay(): void {
-    this.gate.end();
-    // Rebuilt groups already closed under the restored watermark were emitted before.
-    this.groups.expire(this.wm);
   }
 
   private advance(t: Micros, out: Span[], replay: boolean): Span[] {
@@ -437,7 +461,7 @@ export class SpanDeriver {
    * close is absorbed and counted instead of starting a second span under the same id.
    * Tombstones are not rebuilt after a restart.
    */
-  private expire(out: Span[]): Span[] {
+  protected expire(out: Span[]): Span[] {
     const closed = this.groups.expire(this.wm);
     if (closed.length === 0) return out;
     const spans: Span[] = [];

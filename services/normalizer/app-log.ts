@@ -80,94 +80,66 @@ function osloHttp(out: ParsedText): void {
   };
 }
 
+/** In `header`'s group names: the group holding the level word. */
+const LEVEL = null;
+
+/**
+ * `re` (anchored) on `r`: `groups` names its groups in order (an attribute name, or LEVEL
+ * for the level word; groups past them are no attributes), and its last group is the
+ * message. Sets `out.level` when `re` matches (undefined when the word is no level); with
+ * a level, also the named attributes, the message and `format`, and returns the match.
+ * Else null, `out` otherwise untouched.
+ */
+function header(re: RegExp, r: string, groups: ReadonlyArray<string | null>, format: string, out: ParsedText): RegExpExecArray | null {
+  const m = re.exec(r);
+  if (!m || !(out.level = level(m[groups.indexOf(LEVEL) + 1] as string))) return null;
+  for (let g = 0; g < groups.length; g++) if (groups[g] !== LEVEL) out.attributes[groups[g] as string] = m[g + 1] as string;
+  out.message = m[m.length - 1] as string;
+  out.format = format;
+  return m;
+}
+
 /** After the timestamp: try the known header layouts. */
 function afterTime(r: string, bracketed: boolean, out: ParsedText): boolean {
   const c = r.charCodeAt(0);
   let m: RegExpExecArray | null;
   if (c === 0x2d /* - */) {
-    if ((m = ZK.exec(r)) && (out.level = level(m[1] as string))) {
+    if ((m = header(ZK, r, [LEVEL], 'log4j', out))) {
       threadClassLine(m[2] as string, out.attributes);
-      out.message = m[3] as string;
-      out.format = 'log4j';
       return true;
     }
-    if ((m = PY_DASH.exec(r)) && (out.level = level(m[2] as string))) {
-      out.attributes['component'] = m[1] as string;
-      out.message = m[3] as string;
-      out.format = 'python';
-      return true;
-    }
-    return false;
+    return header(PY_DASH, r, ['component', LEVEL], 'python', out) !== null;
   }
   if (c >= 0x30 && c <= 0x39) {
-    if ((m = OSLO.exec(r)) && (out.level = level(m[2] as string))) {
-      out.attributes['pid'] = m[1] as string;
-      out.attributes['component'] = m[3] as string;
-      out.message = m[5] as string;
+    if ((m = header(OSLO, r, ['pid', LEVEL, 'component'], 'oslo', out))) {
       osloContext(m[4], out);
       osloHttp(out);
-      out.format = 'oslo';
       return true;
     }
     return false;
   }
   if (c === 0x5b /* [ */) {
-    if ((m = CALICO.exec(r)) && (out.level = level(m[1] as string))) {
-      out.attributes['pid'] = m[2] as string;
+    if ((m = header(CALICO, r, [LEVEL, 'pid'], 'calico', out))) {
       out.attributes['caller'] = `${m[3]}:${m[4]}`;
-      out.message = m[5] as string;
-      out.format = 'calico';
       return true;
     }
-    if ((m = LOGBACK.exec(r)) && (out.level = level(m[2] as string))) {
-      out.attributes['thread'] = m[1] as string;
-      out.attributes['component'] = m[3] as string;
-      out.message = m[4] as string;
-      out.format = 'logback';
-      return true;
-    }
+    if (header(LOGBACK, r, ['thread', LEVEL, 'component'], 'logback', out)) return true;
   }
-  if ((m = LOG4J.exec(r)) && (out.level = level(m[1] as string))) {
-    out.attributes['thread'] = m[2] as string;
-    out.attributes['component'] = m[3] as string;
-    out.message = m[4] as string;
-    out.format = 'log4j';
-    return true;
-  }
-  if ((m = SPRING.exec(r)) && (out.level = level(m[1] as string))) {
-    out.attributes['pid'] = m[2] as string;
-    out.attributes['thread'] = m[3] as string;
-    out.attributes['component'] = m[4] as string;
-    out.message = m[5] as string;
-    out.format = 'logback';
-    return true;
-  }
-  if (bracketed && (m = LEVEL_ONLY.exec(r)) && (out.level = level(m[1] as string))) {
+  if (header(LOG4J, r, [LEVEL, 'thread', 'component'], 'log4j', out)) return true;
+  if (header(SPRING, r, [LEVEL, 'pid', 'thread', 'component'], 'logback', out)) return true;
+  if (bracketed && header(LEVEL_ONLY, r, [LEVEL], 'log4j', out)) {
     // Kafka: `[ts] LEVEL msg (logger)`.
-    let msg = m[2] as string;
+    const msg = out.message;
     const nl = msg.indexOf('\n');
     const first = nl < 0 ? msg : msg.slice(0, nl);
     const open = first.lastIndexOf(' (');
     if (first.endsWith(')') && open >= 0 && /^[\w.$]+$/.test(first.slice(open + 2, -1))) {
       out.attributes['component'] = first.slice(open + 2, -1);
-      msg = first.slice(0, open) + (nl < 0 ? '' : msg.slice(nl));
+      out.message = first.slice(0, open) + (nl < 0 ? '' : msg.slice(nl));
     }
-    out.message = msg;
-    out.format = 'log4j';
     return true;
   }
-  if ((m = LEVEL_LOGGER.exec(r)) && (out.level = level(m[1] as string))) {
-    out.attributes['component'] = m[2] as string;
-    out.message = m[3] as string;
-    out.format = 'log4j';
-    return true;
-  }
-  if ((m = LEVEL_ONLY.exec(r)) && (out.level = level(m[1] as string))) {
-    out.message = m[2] as string;
-    out.format = 'log4j';
-    return true;
-  }
-  return false;
+  return header(LEVEL_LOGGER, r, [LEVEL, 'component'], 'log4j', out) !== null || header(LEVEL_ONLY, r, [LEVEL], 'log4j', out) !== null;
 }
 
 /** The time of `layout` at `pos`, and the rest of the line after it; null when it is not there or not a real time. */
@@ -190,22 +162,20 @@ function isoHeaded(line: string, ctx: ParseContext): ParsedText | null {
   return afterTime(line.slice(i), bracketed, out) ? out : null;
 }
 
+/** The time of `layout` at the start of the line, then a header that `header` reads from the rest. */
+function timedHeader(layout: CompiledLayout, re: RegExp, groups: ReadonlyArray<string | null>, format: string, line: string, ctx: ParseContext): ParsedText | null {
+  const t = timeAt(layout, line, 0, ctx);
+  if (!t) return null;
+  const out: ParsedText = { format, time: t.micros, level: undefined, message: '', attributes: {} };
+  return header(re, line.slice(t.end), groups, format, out) ? out : null;
+}
+
 function hdfs(line: string, ctx: ParseContext): ParsedText | null {
-  const t = timeAt(HDFS_TIME, line, 0, ctx);
-  const m = t && HDFS.exec(line.slice(t.end));
-  if (!t || !m) return null;
-  const lv = level(m[2] as string);
-  if (!lv) return null;
-  return { format: 'hdfs', time: t.micros, level: lv, message: m[4] as string, attributes: { pid: m[1] as string, component: m[3] as string } };
+  return timedHeader(HDFS_TIME, HDFS, ['pid', LEVEL, 'component'], 'hdfs', line, ctx);
 }
 
 function spark(line: string, ctx: ParseContext): ParsedText | null {
-  const t = timeAt(SPARK_TIME, line, 0, ctx);
-  const m = t && SPARK.exec(line.slice(t.end));
-  if (!t || !m) return null;
-  const lv = level(m[1] as string);
-  if (!lv) return null;
-  return { format: 'spark', time: t.micros, level: lv, message: m[3] as string, attributes: { component: m[2] as string } };
+  return timedHeader(SPARK_TIME, SPARK, [LEVEL, 'component'], 'spark', line, ctx);
 }
 
 function logcat(line: string, ctx: ParseContext): ParsedText | null {

@@ -3,10 +3,6 @@
  * per dataset, what a reader sees in each dataset's files, and schema evolution.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { loadSchema } from '../../shared/schemas.js';
 import type { LogRecord, MetricWindow, RecordName, Span, TraceSummary } from '../../shared/records.js';
 import type { SinkBatch } from '../../shared/runner/index.js';
@@ -14,6 +10,7 @@ import { createWasmParquetEncoder } from './parquet-encoder-wasm.js';
 import { logsParquet, metricsParquet, spansParquet, tracesParquet, type Column, type ColumnType, type ParquetDataset } from './parquet-row.js';
 import { createParquetWriter, intentKey } from './parquet-writer.js';
 import type { ObjectStore } from './object-store.js';
+import { duckdbScratch } from './testing.js';
 
 type AvroType = string | { type: string; logicalType?: string; fields?: AvroField[]; items?: AvroType; values?: AvroType } | AvroType[];
 interface AvroField {
@@ -100,25 +97,11 @@ describe.each(cases)('Parquet dataset %s', (name, record, dataset, sample, jsonA
 });
 
 describe('Parquet files of the derived datasets, as DuckDB and pyarrow read them', () => {
-  let dir: string;
-  let instance: DuckDBInstance;
-  let db: DuckDBConnection;
   const encoder = createWasmParquetEncoder({ rowGroupSize: 1000, compression: 'ZSTD' });
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sluice-parquet-datasets-'));
-    instance = await DuckDBInstance.create(':memory:');
-    db = await instance.connect();
-  });
-  afterAll(() => {
-    db.closeSync();
-    instance.closeSync();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const all = async (sql: string) => (await db.runAndReadAll(sql)).getRows().map((r) => r.map((v) => (typeof v === 'bigint' ? Number(v) : v)));
+  const scratch = duckdbScratch('sluice-parquet-datasets-');
+  const all = async (sql: string) => (await scratch.rows(sql)).map((r) => r.map((v) => (typeof v === 'bigint' ? Number(v) : v)));
   async function file(name: string, columns: readonly Column[], rows: Parameters<typeof encoder.encode>[1]): Promise<string> {
-    const path = join(dir, name);
-    writeFileSync(path, await encoder.encode(columns, rows));
-    return path;
+    return scratch.file(name, await encoder.encode(columns, rows));
   }
   const types = async (path: string) => Object.fromEntries((await all(`select column_name, column_type from (describe select * from read_parquet('${path}'))`)) as [string, string][]);
 

@@ -1,19 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { createWasmParquetEncoder } from './parquet-encoder-wasm.js';
 import { logColumns, toParquetRow, type Row } from './parquet-row.js';
-import type { LogRecord } from '../../shared/records.js';
+import { duckdbScratch, sinkRecord, ts } from './testing.js';
 
-const ts = Date.UTC(2026, 0, 31, 23, 59, 59) * 1000 + 123_456;
-const base: LogRecord = {
-  event_id: '01KAXYZ', timestamp: ts, timestamp_source: 'event', observed_at: ts + 5, level: 'ERROR', severity_number: 17, message: 'boom', service: 'api', host: 'h1',
-  tenant: 'acme', environment: 'prod', source: { format: 'json', shipper: 'vector', file: '/var/log/a.log', topic: 'logs.enriched', partition: 2, offset: 42 },
-  trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16), parent_span_id: null, ids: { request_id: 'r1' },
-  http: { method: 'GET', route: null, path: '/x', status: 503, duration_us: 1500, bytes: 10, client_ip: '10.0.0.1', user_agent: 'curl' },
-  error: null, attributes: { 'a.b': '1' }, labels: {}, flags: [],
-};
+const base = sinkRecord();
 
 /** Five rows: nulls in optional columns, non-ASCII text, a pre-1970 timestamp and a large offset. */
 function rows(): Row[] {
@@ -27,27 +16,11 @@ function rows(): Row[] {
 }
 
 describe('parquet-wasm encoder', () => {
-  let dir: string;
-  let instance: DuckDBInstance;
-  let db: DuckDBConnection;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sluice-parquet-wasm-'));
-    instance = await DuckDBInstance.create(':memory:');
-    db = await instance.connect();
-  });
-  afterAll(() => {
-    db.closeSync();
-    instance.closeSync();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
+  const scratch = duckdbScratch('sluice-parquet-wasm-');
   async function written(name: string, compression: 'ZSTD' | 'SNAPPY', rowGroupSize: number): Promise<string> {
-    const body = await createWasmParquetEncoder({ rowGroupSize, compression }).encode(logColumns, rows());
-    const file = join(dir, name);
-    writeFileSync(file, body);
-    return file;
+    return scratch.file(name, await createWasmParquetEncoder({ rowGroupSize, compression }).encode(logColumns, rows()));
   }
-  const all = async (sql: string) => (await db.runAndReadAll(sql)).getRows();
+  const all = scratch.rows;
 
   test('DuckDB reads every row and value back', async () => {
     const file = await written('values.parquet', 'ZSTD', 1000);

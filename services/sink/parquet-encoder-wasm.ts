@@ -81,46 +81,42 @@ function validity(v: Values): { bitmap: Uint8Array; nulls: number } {
 
 const present = (x: unknown) => x !== null && x !== undefined;
 
-function utf8Data(v: Values): Data {
+/**
+ * A variable-width column (Arrow 32-bit offsets into one data buffer): the `size` in bytes
+ * of every present value first (it throws on a value of the wrong kind), then each value
+ * written at its offset into `alloc(total)`; the values fill every byte of it.
+ */
+function variableWidthData<B extends Uint8Array>(v: Values, type: Utf8 | Binary, what: string, size: (x: unknown, row: number) => number, alloc: (total: number) => B, write: (into: B, x: unknown, at: number) => void): Data {
   const { bitmap, nulls } = validity(v);
   const n = v.values.length;
   const offsets = new Int32Array(n + 1);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const x = v.values[i];
-    if (present(x)) total += Buffer.byteLength(String(x), 'utf8');
+    if (present(x)) total += size(x, i);
     offsets[i + 1] = total;
   }
   // Arrow's 32-bit offsets cap one column of one batch at 2 GiB; the sink's batches are far smaller.
-  if (total > 0x7fffffff) throw new Error(`Parquet column ${v.name} holds more than 2 GiB of text in one batch`);
-  const bytes = Buffer.allocUnsafe(total);
+  if (total > 0x7fffffff) throw new Error(`Parquet column ${v.name} holds more than 2 GiB${what} in one batch`);
+  const bytes = alloc(total);
   for (let i = 0; i < n; i++) {
     const x = v.values[i];
-    if (present(x)) bytes.write(String(x), offsets[i]!, 'utf8');
+    if (present(x)) write(bytes, x, offsets[i]!);
   }
-  return makeData({ type: new Utf8(), length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
+  // makeData's overloads are one per type; Utf8 and Binary take the same props.
+  return makeData({ type: type as Utf8, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
+}
+
+function utf8Data(v: Values): Data {
+  return variableWidthData(v, new Utf8(), ' of text', (x) => Buffer.byteLength(String(x), 'utf8'), (total) => Buffer.allocUnsafe(total), (into, x, at) => void into.write(String(x), at, 'utf8'));
 }
 
 function binaryData(v: Values): Data {
-  const { bitmap, nulls } = validity(v);
-  const n = v.values.length;
-  const offsets = new Int32Array(n + 1);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const x = v.values[i];
-    if (present(x)) {
-      if (!(x instanceof Uint8Array)) throw new Error(`Parquet column ${v.name} is binary but row ${i} holds ${typeof x}`);
-      total += x.byteLength;
-    }
-    offsets[i + 1] = total;
-  }
-  if (total > 0x7fffffff) throw new Error(`Parquet column ${v.name} holds more than 2 GiB in one batch`);
-  const bytes = new Uint8Array(total);
-  for (let i = 0; i < n; i++) {
-    const x = v.values[i];
-    if (present(x)) bytes.set(x as Uint8Array, offsets[i]!);
-  }
-  return makeData({ type: new Binary(), length: n, nullCount: nulls, nullBitmap: nulls > 0 ? bitmap : null, valueOffsets: offsets, data: bytes });
+  const size = (x: unknown, row: number): number => {
+    if (!(x instanceof Uint8Array)) throw new Error(`Parquet column ${v.name} is binary but row ${row} holds ${typeof x}`);
+    return x.byteLength;
+  };
+  return variableWidthData(v, new Binary(), '', size, (total) => new Uint8Array(total), (into, x, at) => into.set(x as Uint8Array, at));
 }
 
 function int32Data(v: Values): Data {

@@ -50,6 +50,18 @@ export interface ParquetDataset<T> {
 const col = (name: string, type: ColumnType, optional = false): Column => ({ name, type, optional });
 const listOf = (name: string, type: ColumnType): Column => ({ name, type, optional: false, list: true });
 
+/** The values of `columns` from the fields of the same names, in column order, as they are. */
+function byName(columns: readonly Column[], value: object): Row {
+  const row: Row = {};
+  for (const c of columns) row[c.name] = (value as Row)[c.name]!;
+  return row;
+}
+
+/** A dataset of a flat record: its columns are its fields by name; its tenant is its `tenant`. */
+function flatDataset<T extends { tenant: string }>(name: ParquetDatasetName, columns: readonly Column[], time: (value: T) => number): ParquetDataset<T> {
+  return { name, columns, toRow: (value) => byName(columns, value), time, tenant: (value) => value.tenant };
+}
+
 export const logColumns: readonly Column[] = [
   col('event_id', 'UTF8'),
   col('timestamp', 'TIMESTAMP_MICROS'),
@@ -130,53 +142,42 @@ export function toParquetRow(r: LogRecord): Row {
 
 export const logsParquet: ParquetDataset<LogRecord> = { name: 'logs', columns: logColumns, toRow: toParquetRow, time: (r) => r.timestamp, tenant: (r) => r.tenant };
 
+const metricColumns: readonly Column[] = [
+  col('window_id', 'UTF8'),
+  col('series_service', 'UTF8', true),
+  col('series_route', 'UTF8', true),
+  col('series_method', 'UTF8', true),
+  col('series_status_class', 'UTF8', true),
+  col('series_level', 'UTF8', true),
+  col('window_start', 'TIMESTAMP_MICROS'),
+  col('window_end', 'TIMESTAMP_MICROS'),
+  col('count', 'INT64'),
+  col('error_count', 'INT64'),
+  col('duration_sum_us', 'INT64'),
+  listOf('bucket_bounds_us', 'INT64'),
+  listOf('bucket_counts', 'INT64'),
+  col('p50_us', 'INT64', true),
+  col('p90_us', 'INT64', true),
+  col('p99_us', 'INT64', true),
+  col('exemplar_trace_id', 'UTF8', true),
+  col('exemplar_event_id', 'UTF8', true),
+  col('late_count', 'INT64'),
+  col('tenant', 'UTF8'),
+  col('sketch', 'BYTE_ARRAY', true),
+];
+
 /** MetricWindow rows; the Hive partition is the window start. Dedup key: window_id (a re-emitted window has the same id). */
 export const metricsParquet: ParquetDataset<MetricWindow> = {
   name: 'metrics',
-  columns: [
-    col('window_id', 'UTF8'),
-    col('series_service', 'UTF8', true),
-    col('series_route', 'UTF8', true),
-    col('series_method', 'UTF8', true),
-    col('series_status_class', 'UTF8', true),
-    col('series_level', 'UTF8', true),
-    col('window_start', 'TIMESTAMP_MICROS'),
-    col('window_end', 'TIMESTAMP_MICROS'),
-    col('count', 'INT64'),
-    col('error_count', 'INT64'),
-    col('duration_sum_us', 'INT64'),
-    listOf('bucket_bounds_us', 'INT64'),
-    listOf('bucket_counts', 'INT64'),
-    col('p50_us', 'INT64', true),
-    col('p90_us', 'INT64', true),
-    col('p99_us', 'INT64', true),
-    col('exemplar_trace_id', 'UTF8', true),
-    col('exemplar_event_id', 'UTF8', true),
-    col('late_count', 'INT64'),
-    col('tenant', 'UTF8'),
-    col('sketch', 'BYTE_ARRAY', true),
-  ],
+  columns: metricColumns,
   toRow: (m) => ({
-    window_id: m.window_id,
+    ...byName(metricColumns, m),
+    // The series_ columns are the fields of its nested record (in the same places).
     series_service: m.series.service,
     series_route: m.series.route,
     series_method: m.series.method,
     series_status_class: m.series.status_class,
     series_level: m.series.level,
-    window_start: m.window_start,
-    window_end: m.window_end,
-    count: m.count,
-    error_count: m.error_count,
-    duration_sum_us: m.duration_sum_us,
-    bucket_bounds_us: m.bucket_bounds_us,
-    bucket_counts: m.bucket_counts,
-    p50_us: m.p50_us,
-    p90_us: m.p90_us,
-    p99_us: m.p99_us,
-    exemplar_trace_id: m.exemplar_trace_id,
-    exemplar_event_id: m.exemplar_event_id,
-    late_count: m.late_count,
-    tenant: m.tenant,
     // Absent in a window from a writer before the field.
     sketch: m.sketch ?? null,
   }),
@@ -188,9 +189,9 @@ export const metricsParquet: ParquetDataset<MetricWindow> = {
  * Span rows; the Hive partition is the span start. `start` and `end` keep their Avro
  * names although `end` is an SQL keyword (DuckDB, Trino: quote it, `"end"`).
  */
-export const spansParquet: ParquetDataset<Span> = {
-  name: 'spans',
-  columns: [
+export const spansParquet = flatDataset<Span>(
+  'spans',
+  [
     col('trace_id', 'UTF8'),
     col('span_id', 'UTF8'),
     col('parent_span_id', 'UTF8', true),
@@ -204,28 +205,13 @@ export const spansParquet: ParquetDataset<Span> = {
     col('derivation', 'UTF8'),
     col('tenant', 'UTF8'),
   ],
-  toRow: (s) => ({
-    trace_id: s.trace_id,
-    span_id: s.span_id,
-    parent_span_id: s.parent_span_id,
-    service: s.service,
-    operation: s.operation,
-    start: s.start,
-    end: s.end,
-    duration_us: s.duration_us,
-    status: s.status,
-    event_count: s.event_count,
-    derivation: s.derivation,
-    tenant: s.tenant,
-  }),
-  time: (s) => s.start,
-  tenant: (s) => s.tenant,
-};
+  (s) => s.start,
+);
 
 /** TraceSummary rows; the Hive partition is the trace start. */
-export const tracesParquet: ParquetDataset<TraceSummary> = {
-  name: 'traces',
-  columns: [
+export const tracesParquet = flatDataset<TraceSummary>(
+  'traces',
+  [
     col('trace_id', 'UTF8'),
     col('root_service', 'UTF8', true),
     col('root_operation', 'UTF8', true),
@@ -236,20 +222,8 @@ export const tracesParquet: ParquetDataset<TraceSummary> = {
     col('error', 'BOOLEAN'),
     col('tenant', 'UTF8'),
   ],
-  toRow: (t) => ({
-    trace_id: t.trace_id,
-    root_service: t.root_service,
-    root_operation: t.root_operation,
-    start: t.start,
-    duration_us: t.duration_us,
-    span_count: t.span_count,
-    services: t.services,
-    error: t.error,
-    tenant: t.tenant,
-  }),
-  time: (t) => t.start,
-  tenant: (t) => t.tenant,
-};
+  (t) => t.start,
+);
 
 /** Hive partition path by event time (UTC): `tenant=<t>/dt=YYYY-MM-DD/hour=HH`. */
 export function partitionPath(r: { tenant: string; timestamp: number }): string {

@@ -3,16 +3,12 @@ import { logColumns, partitionPath, toParquetRow } from './parquet-row.js';
 import { objectKey } from './parquet-writer.js';
 import { classifyBulkItem } from './es-writer.js';
 import { loadSchema } from '../../shared/schemas.js';
-import type { LogRecord } from '../../shared/records.js';
+import { sinkRecord, ts } from './testing.js';
 
-const ts = Date.UTC(2026, 0, 31, 23, 59, 59) * 1000 + 123_456;
-const record: LogRecord = {
-  event_id: '01KAXYZ', timestamp: ts, timestamp_source: 'event', observed_at: ts + 5, level: 'ERROR', severity_number: 17, message: 'boom', service: 'api', host: 'h1',
-  tenant: 'Acme Corp', environment: 'prod', source: { format: 'json', shipper: 'vector', file: '/var/log/a.log', topic: 'logs.raw', partition: 2, offset: 42 },
-  trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16), parent_span_id: null, ids: { request_id: 'r1' },
-  http: { method: 'GET', route: null, path: '/x', status: 503, duration_us: 1500, bytes: 10, client_ip: '10.0.0.1', user_agent: 'curl' },
+const record = sinkRecord({
+  tenant: 'Acme Corp', source: { format: 'json', shipper: 'vector', file: '/var/log/a.log', topic: 'logs.raw', partition: 2, offset: 42 },
   error: { type: 'E', message: 'bad', stack: 'at x' }, attributes: { 'a.b': '1', c: '2' }, labels: { team: 'core' }, flags: ['truncated'],
-};
+});
 
 describe('Elasticsearch document', () => {
   test('uses ECS names, microsecond @timestamp and event.duration in ns', () => {
