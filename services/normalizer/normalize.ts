@@ -16,7 +16,8 @@
  *   system-specific reader is off and only JSON, logfmt and the header reader run;
  * - JSON and logfmt fields with no well-known time or level key are searched by the shape
  *   of their values (`timeByShape`, `levelByShape`: first keys named like a time or a
- *   level, then any value that is one), in that fixed order, which `explain` reports;
+ *   level, then any value that is one), in that fixed order, which `explain` reports; a
+ *   `date` and a `time` field that read as one time count as a well-known key, and win;
  * - the event time comes from the log; when it is absent or unparseable the Kafka
  *   timestamp is used and `timestamp_source` is "ingest". The same holds for a time
  *   outside what the sinks can store (before 1970 or after 2255-06-05, `isStorableTime`:
@@ -321,14 +322,17 @@ function parseJsonObject(body: string): JsonObject | null {
  * order (pass the same memory for the lines of one run); `explain`, when given, is filled.
  */
 export function normalize(ev: RawEvent, opts: NormalizeOptions, streams?: StreamMemory, explain?: Explanation): LogRecord {
-  const ex = explain ?? { reader: '', time: '', level: '' };
+  // Without `explain` no explanation is built: its strings would cost every record.
+  const ex = explain;
   const record = read(ev, opts, streams, ex);
   if (record.timestamp_source === 'ingest' && envelopeMicros(ev) !== undefined) {
     envelopeTime(ev, record);
-    ex.time = 'shipper envelope (no time in the body)';
+    if (ex) ex.time = 'shipper envelope (no time in the body)';
   }
-  if (record.timestamp_source === 'ingest' && ex.time === '') ex.time = 'Kafka timestamp (no time in the body)';
-  if (record.level === 'UNKNOWN') ex.level = 'none found';
+  if (ex) {
+    if (record.timestamp_source === 'ingest' && ex.time === '') ex.time = 'Kafka timestamp (no time in the body)';
+    if (record.level === 'UNKNOWN') ex.level = 'none found';
+  }
   traceFromText(record);
   if (record.error === null) {
     const split = splitStackTrace(record.message);
@@ -343,8 +347,11 @@ export function normalize(ev: RawEvent, opts: NormalizeOptions, streams?: Stream
   return record;
 }
 
-/** The body read as JSON, a text format or by the generic header reader; `normalize` then derives from the message. */
-function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation): LogRecord {
+/**
+ * The body read as JSON, a text format or by the generic header reader; `normalize` then
+ * derives from the message. Here and below, `ex` is filled when given and only then.
+ */
+function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation | undefined): LogRecord {
   const generic = opts.readers === 'generic';
   if (opts.formats && opts.formats.length > 0) {
     const rr = readWithFormats(opts.formats, { topic: ev.origin.topic, service: ev.service, format: ev.format, file: ev.file }, ev.body, { ingest: ev.kafka_timestamp, zone: opts.zone });
@@ -356,7 +363,7 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
     if (obj) {
       const base = baseRecord(ev);
       base.source.format = ev.format ?? 'json';
-      ex.reader = 'json';
+      if (ex) ex.reader = 'json';
       try {
         fromFields(base, flatten(obj, opts.maxJsonDepth), ev, opts, ex);
         return base;
@@ -366,7 +373,7 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
         if (!isStackOverflow(err)) throw err;
         const text = baseRecord(ev);
         text.flags.push('json_too_deep');
-        ex.reader = 'text (JSON too deep)';
+        if (ex) ex.reader = 'text (JSON too deep)';
         return text;
       }
     }
@@ -379,7 +386,7 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
   const base = baseRecord(ev);
   if (family === 'text') {
     // The shipper said the body is plain text: nothing is read from it.
-    ex.reader = 'text (format hint)';
+    if (ex) ex.reader = 'text (format hint)';
     return base;
   }
   const line = trimEol(ev.body);
@@ -388,18 +395,18 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
   if (!parsed) {
     if (family !== undefined) base.flags.push('format_mismatch');
     if (!generic && timeOfDayLine(ev, base)) {
-      ex.reader = ex.time = ex.level = 'logback time-of-day line (fallbacks.ts)';
+      if (ex) ex.reader = ex.time = ex.level = 'logback time-of-day line (fallbacks.ts)';
       return base;
     }
     return fromHeader(base, ev, opts, streams, ex);
   }
   base.source.format = ev.format ?? parsed.format;
-  ex.reader = parsed.format;
+  if (ex) ex.reader = parsed.format;
   if (parsed.fields) fromFields(base, parsed.fields, ev, opts, ex);
   else {
     fromText(base, parsed, opts);
-    if (base.timestamp_source === 'event') ex.time = `${parsed.format} reader`;
-    if (base.level !== 'UNKNOWN') ex.level = `${parsed.format} reader`;
+    if (ex && base.timestamp_source === 'event') ex.time = `${parsed.format} reader`;
+    if (ex && base.level !== 'UNKNOWN') ex.level = `${parsed.format} reader`;
   }
   return base;
 }
@@ -408,28 +415,28 @@ function read(ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | unde
  * A user format read the body: its fields take the JSON path, then the rule's own time and
  * level win; without a time in the rule the generic header reader reads the line's.
  */
-function fromRule(base: LogRecord, rr: RuleRead, ev: RawEvent, opts: NormalizeOptions, ex: Explanation): LogRecord {
+function fromRule(base: LogRecord, rr: RuleRead, ev: RawEvent, opts: NormalizeOptions, ex: Explanation | undefined): LogRecord {
   base.source.format = rr.format;
-  ex.reader = `format "${rr.format}" (sluice.yaml)`;
+  if (ex) ex.reader = `format "${rr.format}" (sluice.yaml)`;
   const captured = [...rr.fields.keys()].some((k) => MESSAGE_KEYS.includes(k));
   fromFields(base, rr.fields as Map<string, Json>, ev, opts, ex);
   base.message = captured ? base.message + rr.rest : rr.rest.trimStart();
   if (rr.time !== undefined && isStorableTime(rr.time)) {
     base.timestamp = rr.time;
     base.timestamp_source = 'event';
-    ex.time = `format "${rr.format}" time layout`;
+    if (ex) ex.time = `format "${rr.format}" time layout`;
   } else if (base.timestamp_source === 'ingest') {
     const h = readHeader(trimEol(ev.body), { ingest: ev.kafka_timestamp, zone: opts.zone, reference: envelopeMicros(ev) });
     if (h.time !== undefined && isStorableTime(h.time)) {
       base.timestamp = h.time;
       base.timestamp_source = 'event';
-      ex.time = `generic header, layout "${h.timeLayout}" (the format has no time)`;
+      if (ex) ex.time = `generic header, layout "${h.timeLayout}" (the format has no time)`;
     }
   }
   if (rr.level !== undefined) {
     base.level = rr.level;
     base.severity_number = severityNumber[rr.level];
-    ex.level = `format "${rr.format}" level field`;
+    if (ex) ex.level = `format "${rr.format}" level field`;
   }
   return base;
 }
@@ -440,19 +447,19 @@ function streamKey(ev: RawEvent): string {
 }
 
 /** A text body no specific reader claimed: the generic header reader (shared/formats/header.ts). */
-function fromHeader(base: LogRecord, ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation): LogRecord {
+function fromHeader(base: LogRecord, ev: RawEvent, opts: NormalizeOptions, streams: StreamMemory | undefined, ex: Explanation | undefined): LogRecord {
   const line = trimEol(ev.body);
   const h = readHeader(line, { ingest: ev.kafka_timestamp, zone: opts.zone, reference: envelopeMicros(ev) }, streams?.get(streamKey(ev)));
-  ex.reader = 'generic header';
+  if (ex) ex.reader = 'generic header';
   if (h.time !== undefined && isStorableTime(h.time)) {
     base.timestamp = h.time;
     base.timestamp_source = 'event';
-    ex.time = `layout "${h.timeLayout}" at ${h.timeStart}-${h.timeEnd}`;
+    if (ex) ex.time = `layout "${h.timeLayout}" at ${h.timeStart}-${h.timeEnd}`;
   }
   if (h.level !== undefined) {
     base.level = h.level;
     base.severity_number = severityNumber[h.level];
-    ex.level = `header token ${JSON.stringify(h.levelText)}`;
+    if (ex) ex.level = `header token ${JSON.stringify(h.levelText)}`;
   }
   if (h.host !== undefined) base.host = h.host;
   if (h.program !== undefined) {
@@ -603,19 +610,25 @@ function levelByShape(fields: Map<string, Json>): [string, ReturnType<typeof toL
 }
 
 /** The field-by-field path shared by JSON objects and logfmt pairs. */
-function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions, ex: Explanation): void {
+function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, opts: NormalizeOptions, ex: Explanation | undefined): void {
   // Serilog CLEF leaves out `@l` for Information.
   const clef = fields.has('@t') && (fields.has('@mt') || fields.has('@m'));
+  // The time: a date and a time field, else a well-known key, else by shape. The first step
+  // that reads a time wins: later steps do not run, and the fields they would take stay attributes.
   let ts = dateAndTime(fields, ev, opts);
-  const timeEntry = ts === undefined ? takeEntry(fields, TIME_KEYS) : undefined;
-  if (ts !== undefined) ex.time = 'fields "date" and "time"';
-  else ts = fieldTime(timeEntry?.[1], ev, opts);
-  if (ts !== undefined && timeEntry !== undefined) ex.time = `field "${timeEntry[0]}"`;
-  else {
-    const shaped = timeByShape(fields, ev, opts);
-    if (shaped) {
-      ts = shaped[1];
-      ex.time = `field "${shaped[0]}" (by its ${TIME_NAME.test(shaped[0]) ? 'name' : 'value'})`;
+  if (ts !== undefined) {
+    if (ex) ex.time = 'fields "date" and "time"';
+  } else {
+    const timeEntry = takeEntry(fields, TIME_KEYS);
+    ts = fieldTime(timeEntry?.[1], ev, opts);
+    if (ts !== undefined && timeEntry !== undefined) {
+      if (ex) ex.time = `field "${timeEntry[0]}"`;
+    } else {
+      const shaped = timeByShape(fields, ev, opts);
+      if (shaped) {
+        ts = shaped[1];
+        if (ex) ex.time = `field "${shaped[0]}" (by its ${TIME_NAME.test(shaped[0]) ? 'name' : 'value'})`;
+      }
     }
   }
   if (ts !== undefined) {
@@ -624,13 +637,15 @@ function fromFields(base: LogRecord, fields: Map<string, Json>, ev: RawEvent, op
   }
   const levelEntry = takeEntry(fields, LEVEL_KEYS);
   let level = levelEntry === undefined && clef ? 'INFO' : toLevel(levelEntry?.[1]);
-  if (levelEntry !== undefined && level !== 'UNKNOWN') ex.level = `field "${levelEntry[0]}"`;
-  else if (clef && levelEntry === undefined) ex.level = 'Serilog CLEF default (Information)';
-  else if (levelEntry === undefined) {
+  if (levelEntry !== undefined && level !== 'UNKNOWN') {
+    if (ex) ex.level = `field "${levelEntry[0]}"`;
+  } else if (clef && levelEntry === undefined) {
+    if (ex) ex.level = 'Serilog CLEF default (Information)';
+  } else if (levelEntry === undefined) {
     const shaped = levelByShape(fields);
     if (shaped) {
       level = shaped[1];
-      ex.level = `field "${shaped[0]}" (by its ${LEVEL_NAME.test(shaped[0]) ? 'name' : 'value'})`;
+      if (ex) ex.level = `field "${shaped[0]}" (by its ${LEVEL_NAME.test(shaped[0]) ? 'name' : 'value'})`;
     }
   }
   base.level = level;

@@ -39,6 +39,18 @@ describe('time and level by shape', () => {
     const r = read('date=2024-03-01 time=12:00:00 devname=fw1 level=warning msg="x"');
     expect([r.time, r.level, r.ex.time]).toEqual(['2024-03-01T12:00:00.000Z', 'WARN', 'fields "date" and "time"']);
   });
+  test('a time read from date and time fields is not replaced by a later search by shape', () => {
+    for (const body of [
+      'date=2024-03-01 time=12:00:00 created_at=2020-01-01T00:00:00Z msg=x',
+      '{"date":"2024-03-01","time":"12:00:00","created_at":"2020-01-01T00:00:00Z","msg":"x"}',
+      '{"date":"2024-03-01","time":"12:00:00","other":"Mar 1, 2020 1:00:00 PM","msg":"x"}',
+    ]) {
+      const r = read(body);
+      expect([r.time, r.ex.time]).toEqual(['2024-03-01T12:00:00.000Z', 'fields "date" and "time"']);
+      // The other time-shaped field is not consumed: it stays an attribute, unchanged.
+      expect(Object.keys(r.r.attributes).sort()).toEqual([body.includes('other') ? 'other' : 'created_at']);
+    }
+  });
   test('known keys still win and are explained as such', () => {
     const r = read('{"time":"2024-03-01T12:00:00Z","updated_at":"2020-01-01T00:00:00Z","level":"info","msg":"x"}');
     expect([r.time, r.ex.time, r.ex.level]).toEqual(['2024-03-01T12:00:00.000Z', 'field "time"', 'field "level"']);

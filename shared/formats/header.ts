@@ -30,7 +30,7 @@
  */
 import type { Level, Micros } from '../records.js';
 import { fromSyslogSeverity, toLevel } from '../levels.js';
-import { CATALOGUE_LAYOUTS, candidatesAt, type CatalogueLayout } from '../time/catalogue.js';
+import { candidatesAt, type CatalogueLayout } from '../time/catalogue.js';
 import { matchLayout, type TimeContext, type TimeMatch } from '../time/layout.js';
 
 /** How far into the first line a time may start. */
@@ -109,15 +109,24 @@ function leading(line: string, pos: number): boolean {
 
 interface Found { match: TimeMatch; layout: CatalogueLayout }
 
-function tryAt(line: string, pos: number, ctx: TimeContext, epochs: boolean): Found | null {
-  let best: Found | null = null;
+/**
+ * The longest calendar match and the longest epoch match at `pos` (the first candidate of
+ * that length on a tie), in one pass over the candidates; a kind not wanted is not tried.
+ */
+function tryAt(line: string, pos: number, ctx: TimeContext, want: { calendar: boolean; epoch: boolean }): { calendar: Found | null; epoch: Found | null } {
+  let calendar: Found | null = null;
+  let epoch: Found | null = null;
   for (const l of candidatesAt(line, pos)) {
-    if ((l.compiled.epoch !== undefined) !== epochs) continue;
+    const isEpoch = l.compiled.epoch !== undefined;
+    if (isEpoch ? !want.epoch : !want.calendar) continue;
     if (l.entry.leadingOnly && !leading(line, pos)) continue;
     const m = matchLayout(l.compiled, line, pos, ctx);
-    if (m && (!best || m.end > best.match.end)) best = { match: m, layout: l };
+    if (!m) continue;
+    if (isEpoch) {
+      if (!epoch || m.end > epoch.match.end) epoch = { match: m, layout: l };
+    } else if (!calendar || m.end > calendar.match.end) calendar = { match: m, layout: l };
   }
-  return best;
+  return { calendar, epoch };
 }
 
 function findTime(line: string, end: number, ctx: TimeContext, state: StreamState | undefined): Found | null {
@@ -129,8 +138,9 @@ function findTime(line: string, end: number, ctx: TimeContext, state: StreamStat
   let epoch: Found | null = null;
   for (let p = 0; p < end; p++) {
     if (p > 0 && !(isBoundary(line.charCodeAt(p - 1)) && isAlnum(line.charCodeAt(p)))) continue;
-    if (!calendar) calendar = tryAt(line, p, ctx, false);
-    if (!epoch) epoch = tryAt(line, p, ctx, true);
+    const found = tryAt(line, p, ctx, { calendar: !calendar, epoch: !epoch });
+    calendar ??= found.calendar;
+    epoch ??= found.epoch;
     if (calendar && epoch) break;
   }
   if (!calendar || !epoch) return calendar ?? epoch;
@@ -379,9 +389,4 @@ function findLevel(line: string, time: TimeMatch | undefined, end: number): { le
     if (!isNumber(tok.text) && /[0-9A-Za-z]/.test(tok.text)) onlyNumbers = false;
   }
   return null;
-}
-
-/** Every catalogue layout with its position in the catalogue, for docs and tests. */
-export function catalogueLayouts(): readonly string[] {
-  return CATALOGUE_LAYOUTS.map((l) => l.entry.layout);
 }

@@ -60,6 +60,14 @@ describe('time layouts', () => {
     expect(at('MMM d HH:mm:ss', 'Nov 20 10:00:00')?.micros).toBe(us(2026, 11, 20, 10));
     expect(at('yy/MM/dd HH:mm:ss', '17/06/09 20:10:40')?.micros).toBe(us(2017, 6, 9, 20, 10, 40));
     expect(at('yy/MM/dd HH:mm:ss', '99/06/09 20:10:40')?.micros).toBe(us(1999, 6, 9, 20, 10, 40));
+    // The pivot: up to a year after the Kafka timestamp's year (2026) is this century.
+    expect(at('yy/MM/dd HH:mm:ss', '27/12/31 23:59:59')?.micros).toBe(us(2027, 12, 31, 23, 59, 59));
+    expect(at('yy/MM/dd HH:mm:ss', '75/01/01 00:00:00')?.micros).toBe(us(1975, 1, 1));
+    expect(at('%y%m%d %H%M%S', '271231 235959')?.micros).toBe(us(2027, 12, 31, 23, 59, 59));
+    expect(at('%y%m%d %H%M%S', '750101 000000')?.micros).toBe(us(1975, 1, 1));
+    expect(at('yyyy/MM/dd HH:mm:ss', '2028/01/01 00:00:00')?.micros).toBe(us(2028, 1, 1));
+    expect([compileLayout('yy/MM/dd HH:mm:ss').twoDigitYear, compileLayout('%y%m%d %H%M%S').twoDigitYear]).toEqual([true, true]);
+    expect([compileLayout('yyyy/MM/dd HH:mm:ss').twoDigitYear, compileLayout('MMM d HH:mm:ss').twoDigitYear, compileLayout('UNIX').twoDigitYear, compileLayout('ISO8601').twoDigitYear]).toEqual([false, false, false, false]);
   });
 
   test('zone-less times are read in the given IANA zone, DST-correct', () => {

@@ -49,6 +49,8 @@ export interface CompiledLayout {
   readonly epoch?: EpochUnit | undefined;
   readonly iso?: boolean | undefined;
   readonly hasYear: boolean;
+  /** The year is `yy`: 2000 + yy, or 1900 + yy when that would be over a year ahead (`matchLayout`). */
+  readonly twoDigitYear: boolean;
   readonly hasDate: boolean;
   /** Numeric day and month whose order the data must decide (`MM/dd` vs `dd/MM`). */
   readonly dayMonthAmbiguous: boolean;
@@ -161,7 +163,7 @@ export function compileLayout(layout: string, options: CompileOptions = {}): Com
   if (layout.length === 0 || layout.length > 64) throw new LayoutError(layout, 'must be 1 to 64 characters');
   const epoch = EPOCH_LAYOUTS[layout];
   if (epoch) {
-    return { layout, re: new RegExp(epoch[1], 'y'), kinds: [], epoch: epoch[0], hasYear: true, hasDate: true, dayMonthAmbiguous: false };
+    return { layout, re: new RegExp(epoch[1], 'y'), kinds: [], epoch: epoch[0], hasYear: true, twoDigitYear: false, hasDate: true, dayMonthAmbiguous: false };
   }
   if (layout === 'ISO8601') {
     const inner = compileLayout("yyyy-MM-dd'T'HH:mm:ss", { autoFraction: true, autoZone: true });
@@ -208,6 +210,7 @@ export function compileLayout(layout: string, options: CompileOptions = {}): Com
     re: new RegExp(source, 'y'),
     kinds,
     hasYear: has('year4') || has('year2'),
+    twoDigitYear: has('year2'),
     hasDate: hasMonth,
     dayMonthAmbiguous: options.dayMonthAmbiguous === true && has('month') && has('day'),
   };
@@ -317,7 +320,7 @@ export function matchLayout(layout: CompiledLayout, text: string, pos: number, c
     if (dayFirst === undefined && first !== second_) orderAssumed = true;
     if (dayFirst) { month = second_; day = first; }
   }
-  if (year >= 2000 && kinds.includes('year2')) {
+  if (year >= 2000 && layout.twoDigitYear) {
     const ingestYear = new Date(Math.floor(ctx.ingest / 1000)).getUTCFullYear();
     if (year > ingestYear + 1) year -= 100;
   }

@@ -24,7 +24,7 @@ export function zoneAbbreviationMinutes(abbr: string): number | undefined {
   return ABBREVIATIONS[abbr];
 }
 
-/** Every abbreviation with its offset, for docs and `sluice learn`. */
+/** Every abbreviation with its offset, in table order: docs/time-layouts.md lists the same (zones.test.ts keeps them equal). */
 export function zoneAbbreviations(): ReadonlyArray<readonly [string, number]> {
   return Object.entries(ABBREVIATIONS);
 }
