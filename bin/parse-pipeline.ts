@@ -21,6 +21,8 @@
  *   with `live` input (stdin) the clock is the wall clock and a quiet stream's event is
  *   emitted after the collector's multi-line timeout, as on Kafka. Otherwise the clock
  *   stands at `startedAtMs` (every record's observed_at);
+ * - lines reach the stages in batches of BATCH_LINES (line by line when live), as a Kafka
+ *   consumer fetches them: late metric deltas merge per batch, as on Kafka;
  * - records are written in the order the stages emit them (a multi-line event when the
  *   next event of its stream starts); stdout gets logs.normalized, or logs.enriched with
  *   `enrich`; `derived` gets metrics.derived, traces.spans and traces.summaries as they
@@ -162,6 +164,12 @@ function isBlank(b: Buffer): boolean {
 }
 
 const USER_FORMAT = /^format "(.*)" \(sluice\.yaml\)$/;
+/**
+ * Lines of a file handed to the stages at once: the batch a Kafka consumer would fetch
+ * (late metric deltas merge per batch) and the most lines held in memory. Live input
+ * (stdin) is handed on line by line.
+ */
+const BATCH_LINES = 500;
 
 export class ParsePipeline {
   readonly summary: ParseSummary = { lines: 0, emptyLines: 0, oversizedLines: 0, records: 0, mergedLines: 0, badLines: 0, deadLetters: new Map() };
@@ -245,6 +253,7 @@ export class ParsePipeline {
       this.runner.tick();
       void writeOut().catch(() => undefined);
     }, Math.max(10, Math.floor(this.multilineTimeoutMs / 2))) : undefined;
+    let unpumped = 0;
     try {
       for await (const line of readLines(input, this.opts.maxLineBytes ?? 8 * 1_048_576, () => this.summary.oversizedLines++)) {
         this.summary.lines++;
@@ -252,9 +261,13 @@ export class ParsePipeline {
         if (message === null) continue;
         if (isBlank(message.value)) this.summary.emptyLines++;
         this.runner.produce(topic, message);
-        this.runner.pump();
-        await writeOut();
+        if (this.live || ++unpumped >= BATCH_LINES) {
+          unpumped = 0;
+          this.runner.pump();
+          await writeOut();
+        }
       }
+      this.runner.pump();
       if (!this.opts.topic) this.runner.endOfInput(topic);
       await writeOut();
     } finally {

@@ -66,6 +66,10 @@ export interface Checkpoint {
  * - `flush` returns records held longer than the stage allows (the runner calls it on a
  *   timer, with the wall clock in `ctx`, and says whether the partition was caught up
  *   at its last fetch: no more input was waiting in Kafka);
+ * - `endOfBatch` (optional) returns what the stage merges per batch of inputs (late metric
+ *   deltas): the runner calls it after the last input of every fetched batch, before
+ *   that batch's checkpoint, and sends its records in the same transaction; so nothing
+ *   is pending in it at any checkpoint;
  * - `checkpoint(next)` says where a new owner must resume after the runner has processed
  *   every input before offset `next`: the committed offset stays at the first input whose
  *   records are still held, and `metadata` lets `open` rebuild the held state exactly,
@@ -75,6 +79,7 @@ export interface Checkpoint {
 export interface PartitionStage<I> {
   process(input: StageInput<I>, ctx: StageContext): StageOutput[];
   flush(ctx: StageContext, partition?: { caughtUp: boolean }): StageOutput[];
+  endOfBatch?(ctx: StageContext): StageOutput[];
   checkpoint(next: string): Checkpoint;
   /** Records currently held (a gauge for operators). */
   readonly held: number;

@@ -5,7 +5,8 @@
  * `createDeriveStage` (logs.normalized -> logs.enriched, metrics.derived, traces.spans):
  * - every record is enriched (`enrich`, pure) and passed on at once, keyed by service;
  * - metric windows (metrics.ts) are emitted when the event-time watermark closes them,
- *   late records as delta windows at once;
+ *   late records as delta windows at the end of their batch (`endOfBatch`), one per
+ *   series window;
  * - spans (traces.ts) are emitted when their group goes quiet in event time, a direct
  *   span (ids + duration on one log) at once.
  *
@@ -194,6 +195,13 @@ class DerivePartition implements PartitionStage<LogRecord> {
       if (mw !== null) this.windows(out, st.metrics.advanceWatermark(mw + add));
       if (Number.isFinite(st.spans.watermark)) this.spanOutputs(out, st.spans.advanceWatermark(st.spans.watermark + add));
     }
+    return out;
+  }
+
+  /** The late deltas of the batch: one per series window (metrics.ts, LATE EVENTS). */
+  endOfBatch(): StageOutput[] {
+    const out: StageOutput[] = [];
+    for (const st of this.services.values()) this.windows(out, st.metrics.takeLate());
     return out;
   }
 

@@ -28,18 +28,22 @@
  * the largest time seen always lands in an open window: out-of-order input within the
  * lateness changes no result.
  *
- * LATE EVENTS. An event whose window has closed is never dropped: it is emitted at once
- * as a DELTA MetricWindow per series it counts in (same series, window_start and
- * window_end; counts, sums, histogram and quantiles of that one event; late_count = 1;
- * window_id = lateWindowId(window id, event_id)). The value of a (series, window) is the
- * sum of its on-time record (late_count 0) and its delta records: queries sum by
- * (tenant, series, window_start); `mergeWindows` combines them exactly, quantiles
+ * LATE EVENTS. An event whose window has closed is never dropped: it is counted in a
+ * DELTA MetricWindow per series it counts in (same series, window_start and window_end;
+ * counts, sums, histogram and quantiles of the late events; late_count = how many;
+ * window_id = lateWindowId(window id, smallest event_id of the delta)). Late events of
+ * one (series, window) merge into one delta until `takeLate()`, which the enricher
+ * calls at the end of every input batch (shared/stage.ts `endOfBatch`): one delta per
+ * series window and batch at most, never one per record (a backfill of old lines or a
+ * catch-up after an outage stays a handful of documents). The value of a (series,
+ * window) is the sum of its on-time record (late_count 0) and its delta records: queries
+ * sum by (tenant, series, window_start); `mergeWindows` combines them exactly, quantiles
  * included. `stats.lateEvents` counts late events.
  *
  * IDS. windowId = 128 bits of SHA-256 over (tenant, the five series fields with null
  * kept distinct from "", window_start, window_end): identical on every instance, so a
- * re-emission overwrites. A delta's id also hashes the late event's event_id, so
- * replaying a late event rewrites the same delta.
+ * re-emission overwrites. A delta's id also hashes its smallest event_id, so the same
+ * late events give the same delta.
  *
  * EXEMPLAR. Of the events of a series window, the one that is greatest by, in order:
  * (1) has a trace_id, (2) is an error (as error_count counts it), (3) longer duration
@@ -64,7 +68,7 @@
  * from it and replays from `offset`. While replaying (offset < until) the watermark
  * does not move (every replayed event is ≤ it) and an event whose window is closed
  * under it is IGNORED (`stats.replaySkipped`): it was already emitted, on time or as a
- * delta. Events of windows still open are re-added, in the same order as before, so
+ * delta (deltas are taken before every checkpoint, so none is pending at one). Events of windows still open are re-added, in the same order as before, so
  * those windows are rebuilt exactly. The replay ends with the input at `until − 1` (or
  * `caughtUp(next)`); until then `advanceWatermark` is a no-op. From `until` on,
  * processing is as usual. Result:
@@ -188,6 +192,8 @@ interface Acc {
   exEvent: string | null;
   exError: boolean;
   exDuration: number;
+  /** In a late delta: the smallest event_id it holds (names the delta); null otherwise. */
+  lateId: string | null;
 }
 
 /**
@@ -277,6 +283,8 @@ export class MetricAggregator {
   readonly options: Readonly<MetricOptions>;
   private readonly bounds: readonly number[];
   private readonly open = new Map<number, OpenWindow>();
+  /** Late deltas not yet taken, by window start (see LATE EVENTS). */
+  private readonly lateOpen = new Map<number, OpenWindow>();
   private wm: number | null;
   /** While replaying after a restart: the first offset the previous owner did not process. */
   private until: number | null;
@@ -365,7 +373,7 @@ export class MetricAggregator {
         this.counters.replaySkipped++;
         return EMPTY;
       }
-      return this.late(record, start, end);
+      return this.late(record, start, end, offset);
     }
     this.counters.events++;
     let win = this.open.get(start);
@@ -405,9 +413,30 @@ export class MetricAggregator {
     return t >= this.nextCloseAt ? this.closeReady() : EMPTY;
   }
 
-  /** Emit every open window now (end of a finite input, e.g. `sluice parse`). The watermark is not moved. */
+  /** Emit every open window and pending delta now (end of a finite input). The watermark is not moved. */
   drain(): readonly EmittedWindow[] {
-    return this.closeWhere(() => true);
+    return [...this.closeWhere(() => true), ...this.takeLate()];
+  }
+
+  /** Late events held since the last call, as one delta per series window (see LATE EVENTS). */
+  takeLate(): readonly EmittedWindow[] {
+    if (this.lateOpen.size === 0) return EMPTY;
+    const out: EmittedWindow[] = [];
+    for (const w of [...this.lateOpen.values()].sort((a, b) => a.start - b.start)) {
+      const batch = w.series.map((acc) => this.emit(acc, w.start, w.end, true, acc.lateId));
+      batch.sort((a, b) => (a.window.window_id < b.window.window_id ? -1 : a.window.window_id > b.window.window_id ? 1 : 0));
+      out.push(...batch);
+    }
+    this.lateOpen.clear();
+    this.counters.windowsEmitted += out.length;
+    return out;
+  }
+
+  /** Late events held for `takeLate` (a gauge). */
+  get pendingLate(): number {
+    let n = 0;
+    for (const w of this.lateOpen.values()) n += w.series.length;
+    return n;
   }
 
   private closeReady(): readonly EmittedWindow[] {
@@ -486,21 +515,27 @@ export class MetricAggregator {
     }
   }
 
-  /** The deltas of one late record: one per series it counts in (see LATE EVENTS). */
-  private late(record: LogRecord, start: number, end: number): readonly EmittedWindow[] {
+  /** Count a late record in the pending deltas of its series (see LATE EVENTS); they are emitted by `takeLate`. */
+  private late(record: LogRecord, start: number, end: number, offset: number): readonly EmittedWindow[] {
     this.counters.lateEvents++;
+    let win = this.lateOpen.get(start);
+    if (win === undefined) this.lateOpen.set(start, (win = { start, end, root: new Map(), series: [], minOffset: offset }));
     const { level, isErrorLevel, http, duration, statusClass, isHttp, isError } = classifyRecord(record);
-    const out: EmittedWindow[] = [];
-    const logAcc = newAcc(record.tenant, record.service, null, null, null, level, false, this.bounds.length);
-    this.count(logAcc, record, isErrorLevel, duration, false);
-    out.push(this.emit(logAcc, start, end, true, record.event_id));
-    if (isHttp && http !== null) {
-      const httpAcc = newAcc(record.tenant, record.service, http.route, http.method, statusClass, null, true, this.bounds.length);
-      this.count(httpAcc, record, isError, duration, true);
-      out.push(this.emit(httpAcc, start, end, true, record.event_id));
+    this.countLate(win, newAcc(record.tenant, record.service, null, null, null, level, false, this.bounds.length), record, isErrorLevel, duration, false);
+    if (isHttp && http !== null) this.countLate(win, newAcc(record.tenant, record.service, http.route, http.method, statusClass, null, true, this.bounds.length), record, isError, duration, true);
+    return EMPTY;
+  }
+
+  /** `fresh` is the series' accumulator if the delta has none yet. Deltas are never folded: a batch bounds them. */
+  private countLate(win: OpenWindow, fresh: Acc, record: LogRecord, isError: boolean, duration: number, http: boolean): void {
+    let acc = find(win.root, fresh.tenant, fresh.service, fresh.route, fresh.method, fresh.statusClass, fresh.level);
+    if (acc === undefined) {
+      acc = fresh;
+      insert(win.root, acc);
+      win.series.push(acc);
     }
-    this.counters.windowsEmitted += out.length;
-    return out;
+    this.count(acc, record, isError, duration, http);
+    if (acc.lateId === null || record.event_id < acc.lateId) acc.lateId = record.event_id;
   }
 
   private emit(acc: Acc, start: number, end: number, late: boolean, lateEventId: string | null): EmittedWindow {
@@ -523,7 +558,7 @@ export class MetricAggregator {
         p99_us: roundedQuantile(sketch, 0.99),
         exemplar_trace_id: acc.exTrace,
         exemplar_event_id: acc.exEvent,
-        late_count: late ? 1 : 0,
+        late_count: late ? acc.count : 0,
         tenant: acc.tenant,
         sketch: sketchBytes(sketch),
       },
@@ -573,6 +608,7 @@ function newAcc(tenant: string, service: string | null, route: string | null, me
     exEvent: null,
     exError: false,
     exDuration: -1,
+    lateId: null,
   };
 }
 

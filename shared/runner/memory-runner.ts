@@ -19,6 +19,8 @@
  *   dead letters (undecodable input, a PermanentError of the stage, an output its
  *   schema refuses or larger than 1 MB) go to the dead-letter topic as the Kafka runner
  *   builds them;
+ * - the records that arrived since the last `pump()` are a consumer's batch: stages that
+ *   merge per batch (`endOfBatch`) see batches of what the caller produced in between;
  * - `tick()` is the runners' flush timer: every stateful partition holding records is
  *   flushed with the clock's time, caught up (nothing waits after `pump()`);
  * - `drain()` lets time pass (the clock advanced in steps of the shortest flush
@@ -36,7 +38,7 @@ import { isStateful, statelessPartition, type Envelope, type PartitionStage, typ
 import { classify, ErrorCodes, PermanentError } from '../errors.js';
 import type { AnyStageBinding, StageBinding } from './binding.js';
 import type { Encoded } from './batching.js';
-import { DEFAULT_MAX_RECORD_BYTES, deadLetterOf, encodeOutputs, type OutputEncoding } from './step.js';
+import { deadLetterOf, encodeOutputs, type OutputEncoding } from './step.js';
 
 /** One record of an in-memory topic. */
 export interface MemoryRecord {
@@ -125,7 +127,7 @@ export class MemoryRunner {
         b.name,
         {
           codecs,
-          limitFor: () => DEFAULT_MAX_RECORD_BYTES - 512,
+          maxRecordBytes: () => undefined,
           deadLetter: (env, raw, error, eventId) => this.encodeDeadLetter(b.name, env, raw, error, eventId),
         } satisfies OutputEncoding,
       ]),
@@ -168,6 +170,8 @@ export class MemoryRunner {
         const queue = c.queue;
         c.queue = [];
         for (const r of queue) this.handle(c, r);
+        // The records that arrived since the last pump are this consumer's batch.
+        for (const state of c.states.values()) if (state.endOfBatch) this.write(encodeOutputs(state.endOfBatch(this.ctx), null, this.encodings.get(c.binding.name) as OutputEncoding));
       }
     }
   }

@@ -9,7 +9,7 @@ import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageIn
 import { classify, ErrorCodes, errorMessage, RetryableError } from '../errors.js';
 import { ConsumerLoop, nextOffset, envelopeOf, type RunnerOptions } from './consumer-loop.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES, type Encoded } from './batching.js';
-import { DEFAULT_MAX_RECORD_BYTES, dropReasonOf, encodeOutputs, type OutputEncoding } from './step.js';
+import { dropReasonOf, encodeOutputs, type OutputEncoding } from './step.js';
 
 interface PartitionEntry<I> {
   topic: string;
@@ -218,6 +218,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
         last = m.offset;
       }
       if (last === undefined) return;
+      if (p.state.endOfBatch) out.push(...this.encodeOutputs(p.state.endOfBatch(this.ctx), null));
       p.next = nextOffset(last);
       metrics.batchSize.observe(out.length);
       if (!(await this.commitOrForget(p, out, heartbeat))) return;
@@ -317,7 +318,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
 
   private readonly encoding: OutputEncoding = {
     codecs: this.opts.codecs,
-    limitFor: (topic) => (this.maxRecordBytes.get(topic) ?? DEFAULT_MAX_RECORD_BYTES) - 512,
+    maxRecordBytes: (topic) => this.maxRecordBytes.get(topic),
     deadLetter: (env, raw, error, eventId) => this.deadLetter(env, raw, error, eventId),
   };
 

@@ -22,6 +22,7 @@ export const MAX_DLQ_ORIGINAL_BYTES = 256 * 1024;
 
 /** Kafka's default max.message.bytes: the record limit of a topic whose setting is unknown. */
 export const DEFAULT_MAX_RECORD_BYTES = 1_048_588;
+const RECORD_OVERHEAD_BYTES = 512;
 
 export function deadLetterOf(stage: string, env: Envelope, raw: Buffer, error: SluiceError, failedAtMs: number, eventId: string | null = null): DeadLetter {
   return {
@@ -40,8 +41,8 @@ export function deadLetterOf(stage: string, env: Envelope, raw: Buffer, error: S
 
 export interface OutputEncoding {
   codecs: TopicCodecs;
-  /** Largest record value `topic` takes, bytes (its max.message.bytes less room for the batch and record headers). */
-  limitFor(topic: string): number;
+  /** The topic's max.message.bytes when known (read from the broker at start). */
+  maxRecordBytes(topic: string): number | undefined;
   /** The encoded dead letter of an input whose output could not be written. */
   deadLetter(env: Envelope, raw: Buffer, error: SluiceError, eventId: string | null): Encoded;
 }
@@ -56,9 +57,10 @@ export function encodeOutputs(outputs: readonly StageOutput[], input: { envelope
   for (const o of outputs) {
     try {
       const value = enc.codecs.encode(o.topic, o.value);
-      const limit = enc.limitFor(o.topic);
-      if (value.length > limit) {
-        throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds the ${limit} bytes ${o.topic} takes (its max.message.bytes less record overhead)`);
+      // Room is left for the batch and record headers.
+      const max = enc.maxRecordBytes(o.topic);
+      if (value.length > (max ?? DEFAULT_MAX_RECORD_BYTES) - RECORD_OVERHEAD_BYTES) {
+        throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds ${o.topic}'s max.message.bytes (${max ?? 'broker default'})`);
       }
       encoded.push({ topic: o.topic, key: o.key, value });
     } catch (err) {
