@@ -54,9 +54,24 @@ export function compileUserRegex(source: string, flags = ''): RegExp {
   }
   if (!linear()) throw new UnsafePatternError('this Node.js has no linear-time regexp engine; user patterns cannot be bounded');
   try {
+    // Lookbehind is refused on every Node.js alike, though newer linear engines run it.
+    if (hasLookbehind(source)) throw new Error('lookbehind');
     new RegExp(source, flags.replace(/[gyl]/g, '') + 'l');
   } catch {
     throw new UnsafePatternError('uses what cannot run in bounded time: backreferences (\\1, \\k<name>), lookaround ((?=, (?!, (?<=, (?<!), or a counted repetition above 16 (x{17}, x{0,62}: write x+ or x* instead)');
   }
   return re;
+}
+
+/** Whether `source` has a lookbehind group `(?<=` / `(?<!` (not escaped, not inside a character class). */
+function hasLookbehind(source: string): boolean {
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(' && source[i + 1] === '?' && source[i + 2] === '<' && (source[i + 3] === '=' || source[i + 3] === '!')) return true;
+  }
+  return false;
 }
