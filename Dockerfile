@@ -1,6 +1,6 @@
 # One image for the four services; pick one with the command, e.g.
 #   docker run sluice node dist/services/collector/main.js
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,9 +11,10 @@ COPY scripts scripts
 COPY bin bin
 COPY schemas schemas
 COPY test test
-RUN npm run build && npm prune --omit=dev
+# The image has its own Node 24: the project's pinned Node package is not needed in it.
+RUN npm run build && npm prune --omit=dev && rm -rf node_modules/node-linux-* node_modules/.bin/node
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/node_modules node_modules
