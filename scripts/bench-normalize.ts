@@ -8,7 +8,7 @@
  *    Each line is one Kafka message of one partition, keyed by its input file. The
  *    collector is the streaming stage the Kafka collector runs (one partition state,
  *    multi-line events merged across messages, flushed at the end past the timeout);
- *    the per-message stage (`sluice parse`, golden tests) is a second row. One warm-up
+ *    the per-message stage (golden tests, `sluice parse --no-multiline`) is a second row. One warm-up
  *    round, then ROUNDS timed rounds; prints the median events/s of collect alone,
  *    normalize alone (over the streaming collector's RawEvents) and both, and per
  *    input file.
@@ -94,7 +94,7 @@ const streamingOpts = { ...collectOpts, multilineTimeoutMs: 2000, maxEventLines:
 const flushCtx = { now: () => KAFKA_TS + 500 + streamingOpts.multilineTimeoutMs };
 /** What the Kafka collector runs: one partition state, events merged across messages. */
 const streaming = createStreamingCollectStage(streamingOpts);
-/** The per-message shape (`sluice parse`, the golden tests): events merge within a message only. */
+/** The per-message shape (the golden tests, `sluice parse --no-multiline`): events merge within a message only. */
 const perMessage = createCollectStage(collectOpts);
 // Every variant has the same option keys, so the comparison is not one of V8 hidden classes.
 const normalizeOpts = { outputTopic: 'logs.normalized', maxAttributes: 128, maxAttributeBytes: 4096, maxJsonDepth: 32, readers: 'all' as const, formats: [] as CompiledFormat[] };
@@ -267,7 +267,7 @@ function pure(sources: readonly Source[]): void {
   console.log('| stage | events/s per core |');
   console.log('|---|---:|');
   console.log(`| collect (streaming, as the Kafka collector runs it) | ${fmt(measure(runCollect, all))} |`);
-  console.log(`| collect (per message, as \`sluice parse\` and the golden tests run it) | ${fmt(measure(runCollectPerMessage, all))} |`);
+  console.log(`| collect (per message, as the golden tests and \`sluice parse --no-multiline\` run it) | ${fmt(measure(runCollectPerMessage, all))} |`);
   console.log(`| normalize (over the streaming collector's events) | ${fmt(measure(runNormalize, all))} |`);
   // Relative figures: rounds alternate with plain normalize (see `relative`).
   const generic = relative(runNormalize, runNormalizeGeneric, all);
