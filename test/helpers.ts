@@ -37,6 +37,7 @@ export function isolatedEnv(runId: string, extra: Record<string, string> = {}): 
   for (const [k, v] of Object.entries(topics)) env[`SLUICE_TOPIC_${k}`] = `${runId}.${v}`;
   for (const s of ['COLLECTOR', 'NORMALIZER', 'ENRICHER']) env[`SLUICE_${s}_GROUP`] = `${runId}-${s.toLowerCase()}`;
   env['SLUICE_ENRICHER_TRACES_GROUP'] = `${runId}-enricher-traces`;
+  env['SLUICE_ENRICHER_UPSTREAM_GROUPS'] = `${runId}-collector,${runId}-normalizer`;
   env['SLUICE_SINK_ES_GROUP'] = `${runId}-sink-es`;
   env['SLUICE_SINK_PARQUET_GROUP'] = `${runId}-sink-parquet`;
   return { ...env, ...extra };

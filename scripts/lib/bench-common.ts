@@ -38,6 +38,8 @@ export function isolatedEnv(runId: string, groups: readonly string[]): NodeJS.Pr
   const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_LOG_LEVEL: 'warn' };
   for (const [k, v] of Object.entries(topics)) env[`SLUICE_TOPIC_${k}`] = `${runId}.${v}`;
   for (const g of groups) env[`SLUICE_${g}_GROUP`] = `${runId}-${g.toLowerCase().replace(/_/g, '-')}`;
+  // The enricher's idle check follows the run's collector and normalizer groups.
+  env['SLUICE_ENRICHER_UPSTREAM_GROUPS'] = `${runId}-collector,${runId}-normalizer`;
   return env;
 }
 

@@ -10,6 +10,10 @@ export const enricherSchema = {
   allowedLatenessMs: { type: 'int', env: 'SLUICE_ENRICHER_ALLOWED_LATENESS_MS', default: 5000, min: 0, unit: 'ms', doc: 'A window closes when the watermark (largest event time seen) passes its end plus this; later records are counted as late, in delta windows.' },
   spanInactivityMs: { type: 'int', env: 'SLUICE_ENRICHER_SPAN_INACTIVITY_MS', default: 60_000, min: 100, unit: 'ms', doc: 'A span rebuilt from logs is complete when no log of it came for this long in event time.' },
   traceInactivityMs: { type: 'int', env: 'SLUICE_ENRICHER_TRACE_INACTIVITY_MS', default: 60_000, min: 100, unit: 'ms', doc: 'A trace is summarised when no span of it came for this long in event time.' },
+  upstreamGroups: {
+    type: 'list', env: 'SLUICE_ENRICHER_UPSTREAM_GROUPS', default: ['sluice-collector', 'sluice-normalizer'],
+    doc: 'The collector\'s and the normalizer\'s consumer groups (SLUICE_COLLECTOR_GROUP, SLUICE_NORMALIZER_GROUP), in that order. A partition counts as idle only while both have read their input topics to the end: an upstream stage that is down, restarting or behind is not a quiet source. Empty: no check. A group that never committed is left out, with a warning.',
+  },
   idleAfterMs: { type: 'int', env: 'SLUICE_ENRICHER_IDLE_AFTER_MS', default: 5000, min: 100, unit: 'ms', doc: 'A partition quiet this long (wall clock) has its watermark advanced with the wall clock, so its last windows, spans and traces close.' },
   catalogFile: {
     type: 'optional-string', env: 'SLUICE_ENRICHER_CATALOG_FILE',

@@ -5,14 +5,22 @@
  * main.ts runs them on Kafka (one consumer group each); `sluice parse --enrich` in memory.
  */
 import type { ConfigOf } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
 import type { LogRecord, Span } from '../../shared/records.js';
-import { avro, type StageBinding } from '../../shared/runner/index.js';
+import { avro, type StageBinding, type Upstream } from '../../shared/runner/index.js';
 import type { schema } from './config.js';
 import { enrich, type EnrichContext } from './enrich.js';
 import { createDeriveStage, createSummarizeStage } from './derive.js';
 
 export function enricherStages(config: ConfigOf<typeof schema>, context: EnrichContext): [StageBinding<LogRecord>, StageBinding<Span>] {
   const flushIntervalMs = Math.max(100, Math.min(1000, Math.floor(config.idleAfterMs / 5)));
+  // The stages before the enricher (logs.raw is written by shippers; logs.collected in transactions).
+  if (config.upstreamGroups.length > 2) throw new ConfigError(`SLUICE_ENRICHER_UPSTREAM_GROUPS: at most two groups (the collector's, the normalizer's), got ${config.upstreamGroups.length}`);
+  const [collector, normalizer] = config.upstreamGroups;
+  const upstream: Upstream[] = [
+    ...(collector ? [{ groupId: collector, topic: config.topicRaw, unreadMarkers: 0 }] : []),
+    ...(normalizer ? [{ groupId: normalizer, topic: config.topicCollected, unreadMarkers: 1 }] : []),
+  ];
   return [
     {
       name: 'enricher',
@@ -20,6 +28,7 @@ export function enricherStages(config: ConfigOf<typeof schema>, context: EnrichC
       inputTopic: config.topicNormalized,
       outputTopics: [config.topicEnriched, config.topicMetrics, config.topicSpans],
       decode: avro<LogRecord>(),
+      upstream,
       stage: createDeriveStage({
         topics: { enriched: config.topicEnriched, metrics: config.topicMetrics, spans: config.topicSpans },
         enrich: (r) => enrich(r, context),
@@ -35,6 +44,8 @@ export function enricherStages(config: ConfigOf<typeof schema>, context: EnrichC
       inputTopic: config.topicSpans,
       outputTopics: [config.topicTraces],
       decode: avro<Span>(),
+      // Spans come from the derive stage: it and everything before it must be caught up.
+      upstream: [...upstream, { groupId: config.groupId, topic: config.topicNormalized, unreadMarkers: 1 }],
       stage: createSummarizeStage({ topic: config.topicTraces, traces: { inactivityTimeoutUs: config.traceInactivityMs * 1000 }, idleAfterMs: config.idleAfterMs, flushIntervalMs }),
     },
   ];

@@ -7,6 +7,7 @@
  */
 import type { Stage, StatefulStage } from '../stage.js';
 import type { Decoder } from './consumer-loop.js';
+import type { Upstream } from './upstream.js';
 
 export interface StageBinding<I = unknown> {
   /** Stage name in dead letters, logs and metrics: collector | normalizer | enricher | enricher-traces. */
@@ -18,6 +19,8 @@ export interface StageBinding<I = unknown> {
   outputTopics: string[];
   decode: Decoder<I>;
   stage: Stage<I> | StatefulStage<I>;
+  /** Consumer groups whose lag keeps this stage's partitions from counting as idle (Kafka only; upstream.ts). */
+  upstream?: readonly Upstream[];
 }
 
 /** A binding of any input type (a service's stages read different records). */

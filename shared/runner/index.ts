@@ -11,5 +11,6 @@ export { avro, rawBytes, type Decoder, type RunnerOptions } from './consumer-loo
 export { chunkByBytes, MAX_PRODUCE_BYTES } from './batching.js';
 export { PipelineRunner } from './pipeline-runner.js';
 export { topicsOf, type AnyStageBinding, type StageBinding } from './binding.js';
+export { type Upstream } from './upstream.js';
 export { MemoryRunner, type MemoryRecord, type MemoryRunnerOptions } from './memory-runner.js';
 export { SinkRunner, type BatchPolicy, type SinkBatch, type SinkFailure, type SinkItem, type SinkWriter } from './sink-runner.js';

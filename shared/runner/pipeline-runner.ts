@@ -10,6 +10,7 @@ import { classify, ErrorCodes, errorMessage, RetryableError } from '../errors.js
 import { ConsumerLoop, nextOffset, envelopeOf, type RunnerOptions } from './consumer-loop.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES, type Encoded } from './batching.js';
 import { dropReasonOf, encodeOutputs, type OutputEncoding } from './step.js';
+import { UpstreamWatch, type Upstream } from './upstream.js';
 
 interface PartitionEntry<I> {
   topic: string;
@@ -73,13 +74,18 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     opts: RunnerOptions<I> & {
       /** Topics the stage writes to; their record size limits are read at start. */
       outputTopics: string[];
+      /** Consumer groups upstream: a partition counts as caught up for `flush` only while they are (upstream.ts). */
+      upstream?: readonly Upstream[] | undefined;
     },
     private readonly stage: Stage<I> | StatefulStage<I>,
   ) {
     super(opts);
     this.ctx = { now: this.now };
     this.outputTopics = opts.outputTopics;
+    this.upstream = new UpstreamWatch(opts.kafka, opts.upstream ?? [], this.log);
   }
+
+  private readonly upstream: UpstreamWatch;
 
   /** The partition's transactional producer, initialized (which fences any previous owner). */
   private async producerFor(topic: string, partition: number): Promise<Producer> {
@@ -110,6 +116,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   }
 
   override async start(): Promise<void> {
+    await this.upstream.start();
     await super.start();
     if (isStateful(this.stage)) {
       this.timer = setInterval(() => void this.flushHeld().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'flush of held records failed')), this.stage.flushIntervalMs);
@@ -234,7 +241,8 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       if (!this.isReady()) return;
       for (const p of [...this.partitions.values()]) {
         if (p.next === undefined || p.state.held === 0) continue;
-        const outputs = p.state.flush(this.ctx, { caughtUp: p.caughtUp });
+        // Caught up means: this partition read to its end, and no stage upstream behind (a restart or a backlog is not idleness).
+        const outputs = p.state.flush(this.ctx, { caughtUp: p.caughtUp && this.upstream.quiet });
         if (outputs.length === 0) continue;
         const out = this.encodeOutputs(outputs, null);
         if (!(await this.commitOrForget(p, out, async () => undefined))) continue;
@@ -332,6 +340,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     await this.stopFetching();
     await this.lock;
     await this.dropProducers(this.producers.keys());
+    await this.upstream.stop();
     await this.close();
   }
 }
