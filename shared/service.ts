@@ -131,7 +131,7 @@ export function startPipelineService<S extends Schema>(opts: {
       const runners: Runnable[] = [];
       for (const b of opts.stages as ReadonlyArray<StageBinding<unknown>>) {
         const runner = new PipelineRunner<unknown>(
-          { stageName: b.name, kafka: ctx.kafka, groupId: b.groupId, inputTopic: b.inputTopic, outputTopics: b.outputTopics, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: b.decode, metrics: ctx.metrics, log: ctx.log },
+          { stageName: b.name, kafka: ctx.kafka, groupId: b.groupId, inputTopic: b.inputTopic, outputTopics: b.outputTopics, upstream: b.upstream, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: b.decode, metrics: ctx.metrics, log: ctx.log },
           b.stage,
         );
         await runner.start();
