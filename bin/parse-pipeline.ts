@@ -180,6 +180,7 @@ export class ParsePipeline {
   /** NDJSON lines produced by the last step, waiting to be written: [sink, line]. */
   private pending: Array<[LineSink, string]> = [];
   private sink: LineSink = () => undefined;
+  /** Set by the first live input (stdin): the stages' clock is the wall clock from then on. */
   private live = false;
   /** Raw events the collector emitted, and raw lines it dead-lettered (not blank): for `mergedLines`. */
   private collected = 0;
@@ -238,7 +239,8 @@ export class ParsePipeline {
   async run(name: string, timestampMs: number, input: Readable | AsyncIterable<Buffer | string>, sink: LineSink, opts: { live?: boolean } = {}): Promise<void> {
     const topic = this.opts.topic ?? `file:${name}`;
     this.sink = sink;
-    this.live = opts.live === true;
+    const live = opts.live === true;
+    if (live) this.live = true;
     // Writes are chained so the flush timer and the read loop never interleave.
     let chain: Promise<void> = Promise.resolve();
     const writeOut = (): Promise<void> => {
@@ -249,7 +251,7 @@ export class ParsePipeline {
       });
       return chain;
     };
-    const timer = this.live ? setInterval(() => {
+    const timer = live ? setInterval(() => {
       this.runner.tick();
       void writeOut().catch(() => undefined);
     }, Math.max(10, Math.floor(this.multilineTimeoutMs / 2))) : undefined;
@@ -261,7 +263,7 @@ export class ParsePipeline {
         if (message === null) continue;
         if (isBlank(message.value)) this.summary.emptyLines++;
         this.runner.produce(topic, message);
-        if (this.live || ++unpumped >= BATCH_LINES) {
+        if (live || ++unpumped >= BATCH_LINES) {
           unpumped = 0;
           this.runner.pump();
           await writeOut();
@@ -271,8 +273,8 @@ export class ParsePipeline {
       if (!this.opts.topic) this.runner.endOfInput(topic);
       await writeOut();
     } finally {
+      // The clock stays the wall clock after live input: what the stages hold is timed by it.
       if (timer) clearInterval(timer);
-      this.live = false;
     }
   }
 
