@@ -10,7 +10,8 @@
  * group's committed offset stops before; 1 for those, 0 for a topic shippers write). A
  * group that has committed nothing on a topic holding records is behind, unless it has
  * never committed anything at all: then it is unknown (a misnamed group), reported once
- * and left out, so a wrong setting cannot stop windows from closing for ever.
+ * and left out, as is a topic that does not exist, so a wrong setting cannot stop windows
+ * from closing for ever.
  * `quiet` is false until the first answer and whenever an answer fails.
  */
 import type { Admin } from 'kafkajs';
@@ -76,18 +77,27 @@ export class UpstreamWatch {
     await this.admin?.disconnect().catch(() => undefined);
   }
 
+  private unknown(u: Upstream, why: string): void {
+    if (!this.warned.has(`${u.groupId}@${u.topic}`)) this.log.warn({ group: u.groupId, topic: u.topic }, `upstream left out of the idle check: ${why} (is it configured right?)`);
+    this.warned.add(`${u.groupId}@${u.topic}`);
+  }
+
   private async poll(): Promise<void> {
     const admin = this.admin;
     if (!admin) return;
     try {
       let quiet = true;
+      const topics = new Set(await admin.listTopics());
       for (const u of this.upstream) {
+        if (!topics.has(u.topic)) {
+          // No such topic here (the enricher fed directly, a renamed topic): nothing to wait for.
+          this.unknown(u, 'its topic does not exist');
+          continue;
+        }
         const [ends, groups] = await Promise.all([admin.fetchTopicOffsets(u.topic), admin.fetchOffsets({ groupId: u.groupId, topics: [u.topic] })]);
         const state = upstreamState({ ends, committed: groups.find((g) => g.topic === u.topic)?.partitions ?? [] }, u.unreadMarkers);
-        if (state === 'unknown') {
-          if (!this.warned.has(u.groupId)) this.log.warn({ group: u.groupId, topic: u.topic }, 'upstream consumer group has never committed on its topic: left out of the idle check (is its name configured right?)');
-          this.warned.add(u.groupId);
-        } else if (state === 'behind') quiet = false;
+        if (state === 'unknown') this.unknown(u, 'the group has never committed on its topic');
+        else if (state === 'behind') quiet = false;
       }
       this.answer = quiet;
     } catch (err) {
