@@ -17,7 +17,7 @@
  *
  *   npm run bench:sink [-- --docs 100000] [-- --rows 200000] [-- --bulk 5000] [-- --rounds 3]
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createEsClient, createEsWriter } from '../services/sink/es-writer.js';
@@ -29,7 +29,7 @@ import { repoRoot } from '../shared/schemas.js';
 import type { LogRecord } from '../shared/records.js';
 import type { SinkBatch } from '../shared/runner/index.js';
 import { baseRecords, corpusLines, recordAt } from './lib/bench-records.js';
-import { arg, cpuSeconds, fmt, median, runMain } from './lib/bench-common.js';
+import { arg, cpuSeconds, fmt, groupCpuSeconds, median, runMain } from './lib/bench-common.js';
 
 const DOCS = arg('--docs', 100_000);
 const ROWS = arg('--rows', 200_000);
@@ -43,23 +43,6 @@ async function timed(f: () => Promise<void> | void): Promise<{ wall: number; cpu
   const t0 = process.hrtime.bigint();
   await f();
   return { wall: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSeconds() - c0 };
-}
-
-/** CPU seconds used so far by every process of a process group (the stack starts each server with setsid). */
-function groupCpuSeconds(pgid: number): number {
-  const hz = 100; // USER_HZ on Linux
-  let ticks = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks / hz;
 }
 
 function bulkBody(records: readonly LogRecord[], prefix: string): string {

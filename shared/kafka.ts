@@ -7,8 +7,10 @@ import type { Kafka as KafkaClient, KafkaConfig, logCreator, SASLOptions } from 
 import type { Logger } from './logger.js';
 import type { ConfigOf } from './config.js';
 import type { kafkaSchema } from './common-config.js';
+import { applyKafkajsPatches } from './kafkajs-patches.js';
 
 const { Kafka, logLevel } = kafkajs;
+applyKafkajsPatches();
 export type { KafkaClient };
 
 type KafkaSettings = ConfigOf<typeof kafkaSchema>;

@@ -3,6 +3,7 @@
  * time and medians, and the frame of a through-Kafka part (an isolated run's client,
  * environment and backlog; skipped unless wanted) and of `main`.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 import { createKafka, type KafkaClient } from '../../shared/kafka.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
@@ -26,6 +27,23 @@ export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => 
 export function cpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
+}
+
+/** CPU seconds used so far by every process of a process group (the stack starts each server with setsid). */
+export function groupCpuSeconds(pgid: number): number {
+  const hz = 100; // USER_HZ on Linux
+  let ticks = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / hz;
 }
 
 /**
