@@ -143,6 +143,8 @@ function clockFrom(t0: number): Clock {
 }
 
 interface SluiceResult {
+  /** Per stage, seconds from the first send until it had read half and all of the events. */
+  stages: Array<{ stage: string; half: number; all: number }>;
   esSeconds: number;
   /** Events produced in all (the throughput step's and the latency step's). */
   expected: number;
@@ -199,11 +201,13 @@ async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClien
     const clock = clockFrom(t0);
     const index = `logs-${tenant}-*`;
     const parquetRowsNow = async () => metricTotal(await scrape(sink), 'sluice_records_sent_total{stage="sink-parquet"}');
+    const timeline = stageTimeline(procs, t0, lines.length);
     const [esSeconds, parquetSeconds] = await Promise.all([
       clock.until(async () => (await searchable(es, index)) >= lines.length, 250),
       clock.until(async () => (await parquetRowsNow()) >= lines.length, 250),
       sent,
     ]);
+    const stages = await timeline.stop();
     const cpu1 = { ...Object.fromEntries(procs.map((p) => [p.name, processCpuSeconds(p.child.pid!)])), kafka: groupCpuSeconds(stackGroups.kafka), elasticsearch: groupCpuSeconds(stackGroups.elasticsearch) };
     const cpuPer1k = Object.fromEntries(Object.keys(cpu1).map((k) => [k, ((cpu1 as Record<string, number>)[k]! - (cpu0 as Record<string, number>)[k]!) / (lines.length / 1000)])) as SluiceResult['cpuPer1k'];
     say(`searchable ${esSeconds.toFixed(1)} s, Parquet ${parquetSeconds.toFixed(1)} s`);
@@ -220,12 +224,49 @@ async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClien
     const pq = await parquetCounts(s3, `${runId}/logs/`, join(logDir, 'parquet'));
     rmSync(join(logDir, 'parquet'), { recursive: true, force: true });
     return {
-      esSeconds, parquetSeconds, expected: lines.length + latency.produced, esCount: esTotal, parquetRows: pq.rows, parquetDistinct: pq.distinct, cpuPer1k, peakRssMb: peakRss,
+      stages, esSeconds, parquetSeconds, expected: lines.length + latency.produced, esCount: esTotal, parquetRows: pq.rows, parquetDistinct: pq.distinct, cpuPer1k, peakRssMb: peakRss,
       latencyP50: latency.p50, latencyP99: latency.p99, latencyRate: latency.rate, latencyProbes: latency.probes,
     };
   } finally {
     await stopServices(procs);
   }
+}
+
+/** The stages whose input counts tell where the time goes, in pipeline order. */
+const TIMELINE_STAGES: Array<{ service: ServiceName; stage: string }> = [
+  { service: 'collector', stage: 'collector' }, { service: 'normalizer', stage: 'normalizer' }, { service: 'enricher', stage: 'enricher' },
+  { service: 'sink', stage: 'sink-es' }, { service: 'sink', stage: 'sink-parquet' },
+];
+
+/**
+ * Every second, each stage's sluice_records_received_total: when it had read half and all
+ * of `n` events (seconds from t0). The stage that reaches "all" much later than the one
+ * before it is where the events wait.
+ */
+function stageTimeline(procs: readonly ServiceProcess[], t0: number, n: number): { stop(): Promise<SluiceResult['stages']> } {
+  const reached = new Map<string, { half: number; all: number }>(TIMELINE_STAGES.map((s) => [s.stage, { half: NaN, all: NaN }]));
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = (Date.now() - t0) / 1000;
+      const scraped = new Map<ServiceName, Map<string, number>>();
+      for (const p of procs) scraped.set(p.name, await scrape(p));
+      for (const s of TIMELINE_STAGES) {
+        const v = metricTotal(scraped.get(s.service)!, `sluice_records_received_total{stage="${s.stage}"}`);
+        const r = reached.get(s.stage)!;
+        if (Number.isNaN(r.half) && v >= n / 2) r.half = t;
+        if (Number.isNaN(r.all) && v >= n) r.all = t;
+      }
+      await sleep(1000);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return TIMELINE_STAGES.map((s) => ({ stage: s.stage, ...reached.get(s.stage)! }));
+    },
+  };
 }
 
 /**
@@ -279,6 +320,8 @@ interface PeerResult {
   esSeconds: number;
   esCount: number;
   cpuPer1k: number;
+  /** Elasticsearch's CPU over the same span, per 1,000 events. */
+  esCpuPer1k: number;
   peakRssMb: number;
   version: string;
 }
@@ -351,14 +394,17 @@ async function runPeer(runId: string, lines: KafkaMessage[], kafka: KafkaClient,
     const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
     await producer.connect();
     const messages = lines.map((m) => ({ key: m.key, value: m.value }));
+    const esGroup = stackPgid('elasticsearch');
     const cpu0 = processCpuSeconds(child.pid!);
+    const es0 = groupCpuSeconds(esGroup);
     const t0 = Date.now();
     const sent = produce(producer, topic, messages);
     const [esSeconds] = await Promise.all([clockFrom(t0).until(async () => (await searchable(es, index)) >= lines.length, 250), sent]);
     const cpu = processCpuSeconds(child.pid!) - cpu0;
+    const esCpu = groupCpuSeconds(esGroup) - es0;
     await producer.disconnect();
     await es.indices.refresh({ index });
-    return { esSeconds, esCount: await searchable(es, index), cpuPer1k: cpu / (lines.length / 1000), peakRssMb: peakRssMb(child.pid!), version };
+    return { esSeconds, esCount: await searchable(es, index), cpuPer1k: cpu / (lines.length / 1000), esCpuPer1k: esCpu / (lines.length / 1000), peakRssMb: peakRssMb(child.pid!), version };
   } finally {
     child.kill('SIGTERM');
     await Promise.race([exited, sleep(10_000)]);
@@ -369,7 +415,7 @@ async function runPeer(runId: string, lines: KafkaMessage[], kafka: KafkaClient,
 
 async function cleanup(runId: string, kafka: KafkaClient, es: Client, s3: ReturnType<typeof createS3Client>): Promise<void> {
   await deleteRun(kafka, runId);
-  await es.indices.delete({ index: `logs-${runId}-*,rsyslog-${runId}`, allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
+  await es.indices.delete({ index: ['logs', 'metrics', 'spans', 'traces'].map((d) => `${d}-${runId}-*`).concat(`rsyslog-${runId}`).join(','), allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
   const objects = await listObjects(s3, S3.bucket, `${runId}/`).catch(() => []);
   for (let i = 0; i < objects.length; i += 1000) {
     await s3.send(new DeleteObjectsCommand({ Bucket: S3.bucket, Delete: { Objects: objects.slice(i, i + 1000).map((o) => ({ Key: o.key })) } }));
@@ -424,8 +470,9 @@ function printRun(run: number, n: number, s: SluiceResult, p: PeerResult | undef
     `| all in Parquet on S3 | ${f1(s.parquetSeconds)} s (${fmt(n / s.parquetSeconds)}/s) | — |`,
     `| counted at the end, of ${fmt(s.expected)} produced: Elasticsearch / Parquet rows / distinct ids | ${fmt(s.esCount)} / ${fmt(s.parquetRows)} / ${fmt(s.parquetDistinct)} | ${p ? `${fmt(p.esCount)} of ${fmt(n)}` : ''} |`,
     `| core-µs per event, services (collector + normalizer + enricher + sink) | ${f1(core * 1000)} (${SERVICE_NAMES.map((k) => f1(s.cpuPer1k[k] * 1000)).join(' + ')}) | ${p ? f1(p.cpuPer1k * 1000) : ''} |`,
-    `| core-µs per event, Kafka / Elasticsearch | ${f1(s.cpuPer1k.kafka * 1000)} / ${f1(s.cpuPer1k.elasticsearch * 1000)} | |`,
+    `| core-µs per event, Kafka / Elasticsearch | ${f1(s.cpuPer1k.kafka * 1000)} / ${f1(s.cpuPer1k.elasticsearch * 1000)} | ${p ? `— / ${f1(p.esCpuPer1k * 1000)}` : ''} |`,
     `| peak RSS, MB (collector / normalizer / enricher / sink) | ${SERVICE_NAMES.map((k) => fmt(s.peakRssMb[k])).join(' / ')} | ${p ? fmt(p.peakRssMb) : ''} |`,
+    `| read half / all of the events, s from the first send: ${s.stages.map((x) => x.stage).join(' / ')} | ${s.stages.map((x) => `${f1(x.half)}/${f1(x.all)}`).join(' · ')} | |`,
     `| produce→searchable p50 / p99 at ${fmt(s.latencyRate)}/s (${s.latencyProbes} probes) | ${f2(s.latencyP50)} s / ${f2(s.latencyP99)} s | |`,
   ];
   process.stdout.write(out.join('\n') + '\n');

@@ -27,6 +27,9 @@ import type { Encoded } from './batching.js';
 import { deadLetterOf } from './step.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES } from './batching.js';
 
+/** Longest wait of a fetch for data, and of a fully paused consumer before it looks again, ms. */
+export const FETCH_MAX_WAIT_MS = 250;
+
 export type Decoder<I> = (raw: Buffer, codecs: TopicCodecs) => Promise<I> | I;
 
 /** Decoders for the two kinds of input: raw bytes (logs.raw) and registry-framed Avro. */
@@ -101,7 +104,10 @@ export abstract class ConsumerLoop<I> {
     await this.producer.connect();
     await this.beforeConsume();
     const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout, heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 5)) });
+    // maxWaitTimeInMs: how long a fetch waits on the broker for data, and (kafkajs) how
+    // long the consumer sleeps when every assigned partition is paused. kafkajs's 5 s
+    // default held a sink paused for backpressure up to 5 s after its write finished.
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout, heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 5)), maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.ready = true;
