@@ -28,6 +28,7 @@
  *
  *   npm run bench:e2e [-- --events 100000] [-- --runs 1] [-- --latency-seconds 20]
  *                     [-- --no-peer] [-- --no-latency] [-- --keep-logs]
+ *                     [-- --service-node-options '--max-old-space-size=96']
  *
  * Service logs go to .stack/logs/bench-e2e/<run>/. Needs the local stack (`npm run stack up`).
  */
@@ -55,6 +56,11 @@ const TIMEOUT_MS = arg('--timeout-seconds', 600) * 1000;
 const PEER = !process.argv.includes('--no-peer');
 const LATENCY = !process.argv.includes('--no-latency');
 const SEED = arg('--seed', 2026);
+/** NODE_OPTIONS for the four services only (e.g. a heap limit), not for this process. */
+const SERVICE_NODE_OPTIONS = (() => {
+  const i = process.argv.indexOf('--service-node-options');
+  return i >= 0 ? process.argv[i + 1] : undefined;
+})();
 const ES_URL = process.env['SLUICE_ES_URL'] || 'http://127.0.0.1:9200';
 const BROKERS = process.env['SLUICE_KAFKA_BROKERS'] || '127.0.0.1:9092';
 const S3 = {
@@ -182,7 +188,8 @@ async function parquetCounts(s3: ReturnType<typeof createS3Client>, prefix: stri
 
 async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClient, es: Client, s3: ReturnType<typeof createS3Client>): Promise<SluiceResult> {
   const tenant = runId;
-  const env = { ...isolatedEnv(runId, ['COLLECTOR', 'NORMALIZER', 'ENRICHER', 'ENRICHER_TRACES', 'SINK_ES', 'SINK_PARQUET']), SLUICE_S3_PREFIX: runId };
+  const env: NodeJS.ProcessEnv = { ...isolatedEnv(runId, ['COLLECTOR', 'NORMALIZER', 'ENRICHER', 'ENRICHER_TRACES', 'SINK_ES', 'SINK_PARQUET']), SLUICE_S3_PREFIX: runId };
+  if (SERVICE_NODE_OPTIONS !== undefined) env['NODE_OPTIONS'] = SERVICE_NODE_OPTIONS;
   const logDir = join(repoRoot(), '.stack', 'logs', 'bench-e2e', runId);
   const procs = await startServices({ env, logDir });
   try {

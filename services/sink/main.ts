@@ -72,8 +72,8 @@ runMain(async () => {
         await runner.start();
         runners.push(runner);
       };
-      const esPolicy: BatchPolicy = { maxRecords: config.esMaxDocs, maxBytes: config.esMaxBytes, maxAgeMs: config.esMaxAgeMs };
-      const parquetPolicy: BatchPolicy = { maxRecords: config.parquetMaxRows, maxBytes: config.parquetMaxBytes, maxAgeMs: config.parquetMaxAgeMs };
+      const esPolicy: BatchPolicy = { maxRecords: config.esMaxDocs, maxBytes: config.esMaxBytes, maxAgeMs: config.esMaxAgeMs, caughtUpMinRecords: config.esCaughtUpDocs };
+      const parquetPolicy: BatchPolicy = { maxRecords: config.parquetMaxRows, maxBytes: config.parquetMaxBytes, maxAgeMs: config.parquetMaxAgeMs, caughtUpMinRecords: config.parquetCaughtUpRows };
       const encoder = createWasmParquetEncoder({ rowGroupSize: config.parquetRowGroupSize, compression: config.parquetCompression as WasmEncoderOptions['compression'] });
       const objects = ctx.registry.counter('sluice_parquet_objects_total', 'Parquet objects written, by dataset.', ['dataset']);
       const rows = ctx.registry.counter('sluice_parquet_rows_total', 'Rows written to Parquet objects, by dataset.', ['dataset']);

@@ -50,6 +50,12 @@ export interface BatchPolicy {
   maxBytes: number;
   /** ... or when its oldest record has waited this long, ms. */
   maxAgeMs: number;
+  /**
+   * ... or as soon as the partition has been read to its end (its last fetch reached the
+   * high watermark) while the buffer holds at least this many records: a burst that
+   * ended is written at once, a trickle still waits for maxAgeMs. 0 or absent: off.
+   */
+  caughtUpMinRecords?: number;
 }
 
 interface PartitionBuffer<T> {
@@ -66,6 +72,8 @@ interface PartitionBuffer<T> {
   queued: number;
   /** Set while the partition is paused for backpressure: resumes it. */
   resume: (() => void) | undefined;
+  /** The last fetch of this partition reached its high watermark. */
+  caughtUp: boolean;
 }
 
 /**
@@ -122,10 +130,23 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     const key = `${topic}:${partition}`;
     let b = this.buffers.get(key);
     if (!b) {
-      b = { topic, partition, items: [], bytes: 0, firstOffset: undefined, lastSeen: undefined, openedAt: this.now(), chain: Promise.resolve(), queued: 0, resume: undefined };
+      b = { topic, partition, items: [], bytes: 0, firstOffset: undefined, lastSeen: undefined, openedAt: this.now(), chain: Promise.resolve(), queued: 0, resume: undefined, caughtUp: false };
       this.buffers.set(key, b);
     }
     return b;
+  }
+
+  /** Read to its end with enough buffered to write now (BatchPolicy.caughtUpMinRecords). */
+  private endedBurst(b: PartitionBuffer<T>): boolean {
+    const min = this.policy.caughtUpMinRecords ?? 0;
+    return min > 0 && b.caughtUp && b.items.length >= min;
+  }
+
+  protected override onBatchEnd(topic: string, partition: number, caughtUp: boolean): void {
+    const b = this.buffers.get(`${topic}:${partition}`);
+    if (!b) return;
+    b.caughtUp = caughtUp;
+    if (b.queued === 0 && this.endedBurst(b)) this.flushInBackground(b);
   }
 
   private full(b: PartitionBuffer<T>): boolean {
@@ -194,7 +215,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     const now = this.now();
     for (const b of this.buffers.values()) {
       // A partition with a batch still being written waits: small batches must not pile up behind it.
-      if (b.lastSeen !== undefined && b.queued === 0 && now - b.openedAt >= this.policy.maxAgeMs) this.flushInBackground(b);
+      if (b.lastSeen !== undefined && b.queued === 0 && (now - b.openedAt >= this.policy.maxAgeMs || this.endedBurst(b))) this.flushInBackground(b);
     }
   }
 
