@@ -13,7 +13,7 @@ export const sinkSchema = {
   esMaxDocs: { type: 'int', env: 'SLUICE_SINK_ES_MAX_DOCS', default: 2000, min: 1, doc: 'Bulk request size, documents.' },
   esMaxBytes: { type: 'int', env: 'SLUICE_SINK_ES_MAX_BYTES', default: 5_000_000, min: 1024, unit: 'bytes', doc: 'Bulk request size, bytes of input.' },
   esMaxAgeMs: { type: 'int', env: 'SLUICE_SINK_ES_MAX_AGE_MS', default: 1000, min: 10, unit: 'ms', doc: 'Longest a document waits before its bulk request is sent.' },
-  esCaughtUpDocs: { type: 'int', env: 'SLUICE_SINK_ES_CAUGHT_UP_DOCS', default: 500, min: 0, doc: 'Send a bulk request at once, without waiting for its age, when the partition has been read to its end and this many documents wait (the end of a burst is searchable sooner). 0: off.' },
+  esCaughtUpDocs: { type: 'int', env: 'SLUICE_SINK_ES_CAUGHT_UP_DOCS', default: 1, min: 0, doc: 'Send a bulk request at once, without waiting for its age, when the partition has been read to its end and this many documents wait: documents are searchable as soon as the sink has read what there is (1, the default), while a backlog still goes in full bulk requests. 0: off (only size and age).' },
   parquetGroupId: { type: 'string', env: 'SLUICE_SINK_PARQUET_GROUP', default: 'sluice-sink-parquet', doc: 'Consumer group of the Parquet writer of logs; the metrics, spans and traces writers use `<group>-metrics`, `<group>-spans` and `<group>-traces`.' },
   parquetMaxRows: { type: 'int', env: 'SLUICE_SINK_PARQUET_MAX_ROWS', default: 100_000, min: 1, doc: 'Rotate a Parquet object at this many rows (per Kafka partition and dataset).' },
   parquetMaxBytes: { type: 'int', env: 'SLUICE_SINK_PARQUET_MAX_BYTES', default: 64_000_000, min: 1024, unit: 'bytes', doc: 'Rotate at this many bytes of input.' },
