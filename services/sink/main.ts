@@ -17,7 +17,7 @@ import { stackVariables } from '../../shared/common-config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { startService, type Runnable } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
-import { SinkRunner, avro, type BatchPolicy, type SinkWriter } from '../../shared/runner/index.js';
+import { BufferBudget, SinkRunner, avro, type BatchPolicy, type SinkWriter } from '../../shared/runner/index.js';
 import type { Logger } from '../../shared/logger.js';
 import { schema, strictPrefixes } from './config.js';
 import { logsDataset, metricsDataset, spansDataset, tracesDataset, type EsDataset } from './es-document.js';
@@ -63,11 +63,13 @@ runMain(async () => {
     topics: [...table.map((d) => d.topic), config.topicDlq],
     start: async (ctx) => {
       const runners: Runnable[] = [];
+      const budget = new BufferBudget(config.bufferMaxBytes);
       const run = async <T>(d: Dataset<T>, stageName: string, groupId: string, writer: SinkWriter<T>, policy: BatchPolicy, log: Logger) => {
         const runner = new SinkRunner<T>(
           { kafka: ctx.kafka, inputTopic: d.topic, dlqTopic: config.topicDlq, codecs: ctx.codecs, decode: avro<T>(), metrics: ctx.metrics, stageName, groupId, log },
           writer,
           policy,
+          budget,
         );
         await runner.start();
         runners.push(runner);

@@ -13,4 +13,4 @@ export { PipelineRunner } from './pipeline-runner.js';
 export { topicsOf, type AnyStageBinding, type StageBinding } from './binding.js';
 export { type Upstream } from './upstream.js';
 export { MemoryRunner, type MemoryRecord, type MemoryRunnerOptions } from './memory-runner.js';
-export { SinkRunner, type BatchPolicy, type SinkBatch, type SinkFailure, type SinkItem, type SinkWriter } from './sink-runner.js';
+export { BufferBudget, SinkRunner, type BatchPolicy, type SinkBatch, type SinkFailure, type SinkItem, type SinkWriter } from './sink-runner.js';

@@ -3,7 +3,7 @@ import { createLogger } from '../logger.js';
 import { Registry, runnerMetrics } from '../metrics.js';
 import type { TopicCodecs } from '../codec.js';
 import type { KafkaClient } from '../kafka.js';
-import { SinkRunner, type BatchPolicy, type SinkBatch, type SinkWriter } from './sink-runner.js';
+import { BufferBudget, SinkRunner, type BatchPolicy, type SinkBatch, type SinkWriter } from './sink-runner.js';
 
 /** A writer that records the batches it was given. */
 function recordingWriter(): SinkWriter<string> & { batches: SinkBatch<string>[] } {
@@ -17,16 +17,15 @@ interface Driven {
   onBatchEnd(topic: string, partition: number, caughtUp: boolean): void;
 }
 
+function runnerOpts(): ConstructorParameters<typeof SinkRunner<string>>[0] {
+  return {
+    stageName: 'sink-test', kafka: {} as KafkaClient, groupId: 'g', inputTopic: 't', dlqTopic: 'dlq', codecs: {} as TopicCodecs,
+    decode: (raw) => raw.toString('utf8'), metrics: runnerMetrics(new Registry()), log: createLogger('test', 'silent'),
+  };
+}
+
 function runner(policy: BatchPolicy, writer: SinkWriter<string>): Driven {
-  const r = new SinkRunner<string>(
-    {
-      stageName: 'sink-test', kafka: {} as KafkaClient, groupId: 'g', inputTopic: 't', dlqTopic: 'dlq', codecs: {} as TopicCodecs,
-      decode: (raw) => raw.toString('utf8'), metrics: runnerMetrics(new Registry()), log: createLogger('test', 'silent'),
-    },
-    writer,
-    policy,
-  );
-  return r as unknown as Driven;
+  return new SinkRunner<string>(runnerOpts(), writer, policy) as unknown as Driven;
 }
 
 function payload(from: number, n: number): EachBatchPayload {
@@ -70,6 +69,43 @@ describe('SinkRunner: a burst that ended is written without waiting for its age'
     const r = runner({ ...policy, caughtUpMinRecords: 0 }, w);
     await r.eachBatch(payload(0, 50));
     r.onBatchEnd('t', 0, true);
+    await settle();
+    expect(w.batches).toHaveLength(0);
+  });
+});
+
+describe('SinkRunner: one memory budget for every runner of a process', () => {
+  const policy: BatchPolicy = { maxRecords: 1_000_000, maxBytes: 1e12, maxAgeMs: 60_000 };
+  /** Messages of `size` bytes each. */
+  function sized(from: number, n: number, size: number, partition = 0): EachBatchPayload {
+    const p = payload(from, n) as unknown as { batch: { partition: number; messages: Array<{ value: Buffer }> } };
+    p.batch.partition = partition;
+    for (const m of p.batch.messages) m.value = Buffer.alloc(size, 97);
+    return p as unknown as EachBatchPayload;
+  }
+
+  it('writes a buffer once the records held by all runners pass the budget (unbounded by policy otherwise)', async () => {
+    const budget = new BufferBudget(16_000);
+    const w1 = recordingWriter();
+    const w2 = recordingWriter();
+    const a = new SinkRunner<string>(runnerOpts(), w1, policy, budget) as unknown as Driven;
+    const b = new SinkRunner<string>(runnerOpts(), w2, policy, budget) as unknown as Driven;
+    await a.eachBatch(sized(0, 10, 1000)); // 10 kB held: under the budget
+    await settle();
+    expect(w1.batches).toHaveLength(0);
+    expect(budget.usedBytes).toBe(10_000);
+    await b.eachBatch(sized(0, 10, 1000)); // the other runner takes the total to 20 kB
+    await settle();
+    // b's buffer passed 1/16 of the budget while the total was over: written, and its bytes released.
+    expect(w2.batches.length).toBeGreaterThanOrEqual(1);
+    expect(w2.batches.reduce((n, x) => n + x.items.length, 0)).toBeLessThan(10);
+    expect(budget.usedBytes).toBeLessThanOrEqual(16_000);
+  });
+
+  it('without a budget, only the policy bounds a buffer', async () => {
+    const w = recordingWriter();
+    const r = runner(policy, w);
+    await r.eachBatch(sized(0, 100, 1000));
     await settle();
     expect(w.batches).toHaveLength(0);
   });

@@ -58,6 +58,33 @@ export interface BatchPolicy {
   caughtUpMinRecords?: number;
 }
 
+/**
+ * A byte budget shared by every SinkRunner of a process: the encoded input bytes of the
+ * records they hold (buffered, or handed to a writer and not yet committed), over all
+ * partitions and datasets. While the total is over the budget, a partition buffer that
+ * holds at least 1/16 of it counts as full: it is written at its next record (or, with a
+ * write of it still running, the partition pauses). Smaller buffers are left alone, so
+ * the total stays below about budget + 1/16 of it per buffer, however many partitions
+ * and datasets one process serves, and no writer is pushed into tiny batches. The
+ * decoded records take several times their encoded bytes on the heap.
+ */
+export class BufferBudget {
+  private used = 0;
+  constructor(readonly maxBytes: number) {}
+  add(bytes: number): void {
+    this.used += bytes;
+  }
+  release(bytes: number): void {
+    this.used = Math.max(0, this.used - bytes);
+  }
+  get usedBytes(): number {
+    return this.used;
+  }
+  get over(): boolean {
+    return this.maxBytes > 0 && this.used > this.maxBytes;
+  }
+}
+
 interface PartitionBuffer<T> {
   topic: string;
   partition: number;
@@ -94,7 +121,13 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
   private generation = 0;
   private readonly breaker: CircuitBreaker;
 
-  constructor(opts: RunnerOptions<T>, private readonly writer: SinkWriter<T>, private readonly policy: BatchPolicy) {
+  constructor(
+    opts: RunnerOptions<T>,
+    private readonly writer: SinkWriter<T>,
+    private readonly policy: BatchPolicy,
+    /** Shared by the process's runners; none: only the per-partition bounds of `policy`. */
+    private readonly budget: BufferBudget = new BufferBudget(0),
+  ) {
     super(opts);
     this.breaker = new CircuitBreaker(3, (open, info) => {
       opts.metrics.circuitOpen.set(open ? 1 : 0, this.stageLabel);
@@ -123,6 +156,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
   protected override onAssignment(): void {
     this.generation++;
     if (this.buffers.size > 0) this.log.info({ dropped: [...this.buffers.values()].reduce((n, b) => n + b.items.length, 0) }, 'rebalance: dropping uncommitted buffers (they are redelivered)');
+    for (const b of this.buffers.values()) this.budget.release(b.bytes);
     this.buffers.clear();
   }
 
@@ -150,7 +184,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
   }
 
   private full(b: PartitionBuffer<T>): boolean {
-    return b.items.length >= this.policy.maxRecords || b.bytes >= this.policy.maxBytes;
+    return b.items.length >= this.policy.maxRecords || b.bytes >= this.policy.maxBytes || (this.budget.over && b.bytes >= this.budget.maxBytes / 16);
   }
 
   private resumeAll(): void {
@@ -184,6 +218,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
       if (decoded.ok) {
         buf.items.push({ value: decoded.value, raw, envelope: env });
         buf.bytes += raw.length;
+        this.budget.add(raw.length);
       } else {
         dead.push(await this.deadLetter(env, raw, decoded.error));
       }
@@ -227,6 +262,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     if (b.lastSeen === undefined) return b.chain;
     const batch: SinkBatch<T> = { topic: b.topic, partition: b.partition, firstOffset: b.firstOffset ?? b.lastSeen, lastOffset: b.lastSeen, items: b.items };
     const generation = this.generation;
+    const bytes = b.bytes;
     b.items = [];
     b.bytes = 0;
     b.firstOffset = undefined;
@@ -234,6 +270,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     b.queued++;
     b.chain = b.chain.then(() => this.writeAndCommit(batch, generation, heartbeat)).finally(() => {
       b.queued--;
+      this.budget.release(bytes);
     });
     return b.chain;
   }
