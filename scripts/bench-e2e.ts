@@ -29,6 +29,7 @@
  *   npm run bench:e2e [-- --events 100000] [-- --runs 1] [-- --latency-seconds 20]
  *                     [-- --no-peer] [-- --no-latency] [-- --keep-logs]
  *                     [-- --service-node-options '--max-old-space-size=96']
+ *                     [-- --fused]   # collector + normalizer in one process (bin/collector-normalizer.ts)
  *
  * Service logs go to .stack/logs/bench-e2e/<run>/. Needs the local stack (`npm run stack up`).
  */
@@ -55,6 +56,9 @@ const LATENCY_SECONDS = arg('--latency-seconds', 20);
 const TIMEOUT_MS = arg('--timeout-seconds', 600) * 1000;
 const PEER = !process.argv.includes('--no-peer');
 const LATENCY = !process.argv.includes('--no-latency');
+/** Collector and normalizer as one process (bin/collector-normalizer.ts) instead of two. */
+const FUSED = process.argv.includes('--fused');
+const PROCESSES: readonly ServiceName[] = FUSED ? ['collector-normalizer', 'enricher', 'sink'] : SERVICE_NAMES;
 const SEED = arg('--seed', 2026);
 /** NODE_OPTIONS for the four services only (e.g. a heap limit), not for this process. */
 const SERVICE_NODE_OPTIONS = (() => {
@@ -158,8 +162,8 @@ interface SluiceResult {
   esCount: number;
   parquetRows: number;
   parquetDistinct: number;
-  cpuPer1k: Record<ServiceName | 'kafka' | 'elasticsearch', number>;
-  peakRssMb: Record<ServiceName, number>;
+  cpuPer1k: Partial<Record<ServiceName, number>> & Record<'kafka' | 'elasticsearch', number>;
+  peakRssMb: Partial<Record<ServiceName, number>>;
   latencyP50: number;
   latencyP99: number;
   latencyRate: number;
@@ -191,7 +195,7 @@ async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClien
   const env: NodeJS.ProcessEnv = { ...isolatedEnv(runId, ['COLLECTOR', 'NORMALIZER', 'ENRICHER', 'ENRICHER_TRACES', 'SINK_ES', 'SINK_PARQUET']), SLUICE_S3_PREFIX: runId };
   if (SERVICE_NODE_OPTIONS !== undefined) env['NODE_OPTIONS'] = SERVICE_NODE_OPTIONS;
   const logDir = join(repoRoot(), '.stack', 'logs', 'bench-e2e', runId);
-  const procs = await startServices({ env, logDir });
+  const procs = await startServices({ env, logDir, names: PROCESSES });
   try {
     await waitReady(procs);
     say(`services ready (logs in ${logDir}); producing ${fmt(lines.length)} lines`);
@@ -222,7 +226,7 @@ async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClien
     let latency = { p50: NaN, p99: NaN, rate: 0, probes: 0, produced: 0 };
     if (LATENCY && Number.isFinite(esSeconds)) latency = await measureLatency(runId, tenant, lines, producer, es, lines.length / esSeconds / 2);
     await producer.disconnect();
-    const peakRss = Object.fromEntries(SERVICE_NAMES.map((n) => [n, peakRssMb(pids[n])])) as Record<ServiceName, number>;
+    const peakRss = Object.fromEntries(PROCESSES.map((n) => [n, peakRssMb(pids[n])])) as SluiceResult['peakRssMb'];
 
     // Stopped in pipeline order, each service drains, flushes and commits: the counts are final.
     await stopServices(procs);
@@ -241,8 +245,10 @@ async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClien
 
 /** The stages whose input counts tell where the time goes, in pipeline order. */
 const TIMELINE_STAGES: Array<{ service: ServiceName; stage: string }> = [
-  { service: 'collector', stage: 'collector' }, { service: 'normalizer', stage: 'normalizer' }, { service: 'enricher', stage: 'enricher' },
-  { service: 'sink', stage: 'sink-es' }, { service: 'sink', stage: 'sink-parquet' },
+  ...(FUSED
+    ? [{ service: 'collector-normalizer' as const, stage: 'collector+normalizer' }]
+    : [{ service: 'collector' as const, stage: 'collector' }, { service: 'normalizer' as const, stage: 'normalizer' }]),
+  { service: 'enricher', stage: 'enricher' }, { service: 'sink', stage: 'sink-es' }, { service: 'sink', stage: 'sink-parquet' },
 ];
 
 /**
@@ -466,7 +472,7 @@ async function main(): Promise<void> {
 }
 
 function printRun(run: number, n: number, s: SluiceResult, p: PeerResult | undefined): void {
-  const core = SERVICE_NAMES.reduce((t, k) => t + s.cpuPer1k[k], 0);
+  const core = PROCESSES.reduce((t, k) => t + s.cpuPer1k[k]!, 0);
   const out = [
     `\n### Run ${run}: ${fmt(n)} events`,
     '',
@@ -476,9 +482,9 @@ function printRun(run: number, n: number, s: SluiceResult, p: PeerResult | undef
     `| ratio Sluice / rsyslog (events/s into Elasticsearch) | ${p ? `${f2(p.esSeconds / s.esSeconds)}×` : ''} | |`,
     `| all in Parquet on S3 | ${f1(s.parquetSeconds)} s (${fmt(n / s.parquetSeconds)}/s) | — |`,
     `| counted at the end, of ${fmt(s.expected)} produced: Elasticsearch / Parquet rows / distinct ids | ${fmt(s.esCount)} / ${fmt(s.parquetRows)} / ${fmt(s.parquetDistinct)} | ${p ? `${fmt(p.esCount)} of ${fmt(n)}` : ''} |`,
-    `| core-µs per event, services (collector + normalizer + enricher + sink) | ${f1(core * 1000)} (${SERVICE_NAMES.map((k) => f1(s.cpuPer1k[k] * 1000)).join(' + ')}) | ${p ? f1(p.cpuPer1k * 1000) : ''} |`,
+    `| core-µs per event, services (${PROCESSES.join(' + ')}) | ${f1(core * 1000)} (${PROCESSES.map((k) => f1(s.cpuPer1k[k]! * 1000)).join(' + ')}) | ${p ? f1(p.cpuPer1k * 1000) : ''} |`,
     `| core-µs per event, Kafka / Elasticsearch | ${f1(s.cpuPer1k.kafka * 1000)} / ${f1(s.cpuPer1k.elasticsearch * 1000)} | ${p ? `— / ${f1(p.esCpuPer1k * 1000)}` : ''} |`,
-    `| peak RSS, MB (collector / normalizer / enricher / sink) | ${SERVICE_NAMES.map((k) => fmt(s.peakRssMb[k])).join(' / ')} | ${p ? fmt(p.peakRssMb) : ''} |`,
+    `| peak RSS, MB (${PROCESSES.join(' / ')}) | ${PROCESSES.map((k) => fmt(s.peakRssMb[k]!)).join(' / ')} | ${p ? fmt(p.peakRssMb) : ''} |`,
     `| read half / all of the events, s from the first send: ${s.stages.map((x) => x.stage).join(' / ')} | ${s.stages.map((x) => `${f1(x.half)}/${f1(x.all)}`).join(' · ')} | |`,
     `| produce→searchable p50 / p99 at ${fmt(s.latencyRate)}/s (${s.latencyProbes} probes) | ${f2(s.latencyP50)} s / ${f2(s.latencyP99)} s | |`,
   ];

@@ -8,6 +8,8 @@
  * - throwing a PermanentError sends the input to the dead-letter topic with its code;
  * - throwing a RetryableError makes the runner back off and retry without committing.
  */
+import type { SluiceError } from './errors.js';
+
 export interface Envelope {
   topic: string;
   partition: number;
@@ -37,6 +39,12 @@ export interface StageOutput {
    * record cannot be encoded, names that input.
    */
   origin?: { envelope: Envelope; raw: Buffer };
+  /**
+   * Set when this record failed in a later stage of the same process (shared/runner/fuse.ts):
+   * the runner writes a dead letter for its origin (else the input being processed) with
+   * this error instead of the record.
+   */
+  deadLetter?: SluiceError;
 }
 
 export interface StageContext {

@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { repoRoot } from '../../shared/schemas.js';
 
 export const SERVICE_NAMES = ['collector', 'normalizer', 'enricher', 'sink'] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+/** A process: one of the four services, or the collector and normalizer fused (bin/collector-normalizer.ts). */
+export type ServiceName = (typeof SERVICE_NAMES)[number] | 'collector-normalizer';
+
+/** Entry point (under dist/) and the service whose settings (admin port) a process reads. */
+function entryOf(name: ServiceName): { path: string[]; settings: string } {
+  return name === 'collector-normalizer' ? { path: ['bin', 'collector-normalizer.js'], settings: 'COLLECTOR' } : { path: ['services', name, 'main.js'], settings: name.toUpperCase() };
+}
 
 export interface ServiceProcess {
   name: ServiceName;
@@ -44,10 +50,11 @@ export async function startServices(opts: { env: NodeJS.ProcessEnv; logDir: stri
     const adminPort = await freePort();
     const logFile = join(opts.logDir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
-    const env = { ...opts.env, [`SLUICE_${name.toUpperCase()}_ADMIN_PORT`]: String(adminPort) };
+    const entry = entryOf(name);
+    const env = { ...opts.env, [`SLUICE_${entry.settings}_ADMIN_PORT`]: String(adminPort) };
     // detached: a terminal's Ctrl-C reaches only the parent, which stops the services one
     // by one in pipeline order; a service must not get SIGINT and SIGTERM at once.
-    const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'services', name, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [join(repoRoot(), 'dist', ...entry.path)], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.add(child);
     child.once('exit', () => children.delete(child));
     child.stdout?.pipe(log);

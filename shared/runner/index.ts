@@ -14,3 +14,4 @@ export { topicsOf, type AnyStageBinding, type StageBinding } from './binding.js'
 export { type Upstream } from './upstream.js';
 export { MemoryRunner, type MemoryRecord, type MemoryRunnerOptions } from './memory-runner.js';
 export { BufferBudget, SinkRunner, type BatchPolicy, type SinkBatch, type SinkFailure, type SinkItem, type SinkWriter } from './sink-runner.js';
+export { fuse } from './fuse.js';

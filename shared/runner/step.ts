@@ -7,7 +7,8 @@
  *   MAX_DLQ_ORIGINAL_BYTES, message at 4 KB, failed_at from the runner's clock);
  * - `encodeOutputs`: each output encoded with its topic's Avro schema; an output the
  *   schema refuses, or larger than its topic allows, dead-letters the input it came
- *   from (`origin`, else the input being processed) instead of failing the batch;
+ *   from (`origin`, else the input being processed) instead of failing the batch, and
+ *   so does an output marked `deadLetter` (a later fused stage failed on it);
  * - `dropReasonOf`: why a stage returned nothing (shared/stage.ts `dropped`), or null
  *   for a stateful stage holding its input.
  */
@@ -55,6 +56,13 @@ export interface OutputEncoding {
 export function encodeOutputs(outputs: readonly StageOutput[], input: { envelope: Envelope; raw: Buffer } | null, enc: OutputEncoding): Encoded[] {
   const encoded: Encoded[] = [];
   for (const o of outputs) {
+    if (o.deadLetter) {
+      const from = o.origin ?? input;
+      if (!from) throw o.deadLetter;
+      const eventId = (o.value as { event_id?: unknown } | null)?.event_id;
+      encoded.push(enc.deadLetter(from.envelope, from.raw, o.deadLetter, typeof eventId === 'string' ? eventId : null));
+      continue;
+    }
     try {
       const value = enc.codecs.encode(o.topic, o.value);
       // Room is left for the batch and record headers.
