@@ -291,6 +291,8 @@ async function measureLatency(runId: string, tenant: string, lines: KafkaMessage
   say(`latency: ${fmt(rate)} lines/s for ${LATENCY_SECONDS} s`);
   const sentAt = new Map<number, number>();
   const seenAfter = new Map<number, number>();
+  /** Seconds from the send to the collector's clock (`event.ingested`, the record's observed_at). */
+  const collectedAfter = new Map<number, number>();
   const perTick = Math.max(1, Math.round(rate / 10));
   let produced = 0;
   let next = 0;
@@ -298,11 +300,15 @@ async function measureLatency(runId: string, tenant: string, lines: KafkaMessage
   let lastSend = Date.now();
   const poller = (async () => {
     while (producing || seenAfter.size < sentAt.size) {
-      const res = await es.search({ index: `logs-${tenant}-*`, size: 10_000, _source: ['attributes.probe_seq'], query: { term: { 'service.name': 'latency-probe' } } }).catch(() => undefined);
+      const res = await es.search({ index: `logs-${tenant}-*`, size: 10_000, _source: ['attributes.probe_seq', 'event.ingested'], query: { term: { 'service.name': 'latency-probe' } } }).catch(() => undefined);
       const now = Date.now();
       for (const h of res?.hits.hits ?? []) {
-        const seq = Number((h._source as Record<string, unknown>)['attributes.probe_seq']);
-        if (!seenAfter.has(seq) && sentAt.has(seq)) seenAfter.set(seq, (now - sentAt.get(seq)!) / 1000);
+        const src = h._source as Record<string, unknown>;
+        const seq = Number(src['attributes.probe_seq']);
+        if (seenAfter.has(seq) || !sentAt.has(seq)) continue;
+        seenAfter.set(seq, (now - sentAt.get(seq)!) / 1000);
+        const ingested = Date.parse(String(src['event.ingested']));
+        if (Number.isFinite(ingested)) collectedAfter.set(seq, (ingested - sentAt.get(seq)!) / 1000);
       }
       if (!producing && Date.now() - lastSend > 60_000) break;
       await sleep(100);
@@ -323,10 +329,15 @@ async function measureLatency(runId: string, tenant: string, lines: KafkaMessage
   }
   producing = false;
   await poller;
-  const xs = [...seenAfter.values()].sort((a, b) => a - b);
-  const q = (p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
-  if (xs.length < sentAt.size) say(`latency: ${sentAt.size - xs.length} of ${sentAt.size} probes never searchable within 60 s`);
-  return { p50: q(0.5), p99: q(0.99), rate, probes: xs.length, produced };
+  const quantile = (m: Map<number, number>, p: number) => {
+    const xs = [...m.values()].sort((a, b) => a - b);
+    return xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+  };
+  if (seenAfter.size < sentAt.size) say(`latency: ${sentAt.size - seenAfter.size} of ${sentAt.size} probes never searchable within 60 s`);
+  // Where the time goes: send -> collected (collector's clock), collected -> searchable.
+  const rest = new Map([...seenAfter].filter(([k]) => collectedAfter.has(k)).map(([k, v]) => [k, v - collectedAfter.get(k)!]));
+  say(`latency: send→collected p50/p99 ${quantile(collectedAfter, 0.5).toFixed(2)}/${quantile(collectedAfter, 0.99).toFixed(2)} s, collected→searchable ${quantile(rest, 0.5).toFixed(2)}/${quantile(rest, 0.99).toFixed(2)} s`);
+  return { p50: quantile(seenAfter, 0.5), p99: quantile(seenAfter, 0.99), rate, probes: seenAfter.size, produced };
 }
 
 interface PeerResult {
