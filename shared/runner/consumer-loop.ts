@@ -127,9 +127,17 @@ export abstract class ConsumerLoop<I> {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: this.concurrentPartitions,
       eachBatch: (payload) => this.track(this.eachBatch(payload)),
     });
+  }
+
+  /**
+   * Batches of different partitions handed to eachBatch at once (kafkajs never hands two
+   * of the same partition). 1: one batch at a time.
+   */
+  protected get concurrentPartitions(): number {
+    return 1;
   }
 
   /** Extra producer settings (the pipeline runner makes its producer transactional). */
