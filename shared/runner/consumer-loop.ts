@@ -127,17 +127,9 @@ export abstract class ConsumerLoop<I> {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.concurrentPartitions,
+      partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.track(this.eachBatch(payload)),
     });
-  }
-
-  /**
-   * Batches of different partitions handed to eachBatch at once (kafkajs never hands two
-   * of the same partition). 1: one batch at a time.
-   */
-  protected get concurrentPartitions(): number {
-    return 1;
   }
 
   /** Extra producer settings (the pipeline runner makes its producer transactional). */

@@ -22,9 +22,6 @@ interface PartitionEntry<I> {
   caughtUp: boolean;
 }
 
-/** Input partitions one instance processes side by side (kafkajs partitionsConsumedConcurrently). */
-const CONCURRENT_PARTITIONS = 4;
-
 /** Our transaction was fenced: another instance owns the partition now. */
 class FencedError extends Error {}
 
@@ -59,10 +56,6 @@ function isFenced(err: unknown): boolean {
  * them (shared/stage.ts). Held records are emitted by a timer (`flush`) in a
  * transaction of their own. On every rebalance the states are dropped: kafkajs resumes
  * each partition from its committed offset, and the state is rebuilt from there.
- *
- * Partitions run side by side (up to CONCURRENT_PARTITIONS batches at once), each
- * partition's batches and flushes strictly one after another; a rebalance waits for all
- * of them, and they for it.
  */
 export class PipelineRunner<I> extends ConsumerLoop<I> {
   private readonly ctx: StageContext;
@@ -73,14 +66,8 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   private readonly producers = new Map<string, Producer>();
   /** Partitions whose transaction was fenced: not touched again until the next group join. */
   private readonly fenced = new Set<string>();
-  /**
-   * Per partition, the chain of its batches and timer flushes: a partition state is never
-   * used concurrently, while partitions run side by side (one partition's transaction
-   * round trips overlap another's stage work).
-   */
-  private readonly chains = new Map<string, Promise<void>>();
-  /** Work on every partition at once (a rebalance): waits for every chain; later work waits for it. */
-  private barrier: Promise<void> = Promise.resolve();
+  /** Serializes batches and timer flushes: a partition state is never used concurrently. */
+  private lock: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -157,12 +144,8 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
    * fresh producer (initialized, so fencing, again) before its next batch. Queued behind
    * the batch in flight.
    */
-  protected override get concurrentPartitions(): number {
-    return CONCURRENT_PARTITIONS;
-  }
-
   protected override onAssignment(): void {
-    void this.exclusiveAll(async () => {
+    void this.exclusive(async () => {
       const held = [...this.partitions.values()].reduce((n, p) => n + p.state.held, 0);
       if (held > 0) this.log.info({ held }, 'rebalance: dropping held records (they are rebuilt from the committed offsets)');
       this.partitions.clear();
@@ -176,23 +159,10 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     if (p) p.caughtUp = caughtUp;
   }
 
-  /** Run `fn` after the partition's earlier work (and any rebalance queued before it). */
-  private exclusive(key: string, fn: () => Promise<void>): Promise<void> {
-    const run = Promise.all([this.barrier, this.chains.get(key)]).then(fn);
-    this.chains.set(key, run.catch(() => undefined));
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
     return run;
-  }
-
-  /** Run `fn` once every partition's queued work is done; work queued later waits for it. */
-  private exclusiveAll(fn: () => Promise<void>): Promise<void> {
-    const run = Promise.all([this.barrier, ...this.chains.values()]).then(fn);
-    this.barrier = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Every partition's queued work and any rebalance, done. */
-  private async idle(): Promise<void> {
-    await Promise.all([this.barrier, ...this.chains.values()]);
   }
 
   /**
@@ -238,7 +208,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   }
 
   protected eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    return this.exclusive(`${batch.topic}:${batch.partition}`, async () => {
+    return this.exclusive(async () => {
       const { metrics } = this.opts;
       if (batch.messages.length === 0 || !isRunning() || isStale()) return;
       if (this.fenced.has(`${batch.topic}:${batch.partition}`)) return;
@@ -266,21 +236,19 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   }
 
   /** Timer: emit what stateful stages have held too long, with their new checkpoints. */
-  private async flushHeld(): Promise<void> {
-    await Promise.all(
-      [...this.partitions.keys()].map((key) =>
-        this.exclusive(key, async () => {
-          const p = this.partitions.get(key); // gone after a rebalance or a failed commit
-          if (!this.isReady() || !p || p.next === undefined || p.state.held === 0) return;
-          // Caught up means: this partition read to its end, and no stage upstream behind (a restart or a backlog is not idleness).
-          const outputs = p.state.flush(this.ctx, { caughtUp: p.caughtUp && this.upstream.quiet });
-          if (outputs.length === 0) return;
-          const out = this.encodeOutputs(outputs, null);
-          if (!(await this.commitOrForget(p, out, async () => undefined))) return;
-          this.opts.metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
-        }),
-      ),
-    );
+  private flushHeld(): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.isReady()) return;
+      for (const p of [...this.partitions.values()]) {
+        if (p.next === undefined || p.state.held === 0) continue;
+        // Caught up means: this partition read to its end, and no stage upstream behind (a restart or a backlog is not idleness).
+        const outputs = p.state.flush(this.ctx, { caughtUp: p.caughtUp && this.upstream.quiet });
+        if (outputs.length === 0) continue;
+        const out = this.encodeOutputs(outputs, null);
+        if (!(await this.commitOrForget(p, out, async () => undefined))) continue;
+        this.opts.metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
+      }
+    });
   }
 
   /**
@@ -370,7 +338,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   async shutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.stopFetching();
-    await this.idle();
+    await this.lock;
     await this.dropProducers(this.producers.keys());
     await this.upstream.stop();
     await this.close();
