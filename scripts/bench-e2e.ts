@@ -34,7 +34,7 @@
  * Service logs go to .stack/logs/bench-e2e/<run>/. Needs the local stack (`npm run stack up`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteObjectsCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -44,7 +44,7 @@ import { createEsClient } from '../services/sink/es-writer.js';
 import { createS3Client } from '../services/sink/object-store.js';
 import { repoRoot } from '../shared/schemas.js';
 import type { KafkaClient } from '../shared/kafka.js';
-import { arg, benchKafka, deleteRun, fmt, groupCpuSeconds, isolatedEnv, median, runMain } from './lib/bench-common.js';
+import { arg, benchKafka, deleteRun, fmt, groupCpuSeconds, isolatedEnv, median, processCpuSeconds, runMain, stackPgid } from './lib/bench-common.js';
 import { generate, type KafkaMessage } from './lib/generator.js';
 import { listObjects } from './lib/probes.js';
 import { metricTotal, scrape, startServices, stopServices, waitReady, SERVICE_NAMES, type ServiceName, type ServiceProcess } from './lib/services.js';
@@ -77,17 +77,6 @@ const PARTITIONS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (s: string) => process.stdout.write(`[bench:e2e] ${s}\n`);
 
-/** User + system CPU seconds of one process (all its threads) so far. */
-function processCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 /** Peak resident set of a process so far, MB (VmHWM). */
 function peakRssMb(pid: number): number {
   try {
@@ -96,12 +85,6 @@ function peakRssMb(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-/** The process group the local stack recorded for a server (scripts/stack), or 0. */
-function stackPgid(name: string): number {
-  const f = join(repoRoot(), '.stack', 'run', `${name}.pid`);
-  return existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : 0;
 }
 
 /**

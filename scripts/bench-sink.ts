@@ -17,9 +17,7 @@
  *
  *   npm run bench:sink [-- --docs 100000] [-- --rows 200000] [-- --bulk 5000] [-- --rounds 3]
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { createEsClient, createEsWriter } from '../services/sink/es-writer.js';
 import { logsDataset } from '../services/sink/es-document.js';
 import { createWasmParquetEncoder } from '../services/sink/parquet-encoder-wasm.js';
@@ -29,7 +27,7 @@ import { repoRoot } from '../shared/schemas.js';
 import type { LogRecord } from '../shared/records.js';
 import type { SinkBatch } from '../shared/runner/index.js';
 import { baseRecords, corpusLines, recordAt } from './lib/bench-records.js';
-import { arg, cpuSeconds, fmt, groupCpuSeconds, median, runMain } from './lib/bench-common.js';
+import { arg, cpuSeconds, fmt, groupCpuSeconds, median, runMain, stackPgid } from './lib/bench-common.js';
 
 const DOCS = arg('--docs', 100_000);
 const ROWS = arg('--rows', 200_000);
@@ -80,12 +78,11 @@ async function main(): Promise<void> {
   console.log(`| Elasticsearch writer: documents prepared (ECS document + bulk lines) | ${fmt(median(prep))} docs/s | ${(bodyBytes / docs.length).toFixed(0)} bulk bytes/doc |`);
 
   // 2. Prepared and sent, through the real writer, to the local Elasticsearch.
-  const pidFile = join(root, '.stack', 'run', 'elasticsearch.pid');
   const up = await fetch(ES_URL, { signal: AbortSignal.timeout(3000) }).then(() => true, () => false);
   if (!up) {
     console.log(`| Elasticsearch writer: prepared and sent | skipped | no Elasticsearch at ${ES_URL} (scripts/stack up) |`);
   } else {
-    const pgid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
+    const pgid = stackPgid('elasticsearch');
     const log = createLogger('bench-sink', 'warn');
     const sent: number[] = [];
     const esCost: number[] = [];

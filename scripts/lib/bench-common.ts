@@ -3,12 +3,14 @@
  * time and medians, and the frame of a through-Kafka part (an isolated run's client,
  * environment and backlog; skipped unless wanted) and of `main`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { createKafka, type KafkaClient } from '../../shared/kafka.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { deleteKafkaRun } from './probes.js';
 import { stackIsUp } from './stack.js';
+import { repoRoot } from '../../shared/schemas.js';
 
 /** The value of option `name` (`--rows 2000`) when it is a positive number; else `fallback`. */
 export function arg(name: string, fallback: number): number {
@@ -29,21 +31,40 @@ export function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
+/** USER_HZ on Linux: the unit of /proc/<pid>/stat CPU times. */
+const HZ = 100;
+
+/** A process's /proc/<pid>/stat fields after its name (index 0 = state), or null once it ended. */
+function statFields(pid: number | string): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** User + system CPU seconds of one process (all its threads) so far; NaN once it ended. */
+export function processCpuSeconds(pid: number): number {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / HZ : NaN;
+}
+
 /** CPU seconds used so far by every process of a process group (the stack starts each server with setsid). */
 export function groupCpuSeconds(pgid: number): number {
-  const hz = 100; // USER_HZ on Linux
   let ticks = 0;
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // the process ended meanwhile
-    }
+    const f = statFields(d);
+    if (f && Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
   }
-  return ticks / hz;
+  return ticks / HZ;
+}
+
+/** The process group scripts/stack recorded for one of its servers (kafka, elasticsearch, ...), or 0. */
+export function stackPgid(name: string): number {
+  const f = join(repoRoot(), '.stack', 'run', `${name}.pid`);
+  return existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : 0;
 }
 
 /**

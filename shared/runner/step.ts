@@ -59,8 +59,7 @@ export function encodeOutputs(outputs: readonly StageOutput[], input: { envelope
     if (o.deadLetter) {
       const from = o.origin ?? input;
       if (!from) throw o.deadLetter;
-      const eventId = (o.value as { event_id?: unknown } | null)?.event_id;
-      encoded.push(enc.deadLetter(from.envelope, from.raw, o.deadLetter, typeof eventId === 'string' ? eventId : null));
+      encoded.push(enc.deadLetter(from.envelope, from.raw, o.deadLetter, eventIdOf(o.value)));
       continue;
     }
     try {
@@ -75,12 +74,17 @@ export function encodeOutputs(outputs: readonly StageOutput[], input: { envelope
       // The stage produced a record its schema rejects: a bug or an input the stage
       // should have refused. Either way the input is dead-lettered, with the reason.
       const from = o.origin ?? input;
-      const eventId = (o.value as { event_id?: unknown }).event_id;
       if (!from) throw err;
-      encoded.push(enc.deadLetter(from.envelope, from.raw, classify(err, ErrorCodes.encodeAvro), typeof eventId === 'string' ? eventId : null));
+      encoded.push(enc.deadLetter(from.envelope, from.raw, classify(err, ErrorCodes.encodeAvro), eventIdOf(o.value)));
     }
   }
   return encoded;
+}
+
+/** The event id an output record carries (its dead letter names it), or null. */
+function eventIdOf(value: unknown): string | null {
+  const id = (value as { event_id?: unknown } | null)?.event_id;
+  return typeof id === 'string' ? id : null;
 }
 
 /** Why a stage returned no records: its `dropped(reason)`, 'stage' for a plain `[]`, null when a stateful stage holds the input. */
