@@ -3,7 +3,7 @@
  * and stops them in pipeline order with SIGTERM, waiting for each to exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from '../../shared/schemas.js';
@@ -25,15 +25,33 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free TCP port on 127.0.0.1 for a child to listen on, taken below the kernel's
+ * ephemeral range: a port the kernel handed out with listen(0) can be given again, between
+ * our check and the child's listen, as the local port of any outgoing connection (the
+ * tests open hundreds), and the child then fails with EADDRINUSE. Ports below the range
+ * are never assigned that way; a port another listener holds is skipped.
+ */
+export async function freePort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the usual lower bound
+  }
+  const from = Math.max(10_000, low - 12_000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found in ${from}-${low - 1}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
@@ -74,15 +92,24 @@ async function get(url: string): Promise<{ status: number; body: string } | unde
   }
 }
 
+/** The last lines of a service's log, for an error message (CI keeps no files). */
+function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (err) {
+    return `(unreadable: ${String(err)})`;
+  }
+}
+
 /** Wait until every service answers /readyz with 200; rejects if one exits or the time runs out. */
 export async function waitReady(procs: readonly ServiceProcess[], timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const p of procs) {
     for (;;) {
-      if (p.child.exitCode !== null) throw new Error(`${p.name} exited with ${p.child.exitCode} while starting; see ${p.logFile}`);
+      if (p.child.exitCode !== null) throw new Error(`${p.name} exited with ${p.child.exitCode} while starting; see ${p.logFile}; it ends:\n${logTail(p.logFile)}`);
       const r = await get(`http://127.0.0.1:${p.adminPort}/readyz`);
       if (r?.status === 200) break;
-      if (Date.now() > deadline) throw new Error(`${p.name} not ready after ${timeoutMs} ms; see ${p.logFile}`);
+      if (Date.now() > deadline) throw new Error(`${p.name} not ready after ${timeoutMs} ms; see ${p.logFile}; it ends:\n${logTail(p.logFile)}`);
       await new Promise((res) => setTimeout(res, 250));
     }
   }

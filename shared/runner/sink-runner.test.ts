@@ -1,5 +1,6 @@
 import type { EachBatchPayload } from 'kafkajs';
 import { createLogger } from '../logger.js';
+import { ErrorCodes, PermanentError, RetryableError } from '../errors.js';
 import { Registry, runnerMetrics } from '../metrics.js';
 import type { TopicCodecs } from '../codec.js';
 import type { KafkaClient } from '../kafka.js';
@@ -15,6 +16,7 @@ function recordingWriter(): SinkWriter<string> & { batches: SinkBatch<string>[] 
 interface Driven {
   eachBatch(p: EachBatchPayload): Promise<void>;
   onBatchEnd(topic: string, partition: number, caughtUp: boolean): void;
+  onAssignment(assignment: Record<string, number[]>): void;
 }
 
 function runnerOpts(): ConstructorParameters<typeof SinkRunner<string>>[0] {
@@ -108,5 +110,84 @@ describe('SinkRunner: one memory budget for every runner of a process', () => {
     await r.eachBatch(sized(0, 100, 1000));
     await settle();
     expect(w.batches).toHaveLength(0);
+  });
+});
+
+describe('SinkRunner: a writer that is not ready yet at start', () => {
+  const policy: BatchPolicy = { maxRecords: 10, maxBytes: 1e9, maxAgeMs: 60_000 };
+  /** A writer whose start fails with `errors` in turn, then succeeds. */
+  function startingWriter(errors: Error[]): SinkWriter<string> & { starts: number } {
+    const w = { ...recordingWriter(), starts: 0 };
+    w.start = async () => {
+      const err = errors[w.starts++];
+      if (err) throw err;
+    };
+    return w;
+  }
+  // The runner's Kafka part (after the writer's start) is absent here: reaching it shows the writer's start was passed.
+  const reachedKafka = /producer is not a function/;
+
+  it('retries a retryable failure of the writer start, then goes on', async () => {
+    const w = startingWriter([new RetryableError(ErrorCodes.esUnavailable, 'templates: 503')]);
+    const r = new SinkRunner<string>(runnerOpts(), w, policy);
+    await expect(r.start()).rejects.toThrow(reachedKafka);
+    expect(w.starts).toBe(2);
+  });
+
+  it('stops at once on a permanent failure', async () => {
+    const w = startingWriter([new PermanentError(ErrorCodes.esMapping, 'template refused')]);
+    const r = new SinkRunner<string>(runnerOpts(), w, policy);
+    await expect(r.start()).rejects.toThrow('template refused');
+    expect(w.starts).toBe(1);
+  });
+});
+
+describe('SinkRunner: backpressure pauses a partition until its write is done', () => {
+  const policy: BatchPolicy = { maxRecords: 5, maxBytes: 1e9, maxAgeMs: 60_000 };
+  /** A writer whose writes wait until `release()`. */
+  function heldWriter(): SinkWriter<string> & { release(): void; writes: number } {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const w = { ...recordingWriter(), writes: 0, release: () => open() };
+    w.write = async () => {
+      w.writes++;
+      await gate;
+      return [];
+    };
+    return w;
+  }
+  /** A batch whose pause() counts pauses and resumes. */
+  function pausable(from: number, n: number): { p: EachBatchPayload; state: { paused: number; resumed: number } } {
+    const state = { paused: 0, resumed: 0 };
+    const p = payload(from, n) as unknown as Record<string, unknown>;
+    p['pause'] = () => {
+      state.paused++;
+      return () => void state.resumed++;
+    };
+    return { p: p as unknown as EachBatchPayload, state };
+  }
+
+  it('resumes the partition when the write it waited for is done', async () => {
+    const w = heldWriter();
+    const r = runner(policy, w);
+    const { p, state } = pausable(0, 20);
+    await r.eachBatch(p);
+    expect([state.paused, state.resumed]).toEqual([1, 0]);
+    w.release();
+    await settle();
+    expect(state.resumed).toBe(1);
+  });
+
+  it('resumes a paused partition at a rebalance (kafkajs keeps it paused; the old write will not resume it)', async () => {
+    const w = heldWriter();
+    const r = runner(policy, w);
+    const { p, state } = pausable(0, 20);
+    await r.eachBatch(p);
+    expect([state.paused, state.resumed]).toEqual([1, 0]);
+    r.onAssignment({ t: [0] });
+    expect(state.resumed).toBe(1);
+    w.release();
+    await settle();
+    expect(state.resumed).toBe(1); // once, not again by the old generation's write
   });
 });

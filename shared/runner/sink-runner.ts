@@ -5,7 +5,7 @@
 import type { EachBatchPayload } from 'kafkajs';
 import type { Envelope } from '../stage.js';
 import { classify, errorMessage, SluiceError } from '../errors.js';
-import { CircuitBreaker } from '../retry.js';
+import { CircuitBreaker, withRetry } from '../retry.js';
 import { ConsumerLoop, envelopeOf, type RunnerOptions } from './consumer-loop.js';
 import type { Encoded } from './batching.js';
 
@@ -141,8 +141,18 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     });
   }
 
+  /**
+   * The writer's start (Elasticsearch: capabilities and templates) is retried with backoff
+   * while it fails retryably (the destination still starting, or busy), up to 30 attempts
+   * (about 10 minutes), as the service waits for Kafka and the registry; a permanent error
+   * (bad credentials, a refused template) stops the start at once.
+   */
   override async start(): Promise<void> {
-    await this.writer.start();
+    await withRetry(() => this.writer.start(), {
+      retryable: (err) => err instanceof SluiceError && err.retryable,
+      maxAttempts: 30,
+      onRetry: (err, attempt, delayMs) => this.log.warn({ writer: this.writer.name, attempt, delayMs, err: errorMessage(err) }, `${this.writer.name} not ready yet; retrying its start`),
+    });
     await super.start();
     this.timer = setInterval(() => this.flushAged(), Math.max(50, Math.min(1000, Math.floor(this.policy.maxAgeMs / 4))));
     this.timer.unref();
@@ -156,7 +166,15 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
   protected override onAssignment(): void {
     this.generation++;
     if (this.buffers.size > 0) this.log.info({ dropped: [...this.buffers.values()].reduce((n, b) => n + b.items.length, 0) }, 'rebalance: dropping uncommitted buffers (they are redelivered)');
-    for (const b of this.buffers.values()) this.budget.release(b.bytes);
+    for (const b of this.buffers.values()) {
+      this.budget.release(b.bytes);
+      // kafkajs keeps a partition paused across a rebalance when it stays assigned; the
+      // write it waited for belongs to the old generation and will not resume it (and the
+      // buffer it waited on is dropped), so resume it here or it is never fetched again.
+      const resume = b.resume;
+      b.resume = undefined;
+      if (resume && !this.stopping && !this.breaker.isOpen) resume();
+    }
     this.buffers.clear();
   }
 
