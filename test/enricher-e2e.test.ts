@@ -19,7 +19,7 @@ import { repoRoot } from '../shared/schemas.js';
 import { generate } from '../scripts/lib/generator.js';
 import { startServices, stopServices, waitReady, type ServiceProcess } from '../scripts/lib/services.js';
 import { esCount } from '../scripts/lib/probes.js';
-import { cleanup, clients, downloadPrefix, isolatedEnv, newRunId, topicName, waitFor } from './helpers.js';
+import { cleanup, clients, downloadPrefix, isolatedEnv, newRunId, runGroupOffsets, topicName, waitFor } from './helpers.js';
 
 const { Partitioners } = kafkajs;
 const runId = newRunId('enr');
@@ -89,8 +89,9 @@ test('metrics equal a recomputation from Parquet; every trace is rebuilt; two en
   const lines = g.messages.length;
 
   // Everything has arrived: logs in Elasticsearch, and every trace summarised.
-  await waitFor('logs in Elasticsearch', () => esCount(c.es, `logs-${tenant}-*`), (n) => n >= lines, 180_000);
-  await waitFor('trace summaries', () => esCount(c.es, `traces-${tenant}-*`), (n) => n >= g.traces.length, 180_000);
+  const explain = () => runGroupOffsets(c.kafka, runId);
+  await waitFor('logs in Elasticsearch', () => esCount(c.es, `logs-${tenant}-*`), (n) => n >= lines, 180_000, explain);
+  await waitFor('trace summaries', () => esCount(c.es, `traces-${tenant}-*`), (n) => n >= g.traces.length, 180_000, explain);
 
   // --- Independent recomputation from the logs read back from Parquet (DuckDB). ---
   const { dir } = await downloadPrefix(c.s3, `${runId}/logs/`);

@@ -98,11 +98,14 @@ export function testRun(label: string, procs: () => readonly ServiceProcess[], t
   return { runId, c };
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, explain?: () => Promise<string>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await probe();
   while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline) {
+      const why = explain ? `\n${await explain().catch((err: unknown) => `(no explanation: ${String(err)})`)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}${why}`);
+    }
     await new Promise((r) => setTimeout(r, 1000));
     last = await probe();
   }
@@ -188,4 +191,29 @@ export function codecsFor(runId: string): Promise<TopicCodecs> {
     topicCollected: t('logs.collected'), topicNormalized: t('logs.normalized'), topicEnriched: t('logs.enriched'), topicMetrics: t('metrics.derived'),
     topicSpans: t('traces.spans'), topicTraces: t('traces.summaries'), topicDlq: t('logs.dlq'),
   });
+}
+
+/**
+ * Where a run's records are: for every consumer group whose name starts with `runId`, its
+ * committed offset and the end offset of each partition it reads (a test that times out
+ * prints this: which stage, which partition stopped).
+ */
+export async function runGroupOffsets(kafka: KafkaClient, runId: string): Promise<string> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(runId)).sort();
+    const lines: string[] = [];
+    for (const groupId of groups) {
+      const desc = (await admin.describeGroups([groupId])).groups[0];
+      for (const t of await admin.fetchOffsets({ groupId })) {
+        const ends = new Map((await admin.fetchTopicOffsets(t.topic)).map((p) => [p.partition, p.high]));
+        const parts = t.partitions.sort((a, b) => a.partition - b.partition).map((p) => `p${p.partition} ${p.offset}/${ends.get(p.partition) ?? '?'}`);
+        lines.push(`${groupId} (${desc?.state ?? '?'}, ${desc?.members.length ?? '?'} members) ${t.topic}: ${parts.join(', ')}`);
+      }
+    }
+    return `committed/end offsets of the run's groups:\n${lines.join('\n')}`;
+  } finally {
+    await admin.disconnect();
+  }
 }

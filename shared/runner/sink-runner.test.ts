@@ -4,7 +4,7 @@ import { ErrorCodes, PermanentError, RetryableError } from '../errors.js';
 import { Registry, runnerMetrics } from '../metrics.js';
 import type { TopicCodecs } from '../codec.js';
 import type { KafkaClient } from '../kafka.js';
-import { BufferBudget, SinkRunner, type BatchPolicy, type SinkBatch, type SinkWriter } from './sink-runner.js';
+import { BufferBudget, BURST_TAIL_IDLE_MS, SinkRunner, type BatchPolicy, type SinkBatch, type SinkWriter } from './sink-runner.js';
 
 /** A writer that records the batches it was given. */
 function recordingWriter(): SinkWriter<string> & { batches: SinkBatch<string>[] } {
@@ -17,6 +17,7 @@ interface Driven {
   eachBatch(p: EachBatchPayload): Promise<void>;
   onBatchEnd(topic: string, partition: number, caughtUp: boolean): void;
   onAssignment(assignment: Record<string, number[]>): void;
+  flushAged(): void;
 }
 
 function runnerOpts(): ConstructorParameters<typeof SinkRunner<string>>[0] {
@@ -64,6 +65,36 @@ describe('SinkRunner: a burst that ended is written without waiting for its age'
     r.onBatchEnd('t', 0, true);
     await settle();
     expect(w.batches).toHaveLength(0);
+  });
+
+  it("writes a burst's tail below caughtUpMinRecords once the partition is quiet, once per burst", async () => {
+    let clock = 1_000_000;
+    const w = recordingWriter();
+    const r = new SinkRunner<string>({ ...runnerOpts(), now: () => clock }, w, policy) as unknown as Driven;
+    await r.eachBatch(payload(0, 20));
+    r.onBatchEnd('t', 0, true); // a burst: written for its size
+    await settle();
+    await r.eachBatch(payload(20, 3)); // its tail: 3 records, below caughtUpMinRecords
+    r.onBatchEnd('t', 0, true);
+    await settle();
+    r.flushAged();
+    await settle();
+    expect(w.batches).toHaveLength(1); // still arriving (no quiet yet)
+    clock += BURST_TAIL_IDLE_MS;
+    r.flushAged();
+    await settle();
+    expect(w.batches.map((b) => b.items.length)).toEqual([20, 3]);
+    // A trickle after the tail is not a burst: it waits for its age.
+    await r.eachBatch(payload(23, 2));
+    r.onBatchEnd('t', 0, true);
+    clock += BURST_TAIL_IDLE_MS;
+    r.flushAged();
+    await settle();
+    expect(w.batches).toHaveLength(2);
+    clock += policy.maxAgeMs;
+    r.flushAged();
+    await settle();
+    expect(w.batches.map((b) => b.items.length)).toEqual([20, 3, 2]);
   });
 
   it('is off without caughtUpMinRecords', async () => {

@@ -54,9 +54,19 @@ export interface BatchPolicy {
    * ... or as soon as the partition has been read to its end (its last fetch reached the
    * high watermark) while the buffer holds at least this many records: a burst that
    * ended is written at once, a trickle still waits for maxAgeMs. 0 or absent: off.
+   *
+   * The tail of a burst: once a partition's buffer was written for its size (full, or
+   * caught up with at least caughtUpMinRecords), the rest buffered after it is written as
+   * soon as the partition is read to its end and no record has arrived for
+   * BURST_TAIL_IDLE_MS, whatever its size, once per burst. A trickle never makes a burst
+   * (below caughtUpMinRecords per maxAgeMs), so it still waits for maxAgeMs: a burst
+   * costs at most one small object, and its last records do not wait maxAgeMs.
    */
   caughtUpMinRecords?: number;
 }
+
+/** A partition read to its end with no record for this long has finished its burst, ms. */
+export const BURST_TAIL_IDLE_MS = 500;
 
 /**
  * A byte budget shared by every SinkRunner of a process: the encoded input bytes of the
@@ -101,6 +111,10 @@ interface PartitionBuffer<T> {
   resume: (() => void) | undefined;
   /** The last fetch of this partition reached its high watermark. */
   caughtUp: boolean;
+  /** When the last record was added, ms. */
+  lastAddedAt: number;
+  /** A flush for size happened and its burst's tail is not written yet (BatchPolicy.caughtUpMinRecords). */
+  inBurst: boolean;
 }
 
 /**
@@ -154,7 +168,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
       onRetry: (err, attempt, delayMs) => this.log.warn({ writer: this.writer.name, attempt, delayMs, err: errorMessage(err) }, `${this.writer.name} not ready yet; retrying its start`),
     });
     await super.start();
-    this.timer = setInterval(() => this.flushAged(), Math.max(50, Math.min(1000, Math.floor(this.policy.maxAgeMs / 4))));
+    this.timer = setInterval(() => this.flushAged(), Math.max(50, Math.min(BURST_TAIL_IDLE_MS / 2, Math.floor(this.policy.maxAgeMs / 4))));
     this.timer.unref();
   }
 
@@ -182,7 +196,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     const key = `${topic}:${partition}`;
     let b = this.buffers.get(key);
     if (!b) {
-      b = { topic, partition, items: [], bytes: 0, firstOffset: undefined, lastSeen: undefined, openedAt: this.now(), chain: Promise.resolve(), queued: 0, resume: undefined, caughtUp: false };
+      b = { topic, partition, items: [], bytes: 0, firstOffset: undefined, lastSeen: undefined, openedAt: this.now(), chain: Promise.resolve(), queued: 0, resume: undefined, caughtUp: false, lastAddedAt: 0, inBurst: false };
       this.buffers.set(key, b);
     }
     return b;
@@ -194,11 +208,16 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     return min > 0 && b.caughtUp && b.items.length >= min;
   }
 
+  /** The rest of a burst, read to the end and quiet for BURST_TAIL_IDLE_MS (BatchPolicy.caughtUpMinRecords). */
+  private burstTail(b: PartitionBuffer<T>, now: number): boolean {
+    return b.inBurst && b.caughtUp && b.items.length > 0 && now - b.lastAddedAt >= BURST_TAIL_IDLE_MS;
+  }
+
   protected override onBatchEnd(topic: string, partition: number, caughtUp: boolean): void {
     const b = this.buffers.get(`${topic}:${partition}`);
     if (!b) return;
     b.caughtUp = caughtUp;
-    if (b.queued === 0 && this.endedBurst(b)) this.flushInBackground(b);
+    if (b.queued === 0 && this.endedBurst(b)) this.flushInBackground(b, 'size');
   }
 
   private full(b: PartitionBuffer<T>): boolean {
@@ -223,7 +242,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
           this.pauseUntilWritten(buf, pause);
           break;
         }
-        this.flushInBackground(buf);
+        this.flushInBackground(buf, 'size');
       }
       const env = envelopeOf(batch.topic, batch.partition, m);
       const raw = m.value ?? Buffer.alloc(0);
@@ -236,6 +255,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
       if (decoded.ok) {
         buf.items.push({ value: decoded.value, raw, envelope: env });
         buf.bytes += raw.length;
+        buf.lastAddedAt = this.now();
         this.budget.add(raw.length);
       } else {
         dead.push(await this.deadLetter(env, raw, decoded.error));
@@ -243,7 +263,7 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
       buf.lastSeen = m.offset;
       resolveOffset(m.offset);
     }
-    if (this.full(buf) && buf.queued === 0) this.flushInBackground(buf);
+    if (this.full(buf) && buf.queued === 0) this.flushInBackground(buf, 'size');
     // Dead letters are durable before the offsets they stand for can be committed.
     await this.produce(dead, heartbeat);
   }
@@ -260,7 +280,9 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     });
   }
 
-  private flushInBackground(b: PartitionBuffer<T>): void {
+  /** Write the buffer without waiting; `why` tracks bursts (BatchPolicy.caughtUpMinRecords). */
+  private flushInBackground(b: PartitionBuffer<T>, why: 'size' | 'age' | 'tail'): void {
+    b.inBurst = why === 'size' && (this.policy.caughtUpMinRecords ?? 0) > 0;
     void this.flush(b, async () => undefined).catch((err: unknown) => this.log.error({ err: errorMessage(err), partition: b.partition }, 'flush failed'));
   }
 
@@ -268,7 +290,10 @@ export class SinkRunner<T> extends ConsumerLoop<T> {
     const now = this.now();
     for (const b of this.buffers.values()) {
       // A partition with a batch still being written waits: small batches must not pile up behind it.
-      if (b.lastSeen !== undefined && b.queued === 0 && (now - b.openedAt >= this.policy.maxAgeMs || this.endedBurst(b))) this.flushInBackground(b);
+      if (b.lastSeen === undefined || b.queued > 0) continue;
+      if (this.endedBurst(b)) this.flushInBackground(b, 'size');
+      else if (this.burstTail(b, now)) this.flushInBackground(b, 'tail');
+      else if (now - b.openedAt >= this.policy.maxAgeMs) this.flushInBackground(b, 'age');
     }
   }
 
