@@ -9,8 +9,7 @@
  * normalizer's (SLUICE_NORMALIZER_*: zone, horizons, limits) apply as they would to
  * each service. It lives in bin/ because a service imports no other service.
  */
-import { loadConfig } from '../shared/config.js';
-import { loadConfigFile } from '../shared/config-file.js';
+import { loadServiceConfig } from '../shared/config-file.js';
 import { startPipelineService } from '../shared/service.js';
 import { runMain } from '../shared/main-helpers.js';
 import { Registry } from '../shared/metrics.js';
@@ -22,10 +21,9 @@ import { normalizerStages } from '../services/normalizer/stages.js';
 import { clockSkewMetrics, clockSkewObserver } from '../services/normalizer/clock.js';
 
 runMain(async () => {
-  const config = loadConfig(collectorSchema, process.env, collectorPrefixes);
-  const normalizerConfig = loadConfig(normalizerSchema, process.env, normalizerPrefixes);
-  // sluice.yaml: user formats (multi-line starts and parsers). A broken file throws ConfigError (exit 78).
-  const file = loadConfigFile(config.configFile ?? undefined, process.env);
+  // Settings from the environment over sluice.yaml (and its formats: multi-line starts and parsers). A broken one throws ConfigError (exit 78).
+  const { config, file } = loadServiceConfig(collectorSchema, process.env, collectorPrefixes);
+  const { config: normalizerConfig } = loadServiceConfig(normalizerSchema, process.env, normalizerPrefixes);
   const registry = new Registry();
   const [collect] = collectorStages(config, file.formats);
   const [normalize] = normalizerStages(normalizerConfig, file.formats, { onClockSkew: clockSkewObserver(clockSkewMetrics(registry), normalizerConfig.skewSources) });

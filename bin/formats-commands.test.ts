@@ -27,7 +27,31 @@ const file = (name: string, text: string): string => {
 describe('sluice validate', () => {
   test('the shipped example passes', () => {
     const r = sluice(['validate', join(root, 'examples', 'sluice.yaml')]);
-    expect([r.status, r.stdout]).toEqual([0, `${join(root, 'examples', 'sluice.yaml')}: ok, 3 formats\n`]);
+    expect([r.status, r.stdout]).toEqual([0, `${join(root, 'examples', 'sluice.yaml')}: ok, 3 formats, 11 settings from the file\n`]);
+  });
+
+  // Issue #12: five broken configurations, each refused with its exact problem.
+  test.each([
+    ['a setting of the wrong type', 'sink:\n  es_max_docs: lots\n', {}, ':2:16: sink.es_max_docs: must be integer'],
+    ['a misspelt setting', 'sink:\n  es_max_doc: 10\n', {}, ':2:3: sink: must NOT have additional properties "es_max_doc"'],
+    ['a secret in the file', 'es:\n  password: hunter2\n', {}, 'must NOT have additional properties "password" (a secret is never read from this file'],
+    ['an Elasticsearch URL that is not one', 'es:\n  url: not a url\n', {}, ':2:8: es.url: must match pattern'],
+    ['a registry URL with another scheme, from the environment', 'kafka:\n  brokers: [127.0.0.1:9092]\n', { SLUICE_REGISTRY_URL: 'ftp://x' }, 'settings: SLUICE_REGISTRY_URL="ftp://x": ftp is not supported (http or https)'],
+    ['a CA file that does not exist', 'es:\n  ca_file: /no/such/ca.pem\n', {}, 'settings: SLUICE_ES_CA_FILE="/no/such/ca.pem": no such file'],
+    ['an unknown variable', '', { SLUICE_SINK_ES_MAXDOCS: '3' }, 'settings: SLUICE_SINK_ES_MAXDOCS is not a known setting'],
+  ])('%s: exit 78 naming it', (_case, text, extraEnv, problem) => {
+    const p = file('settings.yaml', text);
+    const r = spawnSync(process.execPath, [cli, 'validate', p], { encoding: 'utf8', env: { ...env, ...extraEnv } });
+    expect(r.stderr).toContain(problem);
+    expect(r.status).toBe(EXIT_CONFIG);
+  });
+
+  test('--connect names an endpoint that does not answer (exit 1)', () => {
+    const r = spawnSync(process.execPath, [cli, 'validate', '--connect'], { encoding: 'utf8', cwd: dir, env: { ...env, SLUICE_REGISTRY_URL: 'http://127.0.0.1:1', SLUICE_SINK_WRITERS: 'es', SLUICE_ES_URL: 'http://127.0.0.1:1' }, timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('UNREACHABLE: kafka (127.0.0.1:1)');
+    expect(r.stderr).toContain('UNREACHABLE: schema registry (http://127.0.0.1:1)');
+    expect(r.stderr).toContain('UNREACHABLE: elasticsearch (http://127.0.0.1:1)');
   });
 
   test.each([
@@ -112,6 +136,13 @@ describe('your own format: learn, paste, parse --explain', () => {
       ['2024-03-01T12:00:00.000000Z', 'event', 'ERROR'],
     ]);
   });
+});
+
+test('a service started with a broken setting exits 78 naming it', () => {
+  const p = file('service-settings.yaml', 'es:\n  url: http://127.0.0.1:9200\n');
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'services', 'sink', 'main.js')], { encoding: 'utf8', env: { ...env, SLUICE_CONFIG: p, SLUICE_ES_CA_FILE: '/no/such/ca.pem' }, timeout: 30_000 });
+  expect(r.status).toBe(EXIT_CONFIG);
+  expect(r.stderr).toContain('SLUICE_ES_CA_FILE="/no/such/ca.pem": no such file');
 });
 
 test('a service started with a broken sluice.yaml exits 78 naming the problem', () => {

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { configPath, loadConfigFile } from '../shared/config-file.js';
+import { configPath, loadConfigFile, type LoadedConfig } from '../shared/config-file.js';
+import { connectChecks, settingsProblems } from './validate-settings.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import { EXIT_CONFIG } from '../shared/main-helpers.js';
 import { applies, readWithFormats } from '../shared/formats/rules.js';
@@ -15,8 +16,13 @@ import { learn } from '../shared/formats/learn.js';
 /** What `sluice validate --help` says after the options. */
 export const VALIDATE_HELP = `
 Checks a sluice.yaml: YAML syntax, the JSON Schema (schemas/sluice.schema.json) and
-every format rule (patterns, layouts, zones, levels). Prints every problem as
-file:line:col and exits 78 when there is one.
+every format rule (patterns, layouts, zones, levels); then every service's settings as
+it would load them at start, the file's sections under the environment (URLs, files
+that must exist, numbers, choices, unknown SLUICE_* names). Prints every problem (the
+file's as file:line:col) and exits 78 when there is one. Without a file, and with no
+SLUICE_CONFIG or ./sluice.yaml, the environment alone is checked.
+--connect: also asks Kafka, the schema registry, Elasticsearch and the S3 bucket
+whether they answer with those settings (5 s each); exit 1 when one does not.
 --sample LOG: also runs the formats over the sample (each line as an event of service
 --service, file LOG, topic --topic) and says, per format, how many lines it applies to
 and reads, with a time and a level; a format that reads nothing is named (exit 1).`;
@@ -29,6 +35,7 @@ reads, how sure it is and what it could not explain; then the rule as YAML to pa
 under \`formats:\` in sluice.yaml. --json: the whole report as JSON.`;
 
 export interface ValidateOptions {
+  connect?: boolean;
   sample?: string[];
   service?: string;
   topic: string;
@@ -54,23 +61,32 @@ function sampleLines(file: string, max: number): string[] {
   return out;
 }
 
-export function validateCommand(explicit: string | undefined, opts: ValidateOptions): number {
+export async function validateCommand(explicit: string | undefined, opts: ValidateOptions): Promise<number> {
   const path = configPath(explicit, process.env);
-  if (path === null) {
-    process.stderr.write('sluice validate: no configuration file (give FILE, set SLUICE_CONFIG, or create ./sluice.yaml)\n');
+  let loaded: LoadedConfig = { path: null, raw: {}, formats: [] };
+  if (path !== null) {
+    try {
+      loaded = loadConfigFile(path, process.env);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        return EXIT_CONFIG;
+      }
+      throw err;
+    }
+  }
+  const settings = settingsProblems(loaded.raw, process.env);
+  if (settings.problems.length > 0) {
+    process.stderr.write(`${settings.problems.map((p) => `settings: ${p}`).join('\n')}\n`);
     return EXIT_CONFIG;
   }
-  let loaded;
-  try {
-    loaded = loadConfigFile(path, process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return EXIT_CONFIG;
-    }
-    throw err;
+  const counted = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  process.stdout.write(`${path ?? 'no configuration file, the environment'}: ok, ${counted(loaded.formats.length, 'format')}, ${counted(settings.fromFile, 'setting')} from the file\n`);
+  if (opts.connect) {
+    const checks = await connectChecks(loaded.raw, process.env);
+    for (const c of checks) (c.ok ? process.stdout : process.stderr).write(`${c.ok ? 'reachable' : 'UNREACHABLE'}: ${c.what} (${c.target}): ${c.detail}\n`);
+    if (checks.some((c) => !c.ok)) return 1;
   }
-  process.stdout.write(`${path}: ok, ${loaded.formats.length} format${loaded.formats.length === 1 ? '' : 's'}\n`);
   let silent = 0;
   for (const sample of opts.sample ?? []) {
     let lines: string[];

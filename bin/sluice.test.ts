@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { repoRoot } from '../shared/schemas.js';
-import { describeSchema } from '../shared/config.js';
+import { describeSchema, settingsJsonSchema } from '../shared/config.js';
 import { commonSchema } from '../shared/common-config.js';
 import { collectorSchema } from '../services/collector/config.js';
 import { normalizerSchema } from '../services/normalizer/config.js';
@@ -20,6 +20,17 @@ test('docs/configuration.md reference matches the schemas', () => {
   }
   const envs = [commonSchema, collectorSchema, normalizerSchema, enricherSchema, sinkSchema].flatMap((s) => Object.values(s).map((f) => f.env));
   expect(envs.filter((e) => !block.includes(`\`${e}\``))).toEqual([]);
+});
+
+test('schemas/sluice.schema.json has a section for every setting, as `sluice config --json-schema` prints it', () => {
+  const file = JSON.parse(readFileSync(join(repoRoot(), 'schemas', 'sluice.schema.json'), 'utf8')) as { properties: Record<string, unknown> };
+  const generated = settingsJsonSchema([commonSchema, collectorSchema, normalizerSchema, enricherSchema, sinkSchema]);
+  const { formats: _formats, ...sections } = file.properties;
+  expect(sections).toEqual(generated);
+  // Every non-secret variable with a section has its place; SLUICE_KAFKA_BROKERS is kafka.brokers.
+  expect(Object.keys((generated['kafka'] as { properties: object }).properties)).toContain('brokers');
+  expect(Object.keys((generated['sink'] as { properties: object }).properties)).toContain('es_max_docs');
+  expect(JSON.stringify(generated)).not.toMatch(/"password"|"secret_key"|"api_key"/);
 });
 
 test('the built CLI prints the same reference', () => {

@@ -19,7 +19,7 @@ import { Argument, Command, CommanderError } from 'commander';
 import kafkajs from 'kafkajs';
 import { pino } from 'pino';
 import { ParsePipeline, type DerivedSinks, type LineSink } from './parse-pipeline.js';
-import { describeSchema, loadConfig, type ConfigOf } from '../shared/config.js';
+import { describeSchema, loadConfig, settingsJsonSchema, type ConfigOf } from '../shared/config.js';
 import { commonSchema, stackVariables } from '../shared/common-config.js';
 import { createKafka, type KafkaClient } from '../shared/kafka.js';
 import { createRegistry } from '../shared/registry.js';
@@ -55,7 +55,21 @@ function usageError(cmd: Command, text: string): never {
 
 // ---------------------------------------------------------------- sluice config
 
-function configCommand(section: keyof typeof sections | undefined): number {
+/** Top-level keys of sluice.yaml written by hand in schemas/sluice.schema.json; every other key is a settings section generated from the services' schemas. */
+const HAND_WRITTEN_KEYS = ['formats'];
+
+/** schemas/sluice.schema.json as it must be: its hand-written part, and a section per settings prefix from every service's schema. */
+function configJsonSchema(): Record<string, unknown> {
+  const current = JSON.parse(readFileSync(join(repoRoot(), 'schemas', 'sluice.schema.json'), 'utf8')) as { properties: Record<string, unknown> } & Record<string, unknown>;
+  const hand = Object.fromEntries(Object.entries(current.properties).filter(([k]) => HAND_WRITTEN_KEYS.includes(k)));
+  return { ...current, properties: { ...hand, ...settingsJsonSchema(Object.values(sections).map((s) => s.schema)) } };
+}
+
+function configCommand(section: keyof typeof sections | undefined, opts: { jsonSchema?: boolean }): number {
+  if (opts.jsonSchema) {
+    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    return 0;
+  }
   for (const k of section ? [section] : (Object.keys(sections) as Array<keyof typeof sections>)) {
     process.stdout.write(`### ${sections[k].title}\n\n${describeSchema(sections[k].schema)}\n\n`);
   }
@@ -584,6 +598,7 @@ function cli(): Command {
 
   subcommand(program, 'config', 'print the configuration reference (Markdown): every section, or one')
     .addArgument(new Argument('[section]', 'the section').choices(Object.keys(sections)))
+    .option('--json-schema', 'print the JSON Schema of sluice.yaml instead (schemas/sluice.schema.json is this output)')
     .action(run(configCommand));
 
   subcommand(program, 'parse', 'run the collector and normalizer (and with --enrich the enricher) on files or stdin; NDJSON LogRecords to stdout')
@@ -621,8 +636,9 @@ function cli(): Command {
     .addHelpText('after', DLQ_REPLAY_HELP)
     .action(run((opts: DlqOpts, cmd: Command) => dlqCommand('replay', opts, cmd)));
 
-  subcommand(program, 'validate', 'check a sluice.yaml (formats) and try it on a sample')
+  subcommand(program, 'validate', 'check a sluice.yaml and the environment (every service\'s settings, formats), try formats on a sample, --connect to the servers')
     .argument('[file]', 'the sluice.yaml (default: $SLUICE_CONFIG, else ./sluice.yaml)')
+    .option('--connect', 'also check that Kafka, the registry, Elasticsearch and the bucket answer')
     .option('--sample <log>', 'also run the formats over this log (repeatable)', collect)
     .option('--service <name>', 'service of the sample\'s events')
     .option('--kcat', 'each input line is a Kafka message as `kcat -C -J` prints it (payload, key, headers, ts): replay a topic dump')

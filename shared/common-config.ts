@@ -6,7 +6,7 @@
 import type { Schema } from './config.js';
 
 export const kafkaSchema = {
-  brokers: { type: 'list', env: 'SLUICE_KAFKA_BROKERS', default: ['127.0.0.1:9092'], doc: 'Kafka bootstrap servers, comma-separated host:port.' },
+  brokers: { type: 'list', env: 'SLUICE_KAFKA_BROKERS', check: 'host-port', default: ['127.0.0.1:9092'], doc: 'Kafka bootstrap servers, comma-separated host:port.' },
   clientId: { type: 'string', env: 'SLUICE_KAFKA_CLIENT_ID', default: 'sluice', doc: 'Kafka client id prefix; the service name is appended.' },
   saslMechanism: { type: 'string', env: 'SLUICE_KAFKA_SASL_MECHANISM', default: '', choices: ['', 'plain', 'scram-sha-256', 'scram-sha-512'], doc: 'SASL mechanism; empty for none.' },
   saslUsername: { type: 'optional-string', env: 'SLUICE_KAFKA_SASL_USERNAME', doc: 'SASL user name.' },
@@ -18,7 +18,7 @@ export const kafkaSchema = {
 } as const satisfies Schema;
 
 export const registrySchema = {
-  registryUrl: { type: 'string', env: 'SLUICE_REGISTRY_URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', doc: 'Schema registry with the Confluent REST API (the local stack runs Apicurio Registry, whose Confluent-compatible API lives under /apis/ccompat/v7).' },
+  registryUrl: { type: 'string', env: 'SLUICE_REGISTRY_URL', check: 'url', default: 'http://127.0.0.1:8081/apis/ccompat/v7', doc: 'Schema registry with the Confluent REST API (the local stack runs Apicurio Registry, whose Confluent-compatible API lives under /apis/ccompat/v7).' },
   registryUsername: { type: 'optional-string', env: 'SLUICE_REGISTRY_USERNAME', doc: 'Registry basic-auth user.' },
   registryPassword: { type: 'optional-string', env: 'SLUICE_REGISTRY_PASSWORD', doc: 'Registry basic-auth password.', secret: true },
 } as const satisfies Schema;
@@ -37,7 +37,7 @@ export const topicSchema = {
 export const processSchema = {
   logLevel: { type: 'string', env: 'SLUICE_LOG_LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level.' },
   adminHost: { type: 'string', env: 'SLUICE_ADMIN_HOST', default: '127.0.0.1', doc: 'Address of the admin endpoints (/metrics, /healthz, /readyz). Loopback by default; set 0.0.0.0 only behind a network policy.' },
-  configFile: { type: 'optional-string', env: 'SLUICE_CONFIG', doc: 'The sluice.yaml to read (user-declared formats: docs/formats.md); unset: ./sluice.yaml when it exists, else none. A broken file stops the service with exit code 78 and every problem listed.' },
+  configFile: { type: 'optional-string', env: 'SLUICE_CONFIG', check: 'file', doc: 'The sluice.yaml to read (settings of every service, user-declared formats: docs/configuration.md, docs/formats.md); unset: ./sluice.yaml when it exists, else none. A broken file stops the service with exit code 78 and every problem listed.' },
   shutdownTimeoutMs: { type: 'int', env: 'SLUICE_SHUTDOWN_TIMEOUT_MS', default: 30000, min: 1000, unit: 'ms', doc: 'Deadline for the graceful shutdown (drain, flush, commit, close) before the process exits anyway.' },
 } as const satisfies Schema;
 

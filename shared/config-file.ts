@@ -13,11 +13,14 @@ import { join, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import AjvModule from 'ajv';
 import { ConfigError } from './errors.js';
+import { loadConfig, settingsFromFile, type ConfigOf, type Schema } from './config.js';
 import { repoRoot } from './schemas.js';
 import { compileFormats, FormatRuleError, type CompiledFormat, type FormatRule } from './formats/rules.js';
 
 export interface SluiceFile {
   formats?: FormatRule[];
+  /** Settings sections (kafka, sink, ...): see shared/config.ts fileKeyOf. */
+  [section: string]: unknown;
 }
 
 export interface LoadedConfig {
@@ -88,7 +91,9 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
   if (!check(raw)) {
     const problems = (check.errors ?? []).filter((e) => !/must match exactly one schema in oneOf/.test(e.message ?? '')).map((e) => {
       const path = pointer(e.instancePath);
-      const extra = e.params['additionalProperty'] !== undefined ? ` "${String(e.params['additionalProperty'])}"` : e.params['allowedValues'] ? ` (${(e.params['allowedValues'] as unknown[]).join(', ')})` : '';
+      const extraKey = e.params['additionalProperty'];
+      const secretHint = typeof extraKey === 'string' && /password|secret|api_key|access_key/.test(extraKey) ? ' (a secret is never read from this file: set its environment variable, or <VARIABLE>_FILE naming a file that holds it)' : '';
+      const extra = extraKey !== undefined ? ` "${String(extraKey)}"${secretHint}` : e.params['allowedValues'] ? ` (${(e.params['allowedValues'] as unknown[]).join(', ')})` : '';
       return `${file}:${position(doc, lines, path)}: ${where(raw, path)}: ${e.message ?? 'invalid'}${extra}`;
     });
     throw new ConfigError([...new Set(problems)].join('\n'));
@@ -120,4 +125,17 @@ export function loadConfigFile(explicit: string | undefined, env: NodeJS.Process
   const text = readFileSync(path);
   if (text.length > MAX_FILE_BYTES) throw new ConfigError(`${path}: ${text.length} bytes; a configuration file may have at most ${MAX_FILE_BYTES}`);
   return parseConfigText(text.toString('utf8'), path);
+}
+
+/**
+ * A service's configuration: its settings from sluice.yaml's sections under the
+ * environment (a variable that is set, and not empty, wins), checked together; and the
+ * file itself (formats, ...). Which file: $SLUICE_CONFIG, else ./sluice.yaml when it
+ * exists. Throws ConfigError listing every problem (the service exits 78).
+ */
+export function loadServiceConfig<S extends Schema>(schema: S, env: NodeJS.ProcessEnv, strictPrefixes: readonly string[] = [], alsoKnown: readonly string[] = []): { config: ConfigOf<S>; file: LoadedConfig } {
+  const file = loadConfigFile(undefined, env);
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const config = loadConfig(schema, { ...settingsFromFile(schema, file.raw), ...set }, strictPrefixes, alsoKnown);
+  return { config, file };
 }

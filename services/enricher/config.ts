@@ -16,7 +16,7 @@ export const enricherSchema = {
   },
   idleAfterMs: { type: 'int', env: 'SLUICE_ENRICHER_IDLE_AFTER_MS', default: 5000, min: 100, unit: 'ms', doc: 'A partition quiet this long (wall clock) has its watermark advanced with the wall clock, so its last windows, spans and traces close.' },
   catalogFile: {
-    type: 'optional-string', env: 'SLUICE_ENRICHER_CATALOG_FILE',
+    type: 'optional-string', env: 'SLUICE_ENRICHER_CATALOG_FILE', check: 'file',
     doc: 'Service catalog, a JSON file `{"services": {"<service>": {"team", "tier", "owner"}}}` read once at start-up; fills labels `team`, `tier`, `owner`. Unset: no catalog.',
   },
   kubernetes: {

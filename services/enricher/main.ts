@@ -3,7 +3,7 @@
  * consumer group. The only file here that reads the environment.
  */
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../../shared/config.js';
+import { loadServiceConfig } from '../../shared/config-file.js';
 import { startPipelineService } from '../../shared/service.js';
 import { runMain } from '../../shared/main-helpers.js';
 import { schema, strictPrefixes } from './config.js';
@@ -11,7 +11,7 @@ import { createEnrichContext } from './enrich.js';
 import { enricherStages } from './stages.js';
 
 runMain(async () => {
-  const config = loadConfig(schema, process.env, strictPrefixes);
+  const { config } = loadServiceConfig(schema, process.env, strictPrefixes);
   // Built before the service starts: a bad catalog or pattern fails start-up with a clear ConfigError.
   const context = createEnrichContext(config, { readFile: (p) => readFileSync(p, 'utf8') });
   return startPipelineService({ name: 'enricher', schema, config, stages: enricherStages(config, context) });

@@ -12,7 +12,7 @@
  * `<group>-<dataset>`. A bulkhead: one store, or one dataset, being slow or down never
  * stalls another. The only file here that reads the environment.
  */
-import { loadConfig } from '../../shared/config.js';
+import { loadServiceConfig } from '../../shared/config-file.js';
 import { stackVariables } from '../../shared/common-config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { startService, type Runnable } from '../../shared/service.js';
@@ -40,7 +40,7 @@ const WRITERS = ['es', 'parquet'];
 const DATASETS: readonly ParquetDatasetName[] = ['logs', 'metrics', 'spans', 'traces'];
 
 runMain(async () => {
-  const config = loadConfig(schema, process.env, strictPrefixes, stackVariables);
+  const { config } = loadServiceConfig(schema, process.env, strictPrefixes, stackVariables);
   const badWriters = config.writers.filter((w) => !WRITERS.includes(w));
   if (badWriters.length > 0 || config.writers.length === 0) throw new ConfigError(`SLUICE_SINK_WRITERS must list es and/or parquet, got: ${config.writers.join(',')}`);
   const badDatasets = config.datasets.filter((d) => !(DATASETS as readonly string[]).includes(d));
