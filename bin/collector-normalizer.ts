@@ -16,6 +16,7 @@ import { Registry } from '../shared/metrics.js';
 import { fuse } from '../shared/runner/index.js';
 import { schema as collectorSchema, strictPrefixes as collectorPrefixes } from '../services/collector/config.js';
 import { collectorStages } from '../services/collector/stages.js';
+import { tenantGate } from '../services/collector/tenants.js';
 import { schema as normalizerSchema, strictPrefixes as normalizerPrefixes } from '../services/normalizer/config.js';
 import { normalizerStages } from '../services/normalizer/stages.js';
 import { clockSkewMetrics, clockSkewObserver } from '../services/normalizer/clock.js';
@@ -25,7 +26,7 @@ runMain(async () => {
   const { config, file } = loadServiceConfig(collectorSchema, process.env, collectorPrefixes);
   const { config: normalizerConfig } = loadServiceConfig(normalizerSchema, process.env, normalizerPrefixes);
   const registry = new Registry();
-  const [collect] = collectorStages(config, file.formats);
+  const [collect] = collectorStages(config, file.formats, true, tenantGate(file.tenants, registry));
   const [normalize] = normalizerStages(normalizerConfig, file.formats, { onClockSkew: clockSkewObserver(clockSkewMetrics(registry), normalizerConfig.skewSources) });
   return startPipelineService({ name: 'collector', schema: collectorSchema, config, registry, stages: [fuse(collect, normalize)] });
 });

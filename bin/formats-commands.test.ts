@@ -27,7 +27,7 @@ const file = (name: string, text: string): string => {
 describe('sluice validate', () => {
   test('the shipped example passes', () => {
     const r = sluice(['validate', join(root, 'examples', 'sluice.yaml')]);
-    expect([r.status, r.stdout]).toEqual([0, `${join(root, 'examples', 'sluice.yaml')}: ok, 3 formats, 11 settings from the file\n`]);
+    expect([r.status, r.stdout]).toEqual([0, `${join(root, 'examples', 'sluice.yaml')}: ok, 3 formats, 3 routes, 3 tenants allowed, 11 settings from the file\n`]);
   });
 
   // Issue #12: five broken configurations, each refused with its exact problem.

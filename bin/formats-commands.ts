@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { configPath, loadConfigFile, type LoadedConfig } from '../shared/config-file.js';
+import { configPath, emptyConfig, loadConfigFile, type LoadedConfig } from '../shared/config-file.js';
 import { connectChecks, settingsProblems } from './validate-settings.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import { EXIT_CONFIG } from '../shared/main-helpers.js';
@@ -63,7 +63,7 @@ function sampleLines(file: string, max: number): string[] {
 
 export async function validateCommand(explicit: string | undefined, opts: ValidateOptions): Promise<number> {
   const path = configPath(explicit, process.env);
-  let loaded: LoadedConfig = { path: null, raw: {}, formats: [] };
+  let loaded: LoadedConfig = emptyConfig();
   if (path !== null) {
     try {
       loaded = loadConfigFile(path, process.env);
@@ -81,7 +81,8 @@ export async function validateCommand(explicit: string | undefined, opts: Valida
     return EXIT_CONFIG;
   }
   const counted = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-  process.stdout.write(`${path ?? 'no configuration file, the environment'}: ok, ${counted(loaded.formats.length, 'format')}, ${counted(settings.fromFile, 'setting')} from the file\n`);
+  const tenants = loaded.tenants.allow ? `, ${counted(loaded.tenants.allow.length, 'tenant')} allowed` : '';
+  process.stdout.write(`${path ?? 'no configuration file, the environment'}: ok, ${counted(loaded.formats.length, 'format')}, ${counted(loaded.routes.size, 'route')}${tenants}, ${counted(settings.fromFile, 'setting')} from the file\n`);
   if (opts.connect) {
     const checks = await connectChecks(loaded.raw, process.env);
     for (const c of checks) (c.ok ? process.stdout : process.stderr).write(`${c.ok ? 'reachable' : 'UNREACHABLE'}: ${c.what} (${c.target}): ${c.detail}\n`);

@@ -56,7 +56,7 @@ function usageError(cmd: Command, text: string): never {
 // ---------------------------------------------------------------- sluice config
 
 /** Top-level keys of sluice.yaml written by hand in schemas/sluice.schema.json; every other key is a settings section generated from the services' schemas. */
-const HAND_WRITTEN_KEYS = ['formats'];
+const HAND_WRITTEN_KEYS = ['formats', 'routes', 'tenants'];
 
 /** schemas/sluice.schema.json as it must be: its hand-written part, and a section per settings prefix from every service's schema. */
 function configJsonSchema(): Record<string, unknown> {

@@ -16,9 +16,13 @@ import { ConfigError } from './errors.js';
 import { loadConfig, settingsFromFile, type ConfigOf, type Schema } from './config.js';
 import { repoRoot } from './schemas.js';
 import { compileFormats, FormatRuleError, type CompiledFormat, type FormatRule } from './formats/rules.js';
+import { Router, RouteRuleError, type RouteRule } from './routing.js';
+import type { TenantsConfig } from './tenants.js';
 
 export interface SluiceFile {
   formats?: FormatRule[];
+  routes?: RouteRule[];
+  tenants?: TenantsConfig;
   /** Settings sections (kafka, sink, ...): see shared/config.ts fileKeyOf. */
   [section: string]: unknown;
 }
@@ -28,6 +32,10 @@ export interface LoadedConfig {
   path: string | null;
   raw: SluiceFile;
   formats: CompiledFormat[];
+  /** `routes:` compiled (shared/routing.ts); no rules: keeps every record. */
+  routes: Router;
+  /** `tenants:` (shared/tenants.ts); absent: every tenant, no limits. */
+  tenants: TenantsConfig;
 }
 
 /** Largest configuration file read (a rule file is text a person wrote). */
@@ -70,10 +78,10 @@ function pointer(p: string): Array<string | number> {
 }
 
 function where(raw: SluiceFile, path: ReadonlyArray<string | number>): string {
-  if (path[0] === 'formats' && typeof path[1] === 'number') {
-    const name = raw.formats?.[path[1]]?.name;
+  if ((path[0] === 'formats' || path[0] === 'routes') && typeof path[1] === 'number') {
+    const name = (path[0] === 'formats' ? raw.formats : raw.routes)?.[path[1]]?.name;
     const rest = path.slice(2).join('.');
-    return `formats[${path[1]}]${typeof name === 'string' ? ` "${name}"` : ''}${rest ? `: ${rest}` : ''}`;
+    return `${path[0]}[${path[1]}]${typeof name === 'string' ? ` "${name}"` : ''}${rest ? `: ${rest}` : ''}`;
   }
   return path.join('.') || '(top level)';
 }
@@ -113,14 +121,32 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
       problems.push(`${file}:${position(doc, lines, path)}: ${where(raw, ['formats', index])}: ${err.path}: ${err.problem}`);
     }
   });
+  (raw.routes ?? []).forEach((rule, index) => {
+    try {
+      Router.compile([rule]);
+    } catch (err) {
+      if (!(err instanceof RouteRuleError)) throw err;
+      problems.push(`${file}:${position(doc, lines, ['routes', index, ...err.path.split('.')])}: routes[${index}] "${rule.name}": ${err.path}: ${err.problem}`);
+    }
+  });
+  const routeNames = new Map<string, number>();
+  (raw.routes ?? []).forEach((rule, index) => {
+    if (routeNames.has(rule.name)) problems.push(`${file}:${position(doc, lines, ['routes', index, 'name'])}: routes[${index}] "${rule.name}": name: routes[${routeNames.get(rule.name)}] has the same name`);
+    else routeNames.set(rule.name, index);
+  });
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
-  return { path: file, raw, formats };
+  return { path: file, raw, formats, routes: Router.compile(raw.routes ?? []), tenants: raw.tenants ?? {} };
+}
+
+/** No file: no formats, no routes, every tenant. */
+export function emptyConfig(): LoadedConfig {
+  return { path: null, raw: {}, formats: [], routes: Router.compile([]), tenants: {} };
 }
 
 /** Load the configuration file (see the module contract); no file: empty configuration. */
 export function loadConfigFile(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = configPath(explicit, env);
-  if (path === null) return { path: null, raw: {}, formats: [] };
+  if (path === null) return emptyConfig();
   if (!existsSync(path)) throw new ConfigError(`${path}: configuration file not found${explicit ? '' : ' (SLUICE_CONFIG)'}`);
   const text = readFileSync(path);
   if (text.length > MAX_FILE_BYTES) throw new ConfigError(`${path}: ${text.length} bytes; a configuration file may have at most ${MAX_FILE_BYTES}`);

@@ -120,3 +120,39 @@ export function statelessPartition<I>(stage: Stage<I>): PartitionStage<I> {
 export function dropped(reason: string): StageOutput[] & { dropReason: string } {
   return Object.assign([] as StageOutput[], { dropReason: reason });
 }
+
+/**
+ * `stage` behind an admission check: `refuse` sees each input first and returns the error
+ * it is refused with (the runner dead-letters the input with it, and counts it by code),
+ * or null to let it through. The stage never sees a refused input, so its state does not
+ * change. The collector's tenant policy (shared/tenants.ts) is one.
+ */
+export function withAdmission<I, S extends Stage<I> | StatefulStage<I>>(stage: S, refuse: (input: StageInput<I>, ctx: StageContext) => Error | null): S {
+  const gated = (process: PartitionStage<I>['process']): PartitionStage<I>['process'] => (input, ctx) => {
+    const err = refuse(input, ctx);
+    if (err) throw err;
+    return process(input, ctx);
+  };
+  if (isStateful(stage)) {
+    const s = stage as StatefulStage<I>;
+    return {
+      name: s.name,
+      flushIntervalMs: s.flushIntervalMs,
+      open(topic, partition, committed) {
+        const p = s.open(topic, partition, committed);
+        const wrapped: PartitionStage<I> = {
+          process: gated((input, ctx) => p.process(input, ctx)),
+          flush: (ctx, part) => p.flush(ctx, part),
+          checkpoint: (next) => p.checkpoint(next),
+          get held() {
+            return p.held;
+          },
+        };
+        if (p.endOfBatch) wrapped.endOfBatch = (ctx) => p.endOfBatch!(ctx);
+        return wrapped;
+      },
+    } as S;
+  }
+  const s = stage as Stage<I>;
+  return { name: s.name, process: gated(s.process.bind(s)) } as S;
+}

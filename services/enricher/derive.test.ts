@@ -1,4 +1,6 @@
 import { createDeriveStage, createSummarizeStage } from './derive.js';
+import { routed } from './stages.js';
+import { Router, ROUTE_LABEL } from '../../shared/routing.js';
 import { generate } from '../../scripts/lib/generator.js';
 import { createCollectStage } from '../collector/collect.js';
 import { createNormalizeStage } from '../normalizer/normalize.js';
@@ -117,5 +119,47 @@ describe('enricher summarize stage', () => {
     const restarted = go(Math.floor(spans.length / 2));
     expect(new Map(restarted.map((t) => [t.trace_id, t]))).toEqual(new Map(all.map((t) => [t.trace_id, t])));
     expect(restarted.length).toBe(all.length);
+  });
+});
+
+describe('enricher derive stage with sluice.yaml routes', () => {
+  const recs = records();
+  const router = Router.compile([
+    { name: 'no-info', when: { level: 'INFO' }, action: 'drop' },
+    { name: 'api', when: { service: 'checkout' }, action: 'route', index: 'gateway' },
+  ]);
+  const decisions = new Map<string, number>();
+  const routing = { router, onDecision: (rule: string, action: string) => decisions.set(`${rule}:${action}`, (decisions.get(`${rule}:${action}`) ?? 0) + 1) };
+
+  function all(withRoutes: boolean): StageOutput[] {
+    const stage = createDeriveStage({ ...opts, ...(withRoutes ? { store: (r: LogRecord) => routed(routing, r) } : {}) });
+    let now = 1_000_000;
+    const ctx = { now: () => now };
+    const p = stage.open('logs.normalized', 0, null);
+    const out = recs.flatMap((r, i) => p.process(input(r, i), ctx));
+    for (let t = 0; t < 200; t++) {
+      now += 1000;
+      out.push(...p.flush(ctx));
+    }
+    return out;
+  }
+
+  test('dropped records are not stored but still counted in metrics, spans and traces; routed ones carry their index', () => {
+    const plain = all(false);
+    const routedOut = all(true);
+    const enriched = (o: StageOutput[]) => o.filter((x) => x.topic === topics.enriched).map((x) => x.value as LogRecord);
+    const derived = (o: StageOutput[]) => o.filter((x) => x.topic !== topics.enriched);
+    expect(derived(routedOut)).toEqual(derived(plain));
+    const stored = enriched(routedOut);
+    const infos = recs.filter((r) => r.level === 'INFO').length;
+    expect(infos).toBeGreaterThan(0);
+    expect(stored.length).toBe(recs.length - infos);
+    expect(stored.every((r) => r.level !== 'INFO')).toBe(true);
+    const gateway = stored.filter((r) => r.service === 'checkout');
+    expect(gateway.length).toBeGreaterThan(0);
+    expect(gateway.every((r) => r.labels[ROUTE_LABEL] === 'gateway')).toBe(true);
+    expect(stored.filter((r) => r.service !== 'checkout').every((r) => r.labels[ROUTE_LABEL] === undefined)).toBe(true);
+    expect(decisions.get('no-info:drop')).toBe(infos);
+    expect(decisions.get('api:keep')).toBe(gateway.length);
   });
 });

@@ -39,6 +39,13 @@ import { TraceAssembler, type TraceAssemblerOptions } from './trace-summary.js';
 export interface DeriveOptions {
   topics: { enriched: string; metrics: string; spans: string };
   enrich: (record: LogRecord) => LogRecord;
+  /**
+   * What of an enriched record is stored (sluice.yaml routes): the record to write to
+   * logs.enriched (possibly with a route label), or null to drop it. Metrics, spans and
+   * traces are derived from every record either way. Not called while replaying (the
+   * record was written, or dropped, before). Absent: every record is written.
+   */
+  store?: (record: LogRecord) => LogRecord | null;
   metrics: Partial<MetricOptions>;
   spans: SpanDeriverOptions;
   /** Wall-clock quiet time after which a partition's watermarks advance on their own, ms. */
@@ -175,7 +182,10 @@ class DerivePartition implements PartitionStage<LogRecord> {
     this.idle.touch(ctx.now());
     const record = this.opts.enrich(input.value);
     const out: StageOutput[] = [];
-    if (!this.replay) out.push({ topic: this.opts.topics.enriched, key: record.service, value: record });
+    if (!this.replay) {
+      const stored = this.opts.store ? this.opts.store(record) : record;
+      if (stored) out.push({ topic: this.opts.topics.enriched, key: stored.service, value: stored });
+    }
     const st = this.stateFor(record.service);
     this.windows(out, st.metrics.add(record, offset));
     this.spanOutputs(out, st.spans.push(record, offset));

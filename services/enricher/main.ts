@@ -9,10 +9,14 @@ import { runMain } from '../../shared/main-helpers.js';
 import { schema, strictPrefixes } from './config.js';
 import { createEnrichContext } from './enrich.js';
 import { enricherStages } from './stages.js';
+import { Registry } from '../../shared/metrics.js';
 
 runMain(async () => {
-  const { config } = loadServiceConfig(schema, process.env, strictPrefixes);
+  const { config, file } = loadServiceConfig(schema, process.env, strictPrefixes);
   // Built before the service starts: a bad catalog or pattern fails start-up with a clear ConfigError.
   const context = createEnrichContext(config, { readFile: (p) => readFileSync(p, 'utf8') });
-  return startPipelineService({ name: 'enricher', schema, config, stages: enricherStages(config, context) });
+  const registry = new Registry();
+  const decisions = registry.counter('sluice_route_decisions_total', 'Log records a sluice.yaml route decided on, by rule and action (keep: stored, possibly in another index; drop: not stored).', ['rule', 'action']);
+  const routing = { router: file.routes, onDecision: (rule: string, action: string) => decisions.inc({ rule, action }) };
+  return startPipelineService({ name: 'enricher', schema, config, registry, stages: enricherStages(config, context, routing) });
 });

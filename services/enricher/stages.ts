@@ -11,8 +11,23 @@ import { avro, type StageBinding, type Upstream } from '../../shared/runner/inde
 import type { schema } from './config.js';
 import { enrich, type EnrichContext } from './enrich.js';
 import { createDeriveStage, createSummarizeStage } from './derive.js';
+import { ROUTE_LABEL, type Router } from '../../shared/routing.js';
 
-export function enricherStages(config: ConfigOf<typeof schema>, context: EnrichContext): [StageBinding<LogRecord>, StageBinding<Span>] {
+/** sluice.yaml routes as the enricher applies them, and who hears of each decision (metrics). */
+export interface Routing {
+  router: Router;
+  onDecision?: (rule: string, action: 'drop' | 'keep') => void;
+}
+
+/** The record to store under `routing`'s decision, or null (shared/routing.ts). */
+export function routed(routing: Routing, r: LogRecord): LogRecord | null {
+  const d = routing.router.decide(r);
+  if (d.rule !== null) routing.onDecision?.(d.rule, d.action);
+  if (d.action === 'drop') return null;
+  return 'index' in d && d.index ? { ...r, labels: { ...r.labels, [ROUTE_LABEL]: d.index } } : r;
+}
+
+export function enricherStages(config: ConfigOf<typeof schema>, context: EnrichContext, routing?: Routing): [StageBinding<LogRecord>, StageBinding<Span>] {
   const flushIntervalMs = Math.max(100, Math.min(1000, Math.floor(config.idleAfterMs / 5)));
   // The stages before the enricher (logs.raw is written by shippers; logs.collected in transactions).
   if (config.upstreamGroups.length > 2) throw new ConfigError(`SLUICE_ENRICHER_UPSTREAM_GROUPS: at most two groups (the collector's, the normalizer's), got ${config.upstreamGroups.length}`);
@@ -32,6 +47,7 @@ export function enricherStages(config: ConfigOf<typeof schema>, context: EnrichC
       stage: createDeriveStage({
         topics: { enriched: config.topicEnriched, metrics: config.topicMetrics, spans: config.topicSpans },
         enrich: (r) => enrich(r, context),
+        ...(routing && routing.router.size > 0 ? { store: (r: LogRecord) => routed(routing, r) } : {}),
         metrics: { windowUs: config.windowMs * 1000, allowedLatenessUs: config.allowedLatenessMs * 1000 },
         spans: { inactivityTimeoutUs: config.spanInactivityMs * 1000 },
         idleAfterMs: config.idleAfterMs,

@@ -5,6 +5,7 @@
  * without setup. Pure: no client, no clock.
  */
 import type { LogRecord, MetricWindow, Span, TraceSummary } from '../../shared/records.js';
+import { ROUTE_LABEL } from '../../shared/routing.js';
 import { formatMicros } from '../../shared/time/timestamps.js';
 
 export type EsDocument = Record<string, unknown>;
@@ -173,7 +174,15 @@ export interface EsDataset<T> {
   document(value: T): EsDocument;
 }
 
-export const logsDataset: EsDataset<LogRecord> = { name: 'logs', index: (p, r) => indexFor(p, { tenant: r.tenant, timestamp: indexedTime(r).micros }), id: (r) => r.event_id, document: toEsDocument };
+/** A routed record's index prefix (its `sluice_route` label, set by a sluice.yaml route), when it is a valid one. */
+export function routedPrefix(r: LogRecord): string | null {
+  const route = r.labels[ROUTE_LABEL];
+  return route !== undefined && ROUTE_INDEX.test(route) ? route : null;
+}
+const ROUTE_INDEX = /^[a-z0-9][a-z0-9_.]{0,62}$/;
+
+/** Logs: `<prefix>-<tenant>-<day>`, or `<route index>-<tenant>-<day>` for a routed record. */
+export const logsDataset: EsDataset<LogRecord> = { name: 'logs', index: (p, r) => indexFor(routedPrefix(r) ?? p, { tenant: r.tenant, timestamp: indexedTime(r).micros }), id: (r) => r.event_id, document: toEsDocument };
 export const metricsDataset: EsDataset<MetricWindow> = {
   name: 'metrics',
   index: (p, m) => indexFor(p, { tenant: m.tenant, timestamp: m.window_start }),

@@ -98,6 +98,8 @@ export interface EsWriterOptions<T> {
   signal?: AbortSignal;
   /** What is written; logs (LogRecord) by default. */
   dataset?: EsDataset<T>;
+  /** Logs only: the index prefixes of sluice.yaml's routes; each gets the logs index template too. */
+  routePrefixes?: readonly string[];
   /** Backoff between resends of throttled items; shared/retry.ts defaults. */
   backoff?: BackoffPolicy;
   /** Resend rounds inside one write before handing the batch back to the runner (RetryableError). Default 8. */
@@ -141,7 +143,9 @@ export function createEsWriter<T = LogRecord>(opts: EsWriterOptions<T>): SinkWri
       if (capabilities) return;
       capabilities = await detectEsCapabilities(client);
       opts.log.info({ ...capabilities }, `elasticsearch writer mode: ${capabilities.mode}`);
-      const templates = templatesFor(loadEsTemplates(opts.indexPrefix), dataset.name);
+      const own = templatesFor(loadEsTemplates(opts.indexPrefix), dataset.name);
+      const routed = dataset.name === 'logs' ? (opts.routePrefixes ?? []).filter((p) => p !== opts.indexPrefix).flatMap((p) => templatesFor(loadEsTemplates(p), 'logs').indexTemplates) : [];
+      const templates = { components: own.components, indexTemplates: [...own.indexTemplates, ...routed] };
       try {
         const problems = await installEsTemplates(client, templates);
         for (const p of problems) opts.log.warn({ problem: p }, 'elasticsearch mapping of existing indices not updated');

@@ -40,7 +40,7 @@ const WRITERS = ['es', 'parquet'];
 const DATASETS: readonly ParquetDatasetName[] = ['logs', 'metrics', 'spans', 'traces'];
 
 runMain(async () => {
-  const { config } = loadServiceConfig(schema, process.env, strictPrefixes, stackVariables);
+  const { config, file } = loadServiceConfig(schema, process.env, strictPrefixes, stackVariables);
   const badWriters = config.writers.filter((w) => !WRITERS.includes(w));
   if (badWriters.length > 0 || config.writers.length === 0) throw new ConfigError(`SLUICE_SINK_WRITERS must list es and/or parquet, got: ${config.writers.join(',')}`);
   const badDatasets = config.datasets.filter((d) => !(DATASETS as readonly string[]).includes(d));
@@ -86,7 +86,7 @@ runMain(async () => {
           const log = ctx.log.child({ writer: 'es', dataset: d.name });
           // Each writer owns (and closes) its client.
           const client = createEsClient({ url: config.esUrl, username: config.esUsername, password: config.esPassword, apiKey: config.esApiKey, caFile: config.esCaFile, indexPrefix: d.esIndexPrefix });
-          const writer = createEsWriter({ client, indexPrefix: d.esIndexPrefix, dataset: d.es, log });
+          const writer = createEsWriter({ client, indexPrefix: d.esIndexPrefix, dataset: d.es, log, routePrefixes: file.routes.indexPrefixes });
           await run(d, suffixed('sink-es', d), suffixed(config.esGroupId, d), writer, esPolicy, log);
         }
         if (config.writers.includes('parquet')) {
