@@ -25,7 +25,9 @@ import { createKafka, type KafkaClient } from '../shared/kafka.js';
 import { createRegistry } from '../shared/registry.js';
 import { ConfigError, SluiceError, errorMessage } from '../shared/errors.js';
 import { EXIT_CONFIG } from '../shared/main-helpers.js';
-import { loadConfigFile } from '../shared/config-file.js';
+import { loadConfigFile, loadServiceConfig } from '../shared/config-file.js';
+import { compileWhen } from '../shared/routing.js';
+import { TAP_HELP, TAP_STAGES, ndjsonLine, parseWhere, tableLine, tap, tapNumbers, type TapOptions } from './tap.js';
 import { repoRoot } from '../shared/schemas.js';
 import type { CompiledFormat } from '../shared/formats/rules.js';
 import { LEARN_HELP, VALIDATE_HELP, learnCommand, validateCommand } from './formats-commands.js';
@@ -514,6 +516,49 @@ async function dlqCommand(sub: 'list' | 'replay', opts: DlqOpts, cmd: Command): 
   }
 }
 
+// ---------------------------------------------------------------- sluice tap
+
+async function tapCommand(what: string, opts: TapOptions, cmd: Command): Promise<number> {
+  const { limit, timeoutMs } = tapNumbers(opts, cmd);
+  let when;
+  try {
+    when = parseWhere(opts.where ?? []);
+    compileWhen(when);
+  } catch (err) {
+    usageError(cmd, `sluice tap: ${errorMessage(err)}`);
+  }
+  let config: DlqConfig;
+  try {
+    config = loadServiceConfig(commonSchema, process.env, ['SLUICE_KAFKA_', 'SLUICE_REGISTRY_', 'SLUICE_TOPIC_'], stackVariables).config;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return EXIT_CONFIG;
+  }
+  const topic = what in TAP_STAGES ? config[TAP_STAGES[what as keyof typeof TAP_STAGES]] : what;
+  const log = pino({ name: 'sluice-tap', level: config.logLevel === 'info' ? 'warn' : config.logLevel, base: { service: 'sluice-tap' } }, pino.destination(2));
+  const kafka = createKafka(config, 'tap', log);
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const exists = (await admin.listTopics()).includes(topic);
+    await admin.disconnect();
+    if (!exists) {
+      process.stderr.write(`sluice tap: no topic ${topic}${what in TAP_STAGES ? ` (the ${what} stage's topic)` : ''}; stages: ${Object.keys(TAP_STAGES).join(', ')}\n`);
+      return 1;
+    }
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    const write = opts.format === 'table' ? tableLine : ndjsonLine;
+    const r = await tap({ kafka, registry: createRegistry({ url: config.registryUrl, username: config.registryUsername, password: config.registryPassword }), topic, when, limit, timeoutMs, fromBeginning: opts.fromBeginning === true, out: (t) => writeOut(write(t)), signal: stop.signal });
+    process.stderr.write(`sluice tap: ${r.matched} matched of ${r.read} read from ${topic}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`sluice tap: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
 // ---------------------------------------------------------------- the command line
 
 const PARSE_HELP = `
@@ -645,6 +690,16 @@ function cli(): Command {
     .option('--topic <name>', 'topic of the sample\'s events', 'logs.raw')
     .addHelpText('after', VALIDATE_HELP)
     .action(run(validateCommand));
+
+  subcommand(program, 'tap', 'print live records of a stage\'s topic, decoded and filtered; read-only (a group of its own, never commits)')
+    .argument('<stage>', `${Object.keys(TAP_STAGES).join(', ')}, or a topic name`)
+    .option('--where <test>', 'FIELD=V1,V2 or FIELD~REGEX; repeatable, all must hold', collect)
+    .option('--format <format>', 'ndjson or table', 'ndjson')
+    .option('--limit <n>', 'stop after n matching records', '100')
+    .option('--timeout <seconds>', 'stop after this long; 0: only at --limit or Ctrl-C', '60')
+    .option('--from-beginning', 'read the topic from its start instead of only new records')
+    .addHelpText('after', TAP_HELP)
+    .action(run((stage: string, opts: TapOptions, cmd: Command) => tapCommand(stage, opts, cmd)));
 
   subcommand(program, 'learn', 'infer a format rule from a sample of an unknown log')
     .argument('<file>', 'the sample')

@@ -66,8 +66,8 @@ function fieldOf(name: string): ((r: LogRecord) => string | null) | null {
   return null;
 }
 
-function compileTest(rule: string, name: string, t: FieldTest): Test {
-  const get = fieldOf(name);
+function compileTest(rule: string, name: string, t: FieldTest, getter: (name: string) => ((r: LogRecord) => string | null) | null = fieldOf): Test {
+  const get = getter(name);
   if (!get) throw new RouteRuleError(rule, `when.${name}`, `unknown field (${[...FIELDS].join(', ')}, attributes.<key>, labels.<key>)`);
   if (typeof t === 'object' && !Array.isArray(t)) {
     let re: RegExp;
@@ -89,6 +89,39 @@ function compileTest(rule: string, name: string, t: FieldTest): Test {
     const v = get(r);
     return v !== null && set.has(norm(v));
   };
+}
+
+/** Any dotted path into a record (`source.topic`, `http.status`), its value as text; null when absent or not a scalar. */
+function pathOf(name: string): (r: LogRecord) => string | null {
+  const parts = name.split('.');
+  return (r) => {
+    let v: unknown = r;
+    for (let i = 0; i < parts.length && v !== null && typeof v === 'object'; i++) {
+      const obj = v as Record<string, unknown>;
+      // attributes and labels hold dotted keys: the rest of the path is one key
+      if ((parts[i] === 'attributes' || parts[i] === 'labels') && i === 0) {
+        v = (obj[parts[0]!] as Record<string, unknown> | undefined)?.[parts.slice(1).join('.')];
+        break;
+      }
+      v = obj[parts[i]!];
+    }
+    return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null;
+  };
+}
+
+/**
+ * A `when` over any record (`sluice tap`): the same tests as a route's, on any dotted
+ * field path of the decoded record. Throws RouteRuleError naming the bad test.
+ */
+export function compileWhen(when: Readonly<Record<string, FieldTest>>): (record: object) => boolean {
+  const tests = Object.entries(when).map(([k, v]) => {
+    try {
+      return compileTest('tap', k, v, pathOf);
+    } catch (err) {
+      throw err instanceof RouteRuleError ? new Error(`--where ${err.path.replace(/^when\./, '')}: ${err.problem}`) : err;
+    }
+  });
+  return (r) => tests.every((t) => t(r as LogRecord));
 }
 
 interface Compiled {
