@@ -117,7 +117,7 @@ export async function connectChecks(file: Readonly<Record<string, unknown>>, env
   }
   if (c.writers.includes('parquet')) {
     await check('s3 bucket', `${c.s3Endpoint || 'AWS S3'} ${c.s3Bucket}`, async () => {
-      const client = createS3Client({ endpoint: c.s3Endpoint, region: c.s3Region, accessKey: c.s3AccessKey, secretKey: c.s3SecretKey, forcePathStyle: c.s3ForcePathStyle });
+      const client = createS3Client({ endpoint: c.s3Endpoint, region: c.s3Region, accessKey: c.s3AccessKey, secretKey: c.s3SecretKey, credentials: c.s3Credentials as 'static' | 'chain', forcePathStyle: c.s3ForcePathStyle });
       try {
         await client.send(new HeadBucketCommand({ Bucket: c.s3Bucket }), { abortSignal: AbortSignal.timeout(TIMEOUT_MS) });
         return 'bucket exists and is reachable';

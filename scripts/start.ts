@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const log = createLogger('sluice-start', 'warn');
   const kafka = createKafka(common, 'start', log);
   const es = createEsClient({ url: sink.esUrl, username: sink.esUsername, password: sink.esPassword, apiKey: sink.esApiKey, caFile: sink.esCaFile, indexPrefix: sink.esIndexPrefix });
-  const s3 = createS3Client({ endpoint: sink.s3Endpoint, region: sink.s3Region, accessKey: sink.s3AccessKey, secretKey: sink.s3SecretKey, forcePathStyle: sink.s3ForcePathStyle });
+  const s3 = createS3Client({ endpoint: sink.s3Endpoint, region: sink.s3Region, accessKey: sink.s3AccessKey, secretKey: sink.s3SecretKey, credentials: sink.s3Credentials as 'static' | 'chain', forcePathStyle: sink.s3ForcePathStyle });
   const esIndex = `${sink.esIndexPrefix}-*`;
   const s3Prefix = sink.s3Prefix ? `${sink.s3Prefix}/` : '';
   const docsBefore = await esCount(es, esIndex);

@@ -28,12 +28,13 @@ export const sinkSchema = {
   esApiKey: { type: 'optional-string', env: 'SLUICE_ES_API_KEY', doc: 'API key (base64 id:key), instead of basic auth.', secret: true },
   esCaFile: { type: 'optional-string', env: 'SLUICE_ES_CA_FILE', check: 'file', doc: 'PEM file of the CA that signed the Elasticsearch certificate.' },
   esIndexPrefix: { type: 'string', env: 'SLUICE_ES_INDEX_PREFIX', default: 'logs', doc: 'Log indices are `<prefix>-<tenant>-YYYY.MM.DD`, searchable as `<prefix>-*`.' },
-  s3Endpoint: { type: 'string', env: 'SLUICE_S3_ENDPOINT', check: 'url', default: 'http://127.0.0.1:9000', doc: 'S3-compatible endpoint; empty for AWS S3 itself.' },
+  s3Endpoint: { type: 'string', env: 'SLUICE_S3_ENDPOINT', check: 'url', default: 'http://127.0.0.1:9000', doc: 'S3 endpoint: an S3-compatible server, or for AWS S3 https://s3.<region>.amazonaws.com (an empty value counts as unset, i.e. this default).' },
   s3Region: { type: 'string', env: 'SLUICE_S3_REGION', default: 'us-east-1', doc: 'S3 region.' },
   s3Bucket: { type: 'string', env: 'SLUICE_S3_BUCKET', default: 'sluice', doc: 'Bucket for Parquet objects.' },
   s3Prefix: { type: 'string', env: 'SLUICE_S3_PREFIX', default: '', doc: 'Key prefix inside the bucket (no trailing slash).' },
-  s3AccessKey: { type: 'string', env: 'SLUICE_S3_ACCESS_KEY', default: 'sluice', doc: 'Access key id (the local stack default).', secret: true },
-  s3SecretKey: { type: 'string', env: 'SLUICE_S3_SECRET_KEY', default: 'sluice-local-secret', doc: 'Secret access key (the local stack default).', secret: true },
+  s3Credentials: { type: 'string', env: 'SLUICE_S3_CREDENTIALS', default: 'static', choices: ['static', 'chain'], doc: 'static: sign with SLUICE_S3_ACCESS_KEY and SLUICE_S3_SECRET_KEY. chain: the AWS default credential chain instead (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with the shared config and credentials files, web identity as EKS IRSA mounts it, ECS and EC2 instance metadata).' },
+  s3AccessKey: { type: 'string', env: 'SLUICE_S3_ACCESS_KEY', default: 'sluice', doc: 'Access key id with SLUICE_S3_CREDENTIALS=static (the default is the local stack\'s).', secret: true },
+  s3SecretKey: { type: 'string', env: 'SLUICE_S3_SECRET_KEY', default: 'sluice-local-secret', doc: 'Secret access key with SLUICE_S3_CREDENTIALS=static (the default is the local stack\'s).', secret: true },
   s3ForcePathStyle: { type: 'bool', env: 'SLUICE_S3_FORCE_PATH_STYLE', default: true, doc: 'Path-style URLs (needed by most S3-compatible servers).' },
 } as const satisfies Schema;
 

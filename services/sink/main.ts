@@ -93,7 +93,7 @@ runMain(async () => {
           const log = ctx.log.child({ writer: 'parquet', dataset: d.name });
           const labels = { dataset: d.name };
           // Each writer owns (and closes) its object store.
-          const store = createObjectStore({ endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, accessKey: config.s3AccessKey, secretKey: config.s3SecretKey, forcePathStyle: config.s3ForcePathStyle });
+          const store = createObjectStore({ endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, accessKey: config.s3AccessKey, secretKey: config.s3SecretKey, credentials: config.s3Credentials as 'static' | 'chain', forcePathStyle: config.s3ForcePathStyle });
           const writer = createParquetWriter({
             store,
             encoder,

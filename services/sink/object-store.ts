@@ -35,6 +35,13 @@ export interface S3Options {
   bucket: string;
   accessKey: string;
   secretKey: string;
+  /**
+   * 'static' (default): sign with accessKey/secretKey. 'chain': the AWS SDK's default
+   * credential chain instead (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the
+   * shared config and credentials files, web identity tokens as IRSA mounts them, ECS and
+   * EC2 instance metadata), refreshed by the SDK as they expire.
+   */
+  credentials?: 'static' | 'chain';
   forcePathStyle: boolean;
   /** Bodies above this size go up as a multipart upload with parts of this size. Default 16 MiB. */
   multipartBytes?: number;
@@ -44,7 +51,7 @@ export function createS3Client(o: Omit<S3Options, 'bucket'>): S3Client {
   const config: S3ClientConfig = {
     region: o.region,
     forcePathStyle: o.forcePathStyle,
-    credentials: { accessKeyId: o.accessKey, secretAccessKey: o.secretKey },
+    ...(o.credentials === 'chain' ? {} : { credentials: { accessKeyId: o.accessKey, secretAccessKey: o.secretKey } }),
     // S3-compatible servers differ in their support for the SDK's default CRC32
     // trailers; checksums only where the API requires them.
     requestChecksumCalculation: 'WHEN_REQUIRED',
