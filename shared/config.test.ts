@@ -153,3 +153,15 @@ describe('loadServiceConfig: the environment over sluice.yaml over the defaults'
     expect(loadServiceConfig(s, {}, [], []).config.maxDocs).toBe(10);
   });
 });
+
+describe('Kafka TLS options', () => {
+  test('off, system CAs, or the files read; a certificate without its key is refused', async () => {
+    const { tlsOptions } = await import('./kafka.js');
+    const pkg = join(repoRoot(), 'package.json');
+    expect(tlsOptions({ ssl: false })).toBe(false);
+    expect(tlsOptions({ ssl: true })).toBe(true);
+    const o = tlsOptions({ ssl: false, caFile: pkg, certFile: pkg, keyFile: pkg, keyPassword: 'pw' }) as { ca: string[]; cert: string; passphrase: string };
+    expect([o.ca[0]!.includes('"name"'), o.cert.includes('"name"'), o.passphrase]).toEqual([true, true, 'pw']);
+    expect(() => tlsOptions({ ssl: true, certFile: pkg })).toThrow('SLUICE_KAFKA_CERT_FILE and SLUICE_KAFKA_KEY_FILE go together');
+  });
+});

@@ -8,12 +8,33 @@ import type { Logger } from './logger.js';
 import type { ConfigOf } from './config.js';
 import type { kafkaSchema } from './common-config.js';
 import { applyKafkajsPatches } from './kafkajs-patches.js';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { ConfigError } from './errors.js';
 
 const { Kafka, logLevel } = kafkajs;
 applyKafkajsPatches();
 export type { KafkaClient };
 
-type KafkaSettings = ConfigOf<typeof kafkaSchema>;
+type TlsFiles = 'caFile' | 'certFile' | 'keyFile' | 'keyPassword';
+/** The Kafka settings (shared/common-config.ts); the TLS files may be left out. */
+type KafkaSettings = Omit<ConfigOf<typeof kafkaSchema>, TlsFiles> & Partial<Pick<ConfigOf<typeof kafkaSchema>, TlsFiles>>;
+
+/**
+ * kafkajs's `ssl`: false, true (system CAs), or Node TLS options with the CA, client
+ * certificate and key read from their files (any of them turns TLS on). A certificate
+ * without its key (or the reverse) is a ConfigError.
+ */
+export function tlsOptions(s: Pick<KafkaSettings, 'ssl' | TlsFiles>): boolean | ConnectionOptions {
+  if (!s.caFile && !s.certFile && !s.keyFile) return s.ssl;
+  if (Boolean(s.certFile) !== Boolean(s.keyFile)) throw new ConfigError('SLUICE_KAFKA_CERT_FILE and SLUICE_KAFKA_KEY_FILE go together: set both or neither');
+  const o: ConnectionOptions = {};
+  if (s.caFile) o.ca = [readFileSync(s.caFile, 'utf8')];
+  if (s.certFile) o.cert = readFileSync(s.certFile, 'utf8');
+  if (s.keyFile) o.key = readFileSync(s.keyFile, 'utf8');
+  if (s.keyPassword) o.passphrase = s.keyPassword;
+  return o;
+}
 
 function pinoLogCreator(log: Logger): logCreator {
   return () => ({ level, log: entry }) => {
@@ -29,7 +50,7 @@ export function createKafka(settings: KafkaSettings, service: string, log: Logge
   const config: KafkaConfig = {
     clientId: `${settings.clientId}-${service}`,
     brokers: [...settings.brokers],
-    ssl: settings.ssl,
+    ssl: tlsOptions(settings),
     logLevel: logLevel.INFO,
     logCreator: pinoLogCreator(log.child({ component: 'kafkajs' })),
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 30_000 },

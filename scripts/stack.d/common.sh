@@ -4,6 +4,7 @@
 #   <name>_start     starts the server in the background with start_bg (pid file), returns at once
 #   <name>_healthy   exit 0 when the server answers its health check
 #   <name>_endpoint  prints one line "name  url" describing where it listens
+#   <name>_after_start  (optional) idempotent set-up once the server is healthy, run by up and start
 # Everything lives under $STACK_DIR (default <repo>/.stack, gitignored):
 #   $STACK_DIR/<name>/...   install and data
 #   $STACK_DIR/run/<name>.pid, $STACK_DIR/logs/<name>.log
