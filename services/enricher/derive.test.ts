@@ -87,7 +87,7 @@ describe('enricher derive stage', () => {
     for (let i = 0; i < 200; i++) p.process(input(recs[i]!, i), { now: () => 0 });
     const cp = p.checkpoint('200');
     expect(Number(cp.offset)).toBeLessThan(200);
-    expect(cp.metadata).toMatch(/^en2;\d+;[0-9a-f]{12}:/);
+    expect(cp.metadata).toMatch(/^en3;\d+;[0-9a-f]{12}:/);
   });
 });
 

@@ -32,7 +32,7 @@
 import { createHash } from 'node:crypto';
 import type { Checkpoint, PartitionStage, StageContext, StageInput, StageOutput, StatefulStage } from '../../shared/stage.js';
 import type { LogRecord, Span } from '../../shared/records.js';
-import { MetricAggregator, type EmittedWindow, type MetricOptions } from './metrics.js';
+import { MetricAggregator, type EmittedWindow, type MetricOptions, type PendingLane } from './metrics.js';
 import { SpanDeriver, type SpanDeriverOptions } from './traces.js';
 import { TraceAssembler, type TraceAssemblerOptions } from './trace-summary.js';
 
@@ -54,10 +54,13 @@ export interface DeriveOptions {
   flushIntervalMs: number;
 }
 
-/** Where a service's aggregators resume (its watermarks at the checkpoint). */
+/** Where a service's aggregators resume (its watermarks at the checkpoint, and its pending late-lane windows). */
 interface ServiceResume {
   metricsWm: number | null;
   spansWm: number | null;
+  laneWm: number | null;
+  /** Lane windows open at the checkpoint: start and first offset (absolute). */
+  lanes: PendingLane[];
 }
 
 interface Replay {
@@ -74,20 +77,35 @@ export function serviceHash(service: string): string {
 }
 
 /**
- * `en2;<until - offset>;<service hash>:<metrics watermark>:<spans watermark>,...`
- * (watermarks in base 36, `n` for none). At most MAX_SERVICES entries keep it under
- * Kafka's default 4 KB offset metadata.
+ * `en3;<until - offset>;<service hash>:<metrics watermark>:<spans watermark>:<lane
+ * watermark>:<lanes>,...` (numbers in base 36, `n` for none; lanes `start@first offset −
+ * offset` joined by `.`, the metrics late lane's windows still open; en2 entries end after
+ * the spans watermark). At most MAX_SERVICES entries, and the lanes flushed at a batch
+ * end when they would not fit (LANE_METADATA_BUDGET), keep it under Kafka's default 4 KB
+ * offset metadata.
  */
 export function decodeDeriveCheckpoint(c: Checkpoint | null): Replay | null {
-  const m = c?.metadata ? /^en2;(\d+);(.*)$/.exec(c.metadata) : null;
+  const m = c?.metadata ? /^en[23];(\d+);(.*)$/.exec(c.metadata) : null;
   if (!c || !m) return null;
+  const base = Number(c.offset);
   const services = new Map<string, ServiceResume>();
   for (const e of (m[2] as string).split(',').filter(Boolean)) {
-    const [h, mw, sw] = e.split(':') as [string, string, string];
-    services.set(h, { metricsWm: num(mw), spansWm: num(sw) });
+    const [h, mw, sw, lw, lanes] = e.split(':') as [string, string, string, string | undefined, string | undefined];
+    services.set(h, {
+      metricsWm: num(mw),
+      spansWm: num(sw),
+      laneWm: num(lw),
+      lanes: (lanes ?? '').split('.').filter(Boolean).map((l) => {
+        const [start, rel] = l.split('@') as [string, string];
+        return { start: parseInt(start, 36), minOffset: base + parseInt(rel, 36) };
+      }),
+    });
   }
-  return { until: Number(c.offset) + Number(m[1]), services };
+  return { until: base + Number(m[1]), services };
 }
+
+/** Longest derive checkpoint metadata a batch end leaves pending lanes for; beyond it they are emitted (Kafka's default limit is 4,096 bytes). */
+export const LANE_METADATA_BUDGET = 3500;
 
 /** Wall-clock idle tracking shared by both stages. */
 class Idle {
@@ -161,7 +179,7 @@ class DerivePartition implements PartitionStage<LogRecord> {
       const r = this.resumed?.services.get(serviceHash(key));
       const until = this.resumed?.until ?? 0;
       st = {
-        metrics: new MetricAggregator(this.opts.metrics, r && r.metricsWm !== null ? { watermark: r.metricsWm, until } : null),
+        metrics: new MetricAggregator(this.opts.metrics, r && r.metricsWm !== null ? { watermark: r.metricsWm, until, laneWatermark: r.laneWm, lanes: r.lanes } : null),
         spans: new SpanDeriver(this.opts.spans, r && r.spansWm !== null ? { watermarkUs: r.spansWm, untilOffset: until } : null),
       };
       this.services.set(key, st);
@@ -203,15 +221,23 @@ class DerivePartition implements PartitionStage<LogRecord> {
     for (const st of this.services.values()) {
       const mw = st.metrics.watermark;
       if (mw !== null) this.windows(out, st.metrics.advanceWatermark(mw + add));
+      this.windows(out, st.metrics.flushLane());
       if (Number.isFinite(st.spans.watermark)) this.spanOutputs(out, st.spans.advanceWatermark(st.spans.watermark + add));
     }
     return out;
   }
 
-  /** The late deltas of the batch: one per series window (metrics.ts, LATE EVENTS). */
+  /**
+   * The late-lane windows the lane watermarks have passed (metrics.ts, LATE EVENTS); and
+   * every lane window when the checkpoint listing them would not fit Kafka's offset
+   * metadata (then this batch's late events are one delta per series window and batch).
+   */
   endOfBatch(): StageOutput[] {
     const out: StageOutput[] = [];
     for (const st of this.services.values()) this.windows(out, st.metrics.takeLate());
+    if ((this.checkpoint('0').metadata ?? '').length > LANE_METADATA_BUDGET) {
+      for (const st of this.services.values()) this.windows(out, st.metrics.flushLane());
+    }
     return out;
   }
 
@@ -219,7 +245,7 @@ class DerivePartition implements PartitionStage<LogRecord> {
     const n = Number(next);
     const until = this.replay && this.replay.until > n ? this.replay.until : n;
     let offset = n;
-    const entries: string[] = [];
+    const states: Array<{ h: string; mw: number | null; sw: number | null; lw: number | null; lanes: readonly PendingLane[] }> = [];
     const seen = new Set<string>();
     for (const [service, st] of this.services) {
       const m = st.metrics.minOpenOffset();
@@ -228,11 +254,13 @@ class DerivePartition implements PartitionStage<LogRecord> {
       if (s !== null && s < offset) offset = s;
       const h = serviceHash(service);
       seen.add(h);
-      entries.push(`${h}:${enc(st.metrics.watermark)}:${enc(Number.isFinite(st.spans.watermark) ? st.spans.watermark : null)}`);
+      states.push({ h, mw: st.metrics.watermark, sw: Number.isFinite(st.spans.watermark) ? st.spans.watermark : null, lw: st.metrics.laneWatermark, lanes: st.metrics.checkpoint(n).lanes });
     }
-    // Services of the previous owner not seen again yet keep their watermarks.
-    if (this.resumed) for (const [h, r] of this.resumed.services) if (!seen.has(h) && entries.length < MAX_SERVICES) entries.push(`${h}:${enc(r.metricsWm)}:${enc(r.spansWm)}`);
-    return { offset: String(offset), metadata: `en2;${until - offset};${entries.join(',')}` };
+    // Services of the previous owner not seen again yet keep their watermarks and pending
+    // lanes (their first offsets are at or after `next`: nothing of theirs was read yet).
+    if (this.resumed) for (const [h, r] of this.resumed.services) if (!seen.has(h) && states.length < MAX_SERVICES) states.push({ h, mw: r.metricsWm, sw: r.spansWm, lw: r.laneWm, lanes: r.lanes });
+    const entries = states.map((x) => `${x.h}:${enc(x.mw)}:${enc(x.sw)}:${enc(x.lw)}:${x.lanes.map((l) => `${l.start.toString(36)}@${(l.minOffset - offset).toString(36)}`).join('.')}`);
+    return { offset: String(offset), metadata: `en3;${until - offset};${entries.join(',')}` };
   }
 
   private windows(out: StageOutput[], ws: readonly EmittedWindow[]): void {

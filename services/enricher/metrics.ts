@@ -31,11 +31,17 @@
  * LATE EVENTS. An event whose window has closed is never dropped: it is counted in a
  * DELTA MetricWindow per series it counts in (same series, window_start and window_end;
  * counts, sums, histogram and quantiles of the late events; late_count = how many;
- * window_id = lateWindowId(window id, smallest event_id of the delta)). Late events of
- * one (series, window) merge into one delta until `takeLate()`, which the enricher
- * calls at the end of every input batch (shared/stage.ts `endOfBatch`): one delta per
- * series window and batch at most, never one per record (a backfill of old lines or a
- * catch-up after an outage stays a handful of documents). The value of a (series,
+ * window_id = lateWindowId(window id, smallest event_id of the delta)). Late events go
+ * to a LATE LANE with its own event-time watermark, the largest late event time seen
+ * (`laneWatermark`): a lane window collects the late events of its start and is emitted,
+ * one delta per series, once the lane watermark reaches its window_end + allowedLateness
+ * (checked by `takeLate()`, which the enricher calls at the end of every input batch,
+ * shared/stage.ts `endOfBatch`), when the partition goes idle (`flushLane`), or at
+ * `drain`. So a backfill of old lines, or a catch-up after an outage, in event-time order
+ * gives ONE delta per (series, window) however many batches it spans (issue #11). An
+ * event late even for the lane (its lane window already emitted) reopens that lane window,
+ * which the next `takeLate` emits: one delta per series window and batch at most, never
+ * one per record. The value of a (series,
  * window) is the sum of its on-time record (late_count 0) and its delta records: queries
  * sum by (tenant, series, window_start); `mergeWindows` combines them exactly, quantiles
  * included. `stats.lateEvents` counts late events.
@@ -68,8 +74,13 @@
  * from it and replays from `offset`. While replaying (offset < until) the watermark
  * does not move (every replayed event is ≤ it) and an event whose window is closed
  * under it is IGNORED (`stats.replaySkipped`): it was already emitted, on time or as a
- * delta (deltas are taken before every checkpoint, so none is pending at one). Events of windows still open are re-added, in the same order as before, so
- * those windows are rebuilt exactly. The replay ends with the input at `until − 1` (or
+ * delta, UNLESS the checkpoint lists a lane window of its start pending from an offset at
+ * or before it (`lanes`: start and first offset of every lane window still open at the
+ * checkpoint; the committed offset is at or before each). Every event of such a start
+ * from that offset on was late and is in that lane window (a window, once closed, stays
+ * closed), so it is re-added to the lane; before that offset it was emitted. Events of
+ * windows still open are re-added, in the same order as before, so those windows (and
+ * the pending lane windows) are rebuilt exactly. The replay ends with the input at `until − 1` (or
  * `caughtUp(next)`); until then `advanceWatermark` is a no-op. From `until` on,
  * processing is as usual. Result:
  * the union of what both owners emit is what one uninterrupted run emits, with nothing
@@ -130,18 +141,30 @@ export const DEFAULT_METRIC_OPTIONS: Readonly<MetricOptions> = Object.freeze({
   maxSeriesPerWindow: 10_000,
 });
 
+/** A lane window still open at a checkpoint: its start and the first input offset in it. */
+export interface PendingLane {
+  start: Micros;
+  minOffset: number;
+}
+
 /** What a new owner needs to resume a partition exactly (see EXACT RESTARTS). */
 export interface ResumeState {
   watermark: Micros;
   /** Offsets below this were processed by the previous owner. */
   until: number;
+  /** The late lane's watermark (null or absent: no late event yet). */
+  laneWatermark?: Micros | null;
+  /** Lane windows open at the checkpoint (absent: none). */
+  lanes?: readonly PendingLane[];
 }
 
 export interface MetricCheckpoint {
-  /** Offset to commit: the first input an open window depends on, else `next`. */
+  /** Offset to commit: the first input an open window (or lane window) depends on, else `next`. */
   offset: number;
   watermark: Micros | null;
   until: number;
+  laneWatermark: Micros | null;
+  lanes: PendingLane[];
 }
 
 /** The exemplar's ranking facts, which MetricWindow does not carry. */
@@ -283,8 +306,12 @@ export class MetricAggregator {
   readonly options: Readonly<MetricOptions>;
   private readonly bounds: readonly number[];
   private readonly open = new Map<number, OpenWindow>();
-  /** Late deltas not yet taken, by window start (see LATE EVENTS). */
+  /** The late lane: windows of late events not emitted yet, by window start (see LATE EVENTS). */
   private readonly lateOpen = new Map<number, OpenWindow>();
+  /** The largest late event time seen (the lane's watermark). */
+  private laneWm: number | null;
+  /** While replaying: lane windows pending at the checkpoint, start -> first offset (see EXACT RESTARTS). */
+  private readonly replayLanes: ReadonlyMap<number, number>;
   private wm: number | null;
   /** While replaying after a restart: the first offset the previous owner did not process. */
   private until: number | null;
@@ -298,6 +325,13 @@ export class MetricAggregator {
     this.bounds = this.options.bucketBoundsUs;
     this.wm = resume ? resume.watermark : null;
     this.until = resume ? resume.until : null;
+    this.laneWm = resume?.laneWatermark ?? null;
+    this.replayLanes = new Map((resume?.lanes ?? []).map((l) => [l.start, l.minOffset]));
+  }
+
+  /** The late lane's watermark: the largest late event time seen (null before any). */
+  get laneWatermark(): Micros | null {
+    return this.laneWm;
   }
 
   /** The largest event time seen (or resumed with); null before any. */
@@ -316,10 +350,11 @@ export class MetricAggregator {
     return n;
   }
 
-  /** The smallest input offset an open window depends on; null when none is open. */
+  /** The smallest input offset an open window or lane window depends on; null when none is open. */
   minOpenOffset(): number | null {
     let min: number | null = null;
     for (const w of this.open.values()) if (min === null || w.minOffset < min) min = w.minOffset;
+    for (const w of this.lateOpen.values()) if (min === null || w.minOffset < min) min = w.minOffset;
     return min;
   }
 
@@ -330,6 +365,8 @@ export class MetricAggregator {
       offset: min !== null && min < next ? min : next,
       watermark: this.wm,
       until: this.until !== null && this.until > next ? this.until : next,
+      laneWatermark: this.laneWm,
+      lanes: [...this.lateOpen.values()].sort((a, b) => a.start - b.start).map((w) => ({ start: w.start, minOffset: w.minOffset })),
     };
   }
 
@@ -370,8 +407,12 @@ export class MetricAggregator {
     const end = start + size;
     if (this.wm !== null && end + this.options.allowedLatenessUs <= this.wm) {
       if (this.until !== null) {
-        this.counters.replaySkipped++;
-        return EMPTY;
+        // Replaying: re-add only what a lane window pending at the checkpoint holds.
+        const from = this.replayLanes.get(start);
+        if (from === undefined || offset < from) {
+          this.counters.replaySkipped++;
+          return EMPTY;
+        }
       }
       return this.late(record, start, end, offset);
     }
@@ -415,19 +456,49 @@ export class MetricAggregator {
 
   /** Emit every open window and pending delta now (end of a finite input). The watermark is not moved. */
   drain(): readonly EmittedWindow[] {
-    return [...this.closeWhere(() => true), ...this.takeLate()];
+    return [...this.closeWhere(() => true), ...this.emitLanes(() => true)];
   }
 
-  /** Late events held since the last call, as one delta per series window (see LATE EVENTS). */
+  /**
+   * The lane windows the lane watermark has passed (window_end + allowedLateness ≤ it), as
+   * one delta per series window (see LATE EVENTS); called at the end of every batch. A
+   * no-op while replaying: a lane window pending at the checkpoint is still being rebuilt.
+   */
   takeLate(): readonly EmittedWindow[] {
-    if (this.lateOpen.size === 0) return EMPTY;
+    if (this.lateOpen.size === 0 || this.until !== null) return EMPTY;
+    const lw = this.laneWm as number;
+    const lateness = this.options.allowedLatenessUs;
+    return this.emitLanes((w) => w.end + lateness <= lw);
+  }
+
+  /**
+   * Every lane window now (the partition is idle: no more late events of them are
+   * coming soon). The lane watermark moves past them, so a checkpoint after this lists
+   * none of them as pending. A no-op while replaying.
+   */
+  flushLane(): readonly EmittedWindow[] {
+    if (this.lateOpen.size === 0 || this.until !== null) return EMPTY;
+    return this.emitLanes(() => true);
+  }
+
+  /** Lane windows pending (a gauge, and what a checkpoint must list). */
+  get pendingLanes(): number {
+    return this.lateOpen.size;
+  }
+
+  private emitLanes(pred: (w: OpenWindow) => boolean): readonly EmittedWindow[] {
+    const due = [...this.lateOpen.values()].filter(pred).sort((a, b) => a.start - b.start);
+    if (due.length === 0) return EMPTY;
     const out: EmittedWindow[] = [];
-    for (const w of [...this.lateOpen.values()].sort((a, b) => a.start - b.start)) {
+    const lateness = this.options.allowedLatenessUs;
+    for (const w of due) {
       const batch = w.series.map((acc) => this.emit(acc, w.start, w.end, true, acc.lateId));
       batch.sort((a, b) => (a.window.window_id < b.window.window_id ? -1 : a.window.window_id > b.window.window_id ? 1 : 0));
       out.push(...batch);
+      this.lateOpen.delete(w.start);
+      // Emitted lane windows count as closed for the lane from now on.
+      if (this.laneWm === null || w.end + lateness > this.laneWm) this.laneWm = w.end + lateness;
     }
-    this.lateOpen.clear();
     this.counters.windowsEmitted += out.length;
     return out;
   }
@@ -520,6 +591,7 @@ export class MetricAggregator {
     this.counters.lateEvents++;
     let win = this.lateOpen.get(start);
     if (win === undefined) this.lateOpen.set(start, (win = { start, end, root: new Map(), series: [], minOffset: offset }));
+    if (this.laneWm === null || record.timestamp > this.laneWm) this.laneWm = record.timestamp;
     const { level, isErrorLevel, http, duration, statusClass, isHttp, isError } = classifyRecord(record);
     this.countLate(win, newAcc(record.tenant, record.service, null, null, null, level, false, this.bounds.length), record, isErrorLevel, duration, false);
     if (isHttp && http !== null) this.countLate(win, newAcc(record.tenant, record.service, http.route, http.method, statusClass, null, true, this.bounds.length), record, isError, duration, true);
@@ -767,13 +839,21 @@ const CHECKPOINT_VERSION = 'mw1';
  */
 export function encodeMetricsCheckpoint(cp: MetricCheckpoint): Checkpoint {
   if (cp.watermark === null) return { offset: String(cp.offset), metadata: null };
-  return { offset: String(cp.offset), metadata: `${CHECKPOINT_VERSION};${cp.watermark};${cp.until - cp.offset}` };
+  const base = `${cp.watermark};${cp.until - cp.offset}`;
+  if (cp.laneWatermark === null) return { offset: String(cp.offset), metadata: `${CHECKPOINT_VERSION};${base}` };
+  return { offset: String(cp.offset), metadata: `mw2;${base};${cp.laneWatermark};${cp.lanes.map((l) => `${l.start}@${l.minOffset}`).join('+')}` };
 }
 
 /** The resume state in a committed checkpoint; null when there is none (start fresh). */
 export function decodeMetricsCheckpoint(c: Checkpoint | null): ResumeState | null {
   if (!c?.metadata) return null;
   const m = /^mw1;(-?\d+);(\d+)$/.exec(c.metadata);
-  if (!m) return null;
-  return { watermark: Number(m[1]), until: Number(c.offset) + Number(m[2]) };
+  if (m) return { watermark: Number(m[1]), until: Number(c.offset) + Number(m[2]) };
+  const m2 = /^mw2;(-?\d+);(\d+);(-?\d+);((?:-?\d+@\d+)(?:\+-?\d+@\d+)*)?$/.exec(c.metadata);
+  if (!m2) return null;
+  const lanes = (m2[4] ?? '').split('+').filter(Boolean).map((x) => {
+    const [start, off] = x.split('@') as [string, string];
+    return { start: Number(start), minOffset: Number(off) };
+  });
+  return { watermark: Number(m2[1]), until: Number(c.offset) + Number(m2[2]), laneWatermark: Number(m2[3]), lanes };
 }
