@@ -163,3 +163,25 @@ describe('enricher derive stage with sluice.yaml routes', () => {
     expect(decisions.get('api:keep')).toBe(gateway.length);
   });
 });
+
+describe('enricher derive stage: late events at idle', () => {
+  test('a late event is held (the runner keeps flushing) and emitted when the partition goes idle', () => {
+    const stage = createDeriveStage(opts);
+    let now = 1_000_000;
+    const ctx = { now: () => now };
+    const p = stage.open('logs.normalized', 0, null);
+    const t0 = Date.UTC(2026, 0, 1) * 1000;
+    const rec = (id: string, ts: number): LogRecord => ({ ...records()[0]!, event_id: id, timestamp: ts, http: null, trace_id: null, span_id: null, parent_span_id: null });
+    p.process(input(rec('a', t0), 0), ctx);
+    now += 20_000; // idle: the window closes (10 s windows, 5 s lateness)
+    const closed = p.flush(ctx).filter((o) => o.topic === topics.metrics);
+    expect(closed.length).toBeGreaterThan(0);
+    p.process(input(rec('b', t0 + 1), 1), ctx); // late for the closed window
+    expect(p.endOfBatch!(ctx).filter((o) => o.topic === topics.metrics)).toEqual([]); // in the late lane
+    expect(p.held).toBeGreaterThan(0);
+    now += 20_000;
+    const late = p.flush(ctx).filter((o) => o.topic === topics.metrics).map((o) => o.value as MetricWindow);
+    expect(late.map((w) => w.late_count)).toEqual([1]);
+    expect(p.held).toBe(0);
+  });
+});

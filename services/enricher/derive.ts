@@ -167,7 +167,7 @@ class DerivePartition implements PartitionStage<LogRecord> {
 
   get held(): number {
     let n = 0;
-    for (const s of this.services.values()) n += s.metrics.openSeries + s.spans.held;
+    for (const s of this.services.values()) n += s.metrics.openSeries + s.metrics.pendingLate + s.spans.held;
     return n;
   }
 

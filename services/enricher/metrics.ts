@@ -503,7 +503,7 @@ export class MetricAggregator {
     return out;
   }
 
-  /** Late events held for `takeLate` (a gauge). */
+  /** Series in the late lane not emitted yet (a gauge; the runner flushes a partition only while something is held). */
   get pendingLate(): number {
     let n = 0;
     for (const w of this.lateOpen.values()) n += w.series.length;
