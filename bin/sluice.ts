@@ -692,14 +692,20 @@ function cli(): Command {
     .action(run(validateCommand));
 
   subcommand(program, 'tap', 'print live records of a stage\'s topic, decoded and filtered; read-only (a group of its own, never commits)')
-    .argument('<stage>', `${Object.keys(TAP_STAGES).join(', ')}, or a topic name`)
+    .argument('[stage]', `${Object.keys(TAP_STAGES).join(', ')}, or a topic name`)
+    .option('--topic <name>', 'the topic to read, instead of STAGE')
     .option('--where <test>', 'FIELD=V1,V2 or FIELD~REGEX; repeatable, all must hold', collect)
     .option('--format <format>', 'ndjson or table', 'ndjson')
     .option('--limit <n>', 'stop after n matching records', '100')
     .option('--timeout <seconds>', 'stop after this long; 0: only at --limit or Ctrl-C', '60')
     .option('--from-beginning', 'read the topic from its start instead of only new records')
     .addHelpText('after', TAP_HELP)
-    .action(run((stage: string, opts: TapOptions, cmd: Command) => tapCommand(stage, opts, cmd)));
+    .action(
+      run((stage: string | undefined, opts: TapOptions & { topic?: string }, cmd: Command) => {
+        if ((stage === undefined) === (opts.topic === undefined)) usageError(cmd, 'sluice tap: give a STAGE or --topic NAME (one of them)');
+        return tapCommand(stage ?? (opts.topic as string), opts, cmd);
+      }),
+    );
 
   subcommand(program, 'learn', 'infer a format rule from a sample of an unknown log')
     .argument('<file>', 'the sample')

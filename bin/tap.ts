@@ -48,7 +48,8 @@ Reads with a group of its own, never commits, deletes the group when it stops.
 Examples:
   sluice tap enriched --where level=ERROR,FATAL --where service=checkout
   sluice tap raw --where tenant=acme --format table --limit 20
-  sluice tap dlq --from-beginning --timeout 10`;
+  sluice tap dlq --from-beginning --timeout 10
+  sluice tap --topic logs.normalized --where level=ERROR --limit 5`;
 
 /** `--where` flags to route-style field tests; throws Error with the flag's problem. */
 export function parseWhere(flags: readonly string[]): Record<string, FieldTest> {

@@ -57,7 +57,7 @@ beforeAll(async () => {
 }, 60_000);
 
 test('decoded LogRecords, filtered by field tests, bounded by --limit; read-only', async () => {
-  const r = await sluice(['tap', 'normalized', '--from-beginning', '--where', 'level=ERROR', '--where', 'message~card|deadlock', '--limit', '5', '--timeout', '6']);
+  const r = await sluice(['tap', '--topic', topicName(runId, 'logs.normalized'), '--from-beginning', '--where', 'level=ERROR', '--where', 'message~card|deadlock', '--limit', '5', '--timeout', '6']);
   expect(r.status).toBe(0);
   const got = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { topic: string; value: LogRecord });
   expect(got.map((g) => g.value.event_id).sort()).toEqual(['e2', 'e3']);
@@ -84,4 +84,6 @@ test('an unknown stage and a bad --where are refused', async () => {
   expect([none.status, none.stderr]).toEqual([1, expect.stringContaining('sluice tap: no topic nosuch')]);
   const bad = await sluice(['tap', 'raw', '--where', 'level']);
   expect([bad.status, bad.stderr]).toEqual([2, expect.stringContaining('--where "level": expected FIELD=VALUE')]);
+  const both = await sluice(['tap', 'raw', '--topic', 'x']);
+  expect([both.status, both.stderr]).toEqual([2, expect.stringContaining('give a STAGE or --topic NAME')]);
 }, 30_000);
