@@ -22,7 +22,8 @@ import type { Logger } from '../../shared/logger.js';
 import { schema, strictPrefixes } from './config.js';
 import { logsDataset, metricsDataset, spansDataset, tracesDataset, type EsDataset } from './es-document.js';
 import { createEsClient, createEsWriter } from './es-writer.js';
-import { createObjectStore } from './object-store.js';
+import { createObjectStore, createS3Client } from './object-store.js';
+import { Retention } from './retention.js';
 import { createWasmParquetEncoder, type WasmEncoderOptions } from './parquet-encoder-wasm.js';
 import { logsParquet, metricsParquet, spansParquet, tracesParquet, type ParquetDataset, type ParquetDatasetName } from './parquet-row.js';
 import { createParquetWriter } from './parquet-writer.js';
@@ -111,6 +112,27 @@ runMain(async () => {
           await run(d, suffixed('sink-parquet', d), suffixed(config.parquetGroupId, d), writer, parquetPolicy, log);
         }
       }
+      // Retention: its own clients (closed with it); one pass now, then hourly.
+      const deleted = ctx.registry.counter('sluice_retention_deleted_total', 'Elasticsearch indices and Parquet objects deleted by retention (SLUICE_SINK_*_RETENTION_DAYS).', ['what']);
+      const esOn = config.writers.includes('es') && config.esRetentionDays > 0;
+      const s3On = config.writers.includes('parquet') && config.parquetRetentionDays > 0;
+      const esClient = esOn ? createEsClient({ url: config.esUrl, username: config.esUsername, password: config.esPassword, apiKey: config.esApiKey, caFile: config.esCaFile, indexPrefix: config.esIndexPrefix }) : undefined;
+      const s3Client = s3On ? createS3Client({ endpoint: config.s3Endpoint, region: config.s3Region, accessKey: config.s3AccessKey, secretKey: config.s3SecretKey, credentials: config.s3Credentials as 'static' | 'chain', forcePathStyle: config.s3ForcePathStyle }) : undefined;
+      const retention = new Retention({
+        log: ctx.log.child({ component: 'retention' }),
+        onDeleted: (what, n) => deleted.inc({ what }, n),
+        ...(esClient ? { es: { client: esClient, prefixes: [...new Set([...table.map((d) => d.esIndexPrefix), ...(config.datasets.includes('logs') ? file.routes.indexPrefixes : [])])], days: config.esRetentionDays } } : {}),
+        ...(s3Client ? { s3: { client: s3Client, bucket: config.s3Bucket, prefixes: table.map((d) => [config.s3Prefix, d.name, ''].filter((x, i) => i > 0 || x.length > 0).join('/')), days: config.parquetRetentionDays } } : {}),
+      });
+      retention.start();
+      runners.push({
+        isReady: () => true,
+        shutdown: async () => {
+          await retention.stop();
+          await esClient?.close();
+          s3Client?.destroy();
+        },
+      });
       return runners;
     },
   });
