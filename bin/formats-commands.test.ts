@@ -39,6 +39,8 @@ describe('sluice validate', () => {
     ['a registry URL with another scheme, from the environment', 'kafka:\n  brokers: [127.0.0.1:9092]\n', { SLUICE_REGISTRY_URL: 'ftp://x' }, 'settings: SLUICE_REGISTRY_URL="ftp://x": ftp is not supported (http or https)'],
     ['a CA file that does not exist', 'es:\n  ca_file: /no/such/ca.pem\n', {}, 'settings: SLUICE_ES_CA_FILE="/no/such/ca.pem": no such file'],
     ['an unknown variable', '', { SLUICE_SINK_ES_MAXDOCS: '3' }, 'settings: SLUICE_SINK_ES_MAXDOCS is not a known setting'],
+    ['a registry client key file that does not exist', 'registry:\n  url: https://127.0.0.1:8444/apis/ccompat/v7\n  key_file: /no/such/client.key\n', {}, 'settings: SLUICE_REGISTRY_KEY_FILE="/no/such/client.key": no such file'],
+    ['a registry client certificate without its key', 'registry:\n  url: https://127.0.0.1:8444/apis/ccompat/v7\n', { SLUICE_REGISTRY_CERT_FILE: join(root, 'README.md') }, 'settings: SLUICE_REGISTRY_CERT_FILE and SLUICE_REGISTRY_KEY_FILE go together'],
   ])('%s: exit 78 naming it', (_case, text, extraEnv, problem) => {
     const p = file('settings.yaml', text);
     const r = spawnSync(process.execPath, [cli, 'validate', p], { encoding: 'utf8', env: { ...env, ...extraEnv } });

@@ -10,6 +10,7 @@ import { stackVariables, type commonSchema } from '../shared/common-config.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import { createKafka } from '../shared/kafka.js';
 import { createLogger } from '../shared/logger.js';
+import { registryOptionProblems, registryOptions, registrySubjectCount } from '../shared/registry.js';
 import * as collector from '../services/collector/config.js';
 import * as normalizer from '../services/normalizer/config.js';
 import * as enricher from '../services/enricher/config.js';
@@ -47,6 +48,13 @@ export function settingsProblems(file: Readonly<Record<string, unknown>>, env: N
       if (!(err instanceof ConfigError)) throw err;
       for (const line of err.message.split('\n').slice(1)) problems.add(line.replace(/^\s*- /, ''));
     }
+  }
+  // Settings that are each fine but do not fit together (the registry's TLS files, token and basic auth).
+  try {
+    const common = loadConfig(sink.schema, { ...settingsFromFile(sink.schema, file), ...set }, [], []) as ConfigOf<typeof commonSchema>;
+    for (const p of registryOptionProblems(registryOptions(common))) problems.add(p);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err; // already listed above
   }
   const prefixes = SERVICE_SETTINGS.flatMap((s) => s.strictPrefixes);
   for (const name of Object.keys(set)) {
@@ -97,13 +105,7 @@ export async function connectChecks(file: Readonly<Record<string, unknown>>, env
       await admin.disconnect();
     }
   });
-  await check('schema registry', c.registryUrl, async () => {
-    const headers: Record<string, string> = {};
-    if (c.registryUsername) headers['authorization'] = `Basic ${Buffer.from(`${c.registryUsername}:${c.registryPassword ?? ''}`).toString('base64')}`;
-    const res = await fetch(`${c.registryUrl.replace(/\/$/, '')}/subjects`, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
-    if (!res.ok) throw new Error(`GET /subjects: HTTP ${res.status}`);
-    return `${((await res.json()) as unknown[]).length} subject(s)`;
-  });
+  await check('schema registry', c.registryUrl, async () => `${await registrySubjectCount(registryOptions(c))} subject(s)`);
   if (c.writers.includes('es')) {
     await check('elasticsearch', c.esUrl, async () => {
       const client = createEsClient({ url: c.esUrl, username: c.esUsername, password: c.esPassword, apiKey: c.esApiKey, caFile: c.esCaFile, indexPrefix: c.esIndexPrefix });

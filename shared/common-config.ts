@@ -25,6 +25,11 @@ export const registrySchema = {
   registryUrl: { type: 'string', env: 'SLUICE_REGISTRY_URL', check: 'url', default: 'http://127.0.0.1:8081/apis/ccompat/v7', doc: 'Schema registry with the Confluent REST API (the local stack runs Apicurio Registry, whose Confluent-compatible API lives under /apis/ccompat/v7).' },
   registryUsername: { type: 'optional-string', env: 'SLUICE_REGISTRY_USERNAME', doc: 'Registry basic-auth user.' },
   registryPassword: { type: 'optional-string', env: 'SLUICE_REGISTRY_PASSWORD', doc: 'Registry basic-auth password.', secret: true },
+  registryToken: { type: 'optional-string', env: 'SLUICE_REGISTRY_TOKEN', doc: 'Bearer token sent as `Authorization: Bearer <token>` (an OAuth access token, an API gateway key); instead of SLUICE_REGISTRY_USERNAME/_PASSWORD, not with them.', secret: true },
+  registryCaFile: { type: 'optional-string', env: 'SLUICE_REGISTRY_CA_FILE', check: 'file', doc: 'PEM file of the CA(s) that signed an https:// registry\'s certificate, instead of the system CAs.' },
+  registryCertFile: { type: 'optional-string', env: 'SLUICE_REGISTRY_CERT_FILE', check: 'file', doc: 'PEM client certificate (chain) for a registry that requires mutual TLS; with SLUICE_REGISTRY_KEY_FILE.' },
+  registryKeyFile: { type: 'optional-string', env: 'SLUICE_REGISTRY_KEY_FILE', check: 'file', doc: 'PEM private key of SLUICE_REGISTRY_CERT_FILE.' },
+  registryKeyPassword: { type: 'optional-string', env: 'SLUICE_REGISTRY_KEY_PASSWORD', doc: 'Passphrase of an encrypted SLUICE_REGISTRY_KEY_FILE.', secret: true },
 } as const satisfies Schema;
 
 export const topicSchema = {
@@ -54,7 +59,7 @@ export const commonSchema = { ...kafkaSchema, ...registrySchema, ...topicSchema,
 export const stackVariables = [
   'SLUICE_STACK_DIR', 'SLUICE_M2_REPO',
   'SLUICE_KAFKA_PORT', 'SLUICE_KAFKA_CONTROLLER_PORT', 'SLUICE_KAFKA_SSL_PORT', 'SLUICE_KAFKA_SASL_SSL_PORT', 'SLUICE_KAFKA_SCRAM_PASSWORD', 'SLUICE_KAFKA_VERSION', 'SLUICE_KAFKA_HEAP', 'SLUICE_KAFKA_LOG4J_VERSION',
-  'SLUICE_REGISTRY_PORT', 'SLUICE_REGISTRY_MANAGEMENT_PORT', 'SLUICE_REGISTRY_VERSION', 'SLUICE_REGISTRY_JAVA', 'SLUICE_REGISTRY_STORAGE', 'SLUICE_REGISTRY_TOPIC', 'SLUICE_REGISTRY_HEAP',
+  'SLUICE_REGISTRY_PORT', 'SLUICE_REGISTRY_MANAGEMENT_PORT', 'SLUICE_REGISTRY_TLS_PORT', 'SLUICE_REGISTRY_MTLS_PORT', 'SLUICE_REGISTRY_VERSION', 'SLUICE_REGISTRY_JAVA', 'SLUICE_REGISTRY_STORAGE', 'SLUICE_REGISTRY_TOPIC', 'SLUICE_REGISTRY_HEAP',
   'SLUICE_ES_PORT', 'SLUICE_ES_TRANSPORT_PORT', 'SLUICE_ES_VERSION', 'SLUICE_ES_JAVA_HOME', 'SLUICE_ES_JAVA_OPTS', 'SLUICE_ES_USER',
   'SLUICE_S3_PORT', 'SLUICE_S3_LOG_LEVEL', 'SLUICE_S3PROXY_VERSION', 'SLUICE_S3PROXY_INSTALL',
 ] as const;

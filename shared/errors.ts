@@ -51,6 +51,8 @@ export const ErrorCodes = {
   parquetEncode: 'SLUICE_ERR_PARQUET_ENCODE',
   kafkaProduce: 'SLUICE_ERR_KAFKA_PRODUCE',
   registryUnavailable: 'SLUICE_ERR_REGISTRY_UNAVAILABLE',
+  registryTls: 'SLUICE_ERR_REGISTRY_TLS',
+  registryAuth: 'SLUICE_ERR_REGISTRY_AUTH',
 } as const;
 
 /**

@@ -2,7 +2,7 @@
  * The process edge shared by every main.ts: signal wiring and exit codes. Only main.ts
  * files call this (they are the only code that may exit).
  */
-import { ConfigError } from './errors.js';
+import { ConfigError, SluiceError } from './errors.js';
 import type { RunningService } from './service.js';
 
 /** EX_CONFIG from sysexits.h: configuration error. */
@@ -28,7 +28,8 @@ export function runMain(start: () => Promise<RunningService>): void {
         process.stderr.write(`${err.message}\n`);
         process.exit(EXIT_CONFIG);
       }
-      process.stderr.write(`start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      const code = err instanceof SluiceError ? ` (${err.code})` : '';
+      process.stderr.write(`start-up failed${code}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(1);
     },
   );

