@@ -1,4 +1,4 @@
-import { startAdminServer } from './admin-server.js';
+import { adminExposureWarning, isLoopback, startAdminEndpoints, startAdminServer } from './admin-server.js';
 import { Registry, runnerMetrics } from './metrics.js';
 
 test('serves /metrics, /healthz and /readyz on loopback', async () => {
@@ -55,4 +55,33 @@ test('/metrics carries the runner vocabulary and the process and runtime metrics
   } finally {
     await server.close();
   }
+});
+
+test('loopback addresses are told from wider ones', () => {
+  for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '::ffff:127.0.0.1']) expect([h, isLoopback(h)]).toEqual([h, true]);
+  for (const h of ['0.0.0.0', '::', '', '10.0.0.5', '192.168.1.2', 'my-host', '128.0.0.1', '::ffff:10.0.0.1', '127.0.0.1.example.com']) expect([h, isLoopback(h)]).toEqual([h, false]);
+});
+
+test('the start-up warning names the address and says what is exposed, only when bound wider than loopback', () => {
+  expect(adminExposureWarning('127.0.0.1', 9701)).toBeUndefined();
+  expect(adminExposureWarning('::1', 9701)).toBeUndefined();
+  const w = adminExposureWarning('0.0.0.0', 9701);
+  expect(w).toContain('bound to 0.0.0.0:9701');
+  expect(w).toContain('every network interface');
+  expect(w).toContain('/metrics');
+  expect(w).toContain('SLUICE_ADMIN_HOST=0.0.0.0');
+  expect(adminExposureWarning('10.0.0.5', 9702)).toContain('reachable on 10.0.0.5');
+});
+
+test('a service\'s admin endpoints log a warning at start when bound wider than loopback, none on loopback', async () => {
+  const lines: Array<{ level: string; msg: string }> = [];
+  const log = { info: (_o: object, msg: string) => lines.push({ level: 'info', msg }), warn: (_o: object, msg: string) => lines.push({ level: 'warn', msg }) };
+  const local = await startAdminEndpoints({ host: '127.0.0.1', port: 0, registry: new Registry(), ready: () => true, log });
+  await local.close();
+  expect(lines.filter((l) => l.level === 'warn')).toEqual([]);
+  const wide = await startAdminEndpoints({ host: '0.0.0.0', port: 0, registry: new Registry(), ready: () => true, log });
+  await wide.close();
+  const warns = lines.filter((l) => l.level === 'warn');
+  expect(warns).toHaveLength(1);
+  expect(warns[0]!.msg).toContain(`bound to 0.0.0.0:${wide.port}`);
 });

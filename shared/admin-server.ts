@@ -7,6 +7,28 @@ import { createServer, type Server } from 'node:http';
 import type { Registry } from './metrics.js';
 import { errorMessage } from './errors.js';
 
+/**
+ * Whether `host` is a loopback address: `localhost`, 127.0.0.0/8 (also IPv4-mapped,
+ * `::ffff:127.x.y.z`) or `::1`. Anything else (0.0.0.0, ::, a LAN address, a name)
+ * makes /metrics, /healthz and /readyz reachable from other machines.
+ */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return /^127(\.\d{1,3}){3}$/.test(v4);
+}
+
+/**
+ * The start-up warning for admin endpoints bound wider than loopback (undefined when
+ * bound to loopback). The endpoints have no authentication: the text says what is exposed.
+ */
+export function adminExposureWarning(host: string, port: number): string | undefined {
+  if (isLoopback(host)) return undefined;
+  const where = host === '0.0.0.0' || host === '::' || host === '' ? 'every network interface' : host;
+  return `admin endpoints (/metrics, /healthz, /readyz; no authentication) are bound to ${host || '(all)'}:${port}, reachable on ${where}, not only loopback: SLUICE_ADMIN_HOST=${host}. Keep it so only behind a network policy (a Kubernetes pod's probes); the default is 127.0.0.1`;
+}
+
 export interface AdminServer {
   readonly port: number;
   close(): Promise<void>;
@@ -48,4 +70,19 @@ export async function startAdminServer(opts: {
     port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * startAdminServer, then the start-up log lines: where it listens (info) and, when bound
+ * wider than loopback, adminExposureWarning (warn). What every service calls.
+ */
+export async function startAdminEndpoints(
+  opts: Parameters<typeof startAdminServer>[0] & { log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void } },
+): Promise<AdminServer> {
+  const { log, ...serverOpts } = opts;
+  const admin = await startAdminServer(serverOpts);
+  log.info({ admin: `http://${opts.host}:${admin.port}` }, 'admin endpoints listening');
+  const exposed = adminExposureWarning(opts.host, admin.port);
+  if (exposed) log.warn({ adminHost: opts.host, adminPort: admin.port }, exposed);
+  return admin;
 }

@@ -45,7 +45,7 @@ export const topicSchema = {
 
 export const processSchema = {
   logLevel: { type: 'string', env: 'SLUICE_LOG_LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level.' },
-  adminHost: { type: 'string', env: 'SLUICE_ADMIN_HOST', default: '127.0.0.1', doc: 'Address of the admin endpoints (/metrics, /healthz, /readyz). Loopback by default; set 0.0.0.0 only behind a network policy.' },
+  adminHost: { type: 'string', env: 'SLUICE_ADMIN_HOST', default: '127.0.0.1', doc: 'Address of the admin endpoints (/metrics, /healthz, /readyz). Loopback by default; set 0.0.0.0 only behind a network policy (the endpoints have no authentication; a service bound wider than loopback logs a warning at start).' },
   configFile: { type: 'optional-string', env: 'SLUICE_CONFIG', check: 'file', doc: 'The sluice.yaml to read (settings of every service, user-declared formats: docs/configuration.md, docs/formats.md); unset: ./sluice.yaml when it exists, else none. A broken file stops the service with exit code 78 and every problem listed.' },
   shutdownTimeoutMs: { type: 'int', env: 'SLUICE_SHUTDOWN_TIMEOUT_MS', default: 30000, min: 1000, unit: 'ms', doc: 'Deadline for the graceful shutdown (drain, flush, commit, close) before the process exits anyway.' },
 } as const satisfies Schema;

@@ -8,7 +8,7 @@
  */
 import { createLogger, type Logger } from './logger.js';
 import { Registry, runnerMetrics, type RunnerMetrics } from './metrics.js';
-import { startAdminServer, type AdminServer } from './admin-server.js';
+import { startAdminEndpoints, type AdminServer } from './admin-server.js';
 import { createKafka, ensureTopics, type KafkaClient } from './kafka.js';
 import { createRegistry, registryOptions } from './registry.js';
 import { TopicCodecs } from './codec.js';
@@ -58,13 +58,14 @@ export async function startService<S extends Schema>(opts: {
   const metrics = runnerMetrics(registry);
   const runnables: Runnable[] = [];
   let ready = false;
-  const admin: AdminServer = await startAdminServer({
+  // Logs where it listens, and warns when that is wider than loopback.
+  const admin: AdminServer = await startAdminEndpoints({
     host: config.adminHost,
     port: opts.adminPort,
     registry,
     ready: () => ready && runnables.every((r) => r.isReady()),
+    log,
   });
-  log.info({ admin: `http://${config.adminHost}:${admin.port}` }, 'admin endpoints listening');
 
   const kafka = createKafka(config, name, log);
   // The stack may still be starting: wait for Kafka and the registry rather than crash-loop.
