@@ -26,7 +26,7 @@ runMain(async () => {
   const { config, file } = loadServiceConfig(collectorSchema, process.env, collectorPrefixes);
   const { config: normalizerConfig } = loadServiceConfig(normalizerSchema, process.env, normalizerPrefixes);
   const registry = new Registry();
-  const [collect] = collectorStages(config, file.formats, true, tenantGate(file.tenants, registry));
+  const [collect, ...release] = collectorStages(config, file.formats, true, tenantGate(file.tenants, registry));
   const [normalize] = normalizerStages(normalizerConfig, file.formats, { onClockSkew: clockSkewObserver(clockSkewMetrics(registry), normalizerConfig.skewSources) });
-  return startPipelineService({ name: 'collector', schema: collectorSchema, config, registry, stages: [fuse(collect, normalize)] });
+  return startPipelineService({ name: 'collector', schema: collectorSchema, config, registry, stages: [fuse(collect, normalize), ...release.map((r) => fuse(r, normalize))] });
 });

@@ -22,7 +22,7 @@ import { ParsePipeline, type DerivedSinks, type LineSink } from './parse-pipelin
 import { describeSchema, loadConfig, settingsJsonSchema, type ConfigOf } from '../shared/config.js';
 import { commonSchema, stackVariables } from '../shared/common-config.js';
 import { createKafka, type KafkaClient } from '../shared/kafka.js';
-import { createRegistry } from '../shared/registry.js';
+import { createRegistry, registryOptions } from '../shared/registry.js';
 import { ConfigError, SluiceError, errorMessage } from '../shared/errors.js';
 import { EXIT_CONFIG } from '../shared/main-helpers.js';
 import { loadConfigFile, loadServiceConfig } from '../shared/config-file.js';
@@ -34,7 +34,7 @@ import { LEARN_HELP, VALIDATE_HELP, learnCommand, validateCommand } from './form
 import type { DeadLetter } from '../shared/records.js';
 import {
   DeadLetterDecoder, DlqSummary, ReplayTally, WatermarkTracker, formatSummaryTable, matches, normalizeCode, parseSince,
-  replayDecision, replayedFrom, toLine, DLQ_ORIGINAL_LIMIT_BYTES, REPLAYED_FROM_HEADER, type DlqCoordinates, type DlqFilter,
+  replayDecision, replayedFrom, replayHeaders, toLine, DLQ_ORIGINAL_LIMIT_BYTES, REPLAYED_FROM_HEADER, type DlqCoordinates, type DlqFilter,
 } from '../shared/dlq.js';
 import { collectorSchema } from '../services/collector/config.js';
 import { normalizerSchema } from '../services/normalizer/config.js';
@@ -447,7 +447,7 @@ async function dlqReplay(kafka: KafkaClient, config: DlqConfig, decoder: DeadLet
         }
         let list = byTopic.get(letter.origin_topic);
         if (!list) byTopic.set(letter.origin_topic, (list = []));
-        list.push({ key: letter.origin_key, value: letter.original, ...(partition !== undefined ? { partition } : {}), headers: { [REPLAYED_FROM_HEADER]: replayedFrom(at) } });
+        list.push({ key: letter.origin_key, value: letter.original, ...(partition !== undefined ? { partition } : {}), headers: replayHeaders(letter, at) });
       }
       if (producer && byTopic.size > 0) {
         await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
@@ -505,7 +505,7 @@ async function dlqCommand(sub: 'list' | 'replay', opts: DlqOpts, cmd: Command): 
   // Logs (kafkajs warnings) go to stderr: stdout is the command's output.
   const log = pino({ name: 'sluice-dlq', level: config.logLevel, base: { service: 'sluice-dlq' } }, pino.destination(2));
   const kafka = createKafka(config, 'dlq', log);
-  const decoder = new DeadLetterDecoder(createRegistry({ url: config.registryUrl, username: config.registryUsername, password: config.registryPassword }));
+  const decoder = new DeadLetterDecoder(createRegistry(registryOptions(config)));
   try {
     return sub === 'list'
       ? await dlqList(kafka, config, decoder, filter, opts.json === true, opts.withOriginal === true)
@@ -550,7 +550,7 @@ async function tapCommand(what: string, opts: TapOptions, cmd: Command): Promise
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort());
     const write = opts.format === 'table' ? tableLine : ndjsonLine;
-    const r = await tap({ kafka, registry: createRegistry({ url: config.registryUrl, username: config.registryUsername, password: config.registryPassword }), topic, when, limit, timeoutMs, fromBeginning: opts.fromBeginning === true, out: (t) => writeOut(write(t)), signal: stop.signal });
+    const r = await tap({ kafka, registry: createRegistry(registryOptions(config)), topic, when, limit, timeoutMs, fromBeginning: opts.fromBeginning === true, out: (t) => writeOut(write(t)), signal: stop.signal });
     process.stderr.write(`sluice tap: ${r.matched} matched of ${r.read} read from ${topic}\n`);
     return 0;
   } catch (err) {

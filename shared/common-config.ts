@@ -35,6 +35,7 @@ export const registrySchema = {
 export const topicSchema = {
   topicRaw: { type: 'string', env: 'SLUICE_TOPIC_RAW', default: 'logs.raw', doc: 'Raw lines from shippers.' },
   topicCollected: { type: 'string', env: 'SLUICE_TOPIC_COLLECTED', default: 'logs.collected', doc: 'RawEvent, written by the collector.' },
+  topicDelayed: { type: 'string', env: 'SLUICE_TOPIC_DELAYED', default: 'logs.collected.delayed', doc: 'RawEvent of tenants over their rate limit, each with its release time (header sluice-not-before), written and released to logs.collected by the collector (sluice.yaml tenants.limits, over_limit: delay).' },
   topicNormalized: { type: 'string', env: 'SLUICE_TOPIC_NORMALIZED', default: 'logs.normalized', doc: 'LogRecord, written by the normalizer.' },
   topicEnriched: { type: 'string', env: 'SLUICE_TOPIC_ENRICHED', default: 'logs.enriched', doc: 'LogRecord with enrichment, written by the enricher.' },
   topicMetrics: { type: 'string', env: 'SLUICE_TOPIC_METRICS', default: 'metrics.derived', doc: 'MetricWindow, written by the enricher.' },

@@ -1,8 +1,10 @@
 import avro from 'avsc';
 import {
   DeadLetterDecoder, DlqSummary, ReplayTally, WatermarkTracker, formatMicros, formatSummaryTable, matches, normalizeCode, parseSince,
-  possiblyTruncated, replayDecision, replayedFrom, toLine, DLQ_ORIGINAL_LIMIT_BYTES,
+  possiblyTruncated, replayDecision, replayedFrom, replayHeaders, toLine, DLQ_ORIGINAL_LIMIT_BYTES,
 } from './dlq.js';
+import { deadLetterOf, MAX_DLQ_HEADER_BYTES } from './runner/step.js';
+import { PermanentError } from './errors.js';
 import { loadSchema } from './schemas.js';
 import type { DeadLetter } from './records.js';
 
@@ -11,7 +13,7 @@ const NOW_MS = Date.UTC(2024, 4, 1, 12, 0, 0);
 function letter(over: Partial<DeadLetter> = {}): DeadLetter {
   return {
     stage: 'normalizer', error_code: 'SLUICE_ERR_CODEC_DECODE', message: 'not a Confluent-framed Avro message', original: Buffer.from([0xde, 0xad]),
-    origin_topic: 'logs.collected', origin_partition: 1, origin_offset: 42, origin_key: Buffer.from('k'), failed_at: NOW_MS * 1000, event_id: null, ...over,
+    origin_topic: 'logs.collected', origin_partition: 1, origin_offset: 42, origin_key: Buffer.from('k'), failed_at: NOW_MS * 1000, event_id: null, origin_headers: null, ...over,
   };
 }
 
@@ -143,14 +145,37 @@ describe('DeadLetterDecoder', () => {
   });
   test('reads an older writer version (fewer fields) through schema resolution', async () => {
     const schema = loadSchema('DeadLetter');
-    const older = avro.Type.forSchema({ ...schema, fields: schema.fields.filter((f) => f.name !== 'event_id') } as unknown as avro.Schema);
-    const { event_id: _omitted, ...rest } = letter();
+    const older = avro.Type.forSchema({ ...schema, fields: schema.fields.filter((f) => f.name !== 'event_id' && f.name !== 'origin_headers') } as unknown as avro.Schema);
+    const { event_id: _omitted, origin_headers: _none, ...rest } = letter();
     const d = new DeadLetterDecoder({ avroType: async () => older });
     expect((await d.decode(frame(3, older.toBuffer(rest)))).event_id).toBeNull();
+    const beforeHeaders = avro.Type.forSchema({ ...schema, fields: schema.fields.filter((f) => f.name !== 'origin_headers') } as unknown as avro.Schema);
+    expect((await new DeadLetterDecoder({ avroType: async () => beforeHeaders }).decode(frame(4, beforeHeaders.toBuffer(rest)))).origin_headers).toBeNull();
   });
   test('unframed bytes and a non-DeadLetter schema are permanent errors', async () => {
     const d = new DeadLetterDecoder({ avroType: async () => avro.Type.forSchema({ type: 'record', name: 'Other', fields: [{ name: 'x', type: 'int' }] }) });
     await expect(d.decode(Buffer.from('hello'))).rejects.toMatchObject({ code: 'SLUICE_ERR_CODEC_DECODE', retryable: false });
     await expect(d.decode(frame(9, Buffer.from([2])))).rejects.toMatchObject({ code: 'SLUICE_ERR_CODEC_DECODE', retryable: false });
+  });
+});
+
+describe('original headers', () => {
+  const env = { topic: 'logs.raw', partition: 0, offset: '7', timestampMs: NOW_MS, key: null, headers: { tenant: 'acme', service: 'billing', format: 'json' } };
+  test('a dead letter keeps the input headers, and they survive the Avro round trip', () => {
+    const l = deadLetterOf('collector', env, Buffer.from('x'), new PermanentError('SLUICE_ERR_INPUT_EMPTY', 'empty'), NOW_MS);
+    expect(l.origin_headers).toEqual(env.headers);
+    const type = avro.Type.forSchema(loadSchema('DeadLetter') as avro.Schema);
+    expect((type.fromBuffer(type.toBuffer(l)) as DeadLetter).origin_headers).toEqual(env.headers);
+    expect(deadLetterOf('collector', { ...env, headers: {} }, Buffer.from('x'), new PermanentError('X', 'y'), NOW_MS).origin_headers).toBeNull();
+  });
+  test('headers beyond MAX_DLQ_HEADER_BYTES are left out', () => {
+    const big = { a: 'x'.repeat(MAX_DLQ_HEADER_BYTES - 10), b: 'y'.repeat(100), c: 'z' };
+    expect(Object.keys(deadLetterOf('collector', { ...env, headers: big }, Buffer.from('x'), new PermanentError('X', 'y'), NOW_MS).origin_headers!)).toEqual(['a']);
+  });
+  test('replay restores them and names the dead letter (replacing an older replay header)', () => {
+    const at = { topic: 'logs.dlq', partition: 2, offset: '9' };
+    expect(replayHeaders({ origin_headers: { tenant: 'acme', 'sluice-replayed-from': 'logs.dlq/0/1' } }, at)).toEqual({ tenant: 'acme', 'sluice-replayed-from': 'logs.dlq/2/9' });
+    expect(replayHeaders({ origin_headers: null }, at)).toEqual({ 'sluice-replayed-from': 'logs.dlq/2/9' });
+    expect(toLine(letter({ origin_headers: { tenant: 'acme' } }), at, false).origin_headers).toEqual({ tenant: 'acme' });
   });
 });

@@ -160,6 +160,8 @@ export interface DeadLetterLine {
   origin_partition: number;
   origin_offset: number;
   origin_key_base64: string | null;
+  /** The original message's Kafka headers (tenant, service, format...), restored by replay. */
+  origin_headers: Record<string, string>;
   original_size: number;
   /** The original may have been cut at DLQ_ORIGINAL_LIMIT_BYTES (see possiblyTruncated). */
   original_truncated: boolean;
@@ -181,6 +183,7 @@ export function toLine(letter: DeadLetter, at: DlqCoordinates, withOriginal: boo
     origin_partition: letter.origin_partition,
     origin_offset: letter.origin_offset,
     origin_key_base64: letter.origin_key ? Buffer.from(letter.origin_key).toString('base64') : null,
+    origin_headers: letter.origin_headers ?? {},
     original_size: letter.original.length,
     original_truncated: possiblyTruncated(letter),
   };
@@ -215,6 +218,16 @@ export function replayDecision(letter: Pick<DeadLetter, 'original' | 'origin_top
 
 export function replayedFrom(at: DlqCoordinates): string {
   return `${at.topic}/${at.partition}/${at.offset}`;
+}
+
+/**
+ * The headers a replayed message is sent with: the original message's (tenant, service,
+ * format...: so a replayed raw line lands in its own tenant, not the collector's
+ * default) and REPLAYED_FROM_HEADER naming the dead letter (it replaces one the original
+ * had from an earlier replay).
+ */
+export function replayHeaders(letter: Pick<DeadLetter, 'origin_headers'>, at: DlqCoordinates): Record<string, string> {
+  return { ...(letter.origin_headers ?? {}), [REPLAYED_FROM_HEADER]: replayedFrom(at) };
 }
 
 /** Counts for the final report of `dlq replay`. */

@@ -32,6 +32,23 @@ export class RetryableError extends SluiceError {
   }
 }
 
+/**
+ * Not an error but "not yet": the input may be processed at `untilMs` (wall clock), not
+ * before (a delayed tenant event, shared/tenants.ts). The PipelineRunner waits for it
+ * without counting a retry when it is the first input of a batch, and otherwise commits
+ * the inputs before it and fetches again from it (so nothing processed waits behind
+ * it). Only stages run on Kafka throw it (the MemoryRunner fails on it, as on any
+ * retryable error).
+ */
+export class DeferredError extends SluiceError {
+  constructor(
+    readonly untilMs: number,
+    message: string,
+  ) {
+    super('SLUICE_DEFERRED', message, { retryable: true });
+  }
+}
+
 export class ConfigError extends SluiceError {
   constructor(message: string) {
     super('SLUICE_ERR_CONFIG_INVALID', message);

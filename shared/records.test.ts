@@ -24,7 +24,7 @@ const samples: { [K in RecordName]: RecordTypes[K] } = {
   },
   Span: { trace_id: 't', span_id: 's', parent_span_id: null, service: 'svc', operation: 'op', start: 0, end: 1, duration_us: 1, status: 'OK', event_count: 1, derivation: 'ids', tenant: 't' },
   TraceSummary: { trace_id: 't', root_service: null, root_operation: null, start: 0, duration_us: 0, span_count: 0, services: [], error: false, tenant: 't' },
-  DeadLetter: { stage: 'collector', error_code: 'E', message: 'm', original: Buffer.from('x'), origin_topic: 't', origin_partition: 0, origin_offset: 0, origin_key: null, failed_at: 0, event_id: null },
+  DeadLetter: { stage: 'collector', error_code: 'E', message: 'm', original: Buffer.from('x'), origin_topic: 't', origin_partition: 0, origin_offset: 0, origin_key: null, failed_at: 0, event_id: null, origin_headers: { tenant: 'acme' } },
 };
 
 describe.each(recordNames)('%s', (name) => {

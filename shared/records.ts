@@ -134,6 +134,8 @@ export interface DeadLetter {
   origin_key: Buffer | null;
   failed_at: Micros;
   event_id: string | null;
+  /** The original message's Kafka headers; null in dead letters written before they were kept. */
+  origin_headers?: Record<string, string> | null;
 }
 
 /** Record name -> TypeScript shape, for typed codecs. */

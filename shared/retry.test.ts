@@ -41,3 +41,17 @@ test('withRetry runs afterSleep between attempts (the runner heartbeats there), 
   expect(result).toBe('done');
   expect(events).toEqual(['try 1', 'retry 1', 'heartbeat', 'try 2', 'retry 2', 'heartbeat', 'try 3']);
 });
+
+test('withRetry: delayOf sets the wait of an error that says it, instead of the backoff', async () => {
+  const waits: number[] = [];
+  let n = 0;
+  const r = await withRetry(async () => (++n < 3 ? Promise.reject(new Error(`not yet ${n}`)) : 'done'), {
+    retryable: () => true,
+    delayOf: (err) => (String(err).includes('not yet 1') ? 5 : undefined),
+    policy: { baseMs: 1, capMs: 1 },
+    onRetry: (_e, _a, d) => waits.push(d),
+  });
+  expect(r).toBe('done');
+  expect(waits[0]).toBe(5);
+  expect(waits[1]).toBeLessThanOrEqual(1);
+});

@@ -45,6 +45,8 @@ export async function withRetry<T>(
     onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
     afterSleep?: () => Promise<void>;
     maxAttempts?: number;
+    /** The wait before retrying `err`, when the error says it (a DeferredError's time); undefined: the backoff. */
+    delayOf?: (err: unknown) => number | undefined;
   },
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -53,7 +55,7 @@ export async function withRetry<T>(
     } catch (err) {
       const last = opts.maxAttempts !== undefined && attempt + 1 >= opts.maxAttempts;
       if (!opts.retryable(err) || opts.signal?.aborted || last) throw err;
-      const delay = backoffDelay(attempt, opts.policy);
+      const delay = opts.delayOf?.(err) ?? backoffDelay(attempt, opts.policy);
       opts.onRetry?.(err, attempt + 1, delay);
       await sleep(delay, opts.signal);
       if (opts.afterSleep) await opts.afterSleep().catch(() => undefined);

@@ -50,6 +50,8 @@ export function loadSchema(name: RecordName): AvroRecordSchema {
 /** The record carried by each Sluice-owned topic, keyed by the topic-name setting. */
 export interface TopicNames {
   topicCollected: string;
+  /** Absent in callers that never read or write the delay topic. */
+  topicDelayed?: string;
   topicNormalized: string;
   topicEnriched: string;
   topicMetrics: string;
@@ -61,6 +63,7 @@ export interface TopicNames {
 export function topicRecords(t: TopicNames): Array<{ topic: string; record: RecordName }> {
   return [
     { topic: t.topicCollected, record: 'RawEvent' },
+    ...(t.topicDelayed ? [{ topic: t.topicDelayed, record: 'RawEvent' as const }] : []),
     { topic: t.topicNormalized, record: 'LogRecord' },
     { topic: t.topicEnriched, record: 'LogRecord' },
     { topic: t.topicMetrics, record: 'MetricWindow' },

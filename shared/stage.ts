@@ -45,6 +45,8 @@ export interface StageOutput {
    * this error instead of the record.
    */
   deadLetter?: SluiceError;
+  /** Kafka headers of the record (the delay path's not-before time); none by default. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface StageContext {
@@ -155,4 +157,35 @@ export function withAdmission<I, S extends Stage<I> | StatefulStage<I>>(stage: S
   }
   const s = stage as Stage<I>;
   return { name: s.name, process: gated(s.process.bind(s)) } as S;
+}
+
+/**
+ * `stage` with its records passed through `map` before the runner sees them (from
+ * `process`, `flush` and `endOfBatch` alike); a stage's empty answer is left as it is
+ * (it may be a `dropped` marker). The collector's tenant rate limit is one.
+ */
+export function withOutputs<I, S extends Stage<I> | StatefulStage<I>>(stage: S, map: (outputs: StageOutput[], ctx: StageContext) => StageOutput[]): S {
+  const mapped = (outputs: StageOutput[], ctx: StageContext): StageOutput[] => (outputs.length === 0 ? outputs : map(outputs, ctx));
+  if (isStateful(stage)) {
+    const s = stage as StatefulStage<I>;
+    return {
+      name: s.name,
+      flushIntervalMs: s.flushIntervalMs,
+      open(topic, partition, committed) {
+        const p = s.open(topic, partition, committed);
+        const wrapped: PartitionStage<I> = {
+          process: (input, ctx) => mapped(p.process(input, ctx), ctx),
+          flush: (ctx, part) => mapped(p.flush(ctx, part), ctx),
+          checkpoint: (next) => p.checkpoint(next),
+          get held() {
+            return p.held;
+          },
+        };
+        if (p.endOfBatch) wrapped.endOfBatch = (ctx) => mapped(p.endOfBatch!(ctx), ctx);
+        return wrapped;
+      },
+    } as S;
+  }
+  const s = stage as Stage<I>;
+  return { name: s.name, process: (input, ctx) => mapped(s.process(input, ctx), ctx) } as S;
 }

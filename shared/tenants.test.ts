@@ -1,34 +1,66 @@
-import { TenantPolicy } from './tenants.js';
+import { TenantPolicy, type RateDecision } from './tenants.js';
+
+const ok = (d: RateDecision) => d.ok === true;
 
 describe('TenantPolicy', () => {
   test('no configuration: every line passes', () => {
     const p = new TenantPolicy();
     expect(p.active).toBe(false);
-    expect(p.admit('anyone', 100, 0)).toEqual({ ok: true });
+    expect(p.admitTenant('anyone')).toEqual({ ok: true });
+    expect(p.admitRate('anyone', 100, 0)).toEqual({ ok: true });
   });
 
   test('an allow-list refuses other tenants with its code', () => {
     const p = new TenantPolicy({ allow: ['acme'] });
-    expect(p.admit('acme', 10, 0).ok).toBe(true);
-    expect(p.admit('globex', 10, 0)).toEqual({ ok: false, code: 'SLUICE_ERR_TENANT_NOT_ALLOWED', reason: 'tenant "globex" is not in tenants.allow' });
+    expect(p.admitTenant('acme').ok).toBe(true);
+    expect(p.admitTenant('globex')).toEqual({ ok: false, code: 'SLUICE_ERR_TENANT_NOT_ALLOWED', reason: 'tenant "globex" is not in tenants.allow' });
+    expect(p.limited).toBe(false);
   });
 
-  test('records per second: a burst of the bucket, then the rate; other tenants are not affected', () => {
-    const p = new TenantPolicy({ limits: { default: { records_per_second: 10, burst_seconds: 2 }, tenants: { big: { records_per_second: 1000 } } } });
-    const admitted = (tenant: string, n: number, now: number) => Array.from({ length: n }, () => p.admit(tenant, 1, now)).filter((d) => d.ok).length;
+  test('records per second with over_limit dead-letter: a burst of the bucket, then the rate; other tenants are not affected', () => {
+    const p = new TenantPolicy({ limits: { default: { records_per_second: 10, burst_seconds: 2, over_limit: 'dead-letter' }, tenants: { big: { records_per_second: 1000, over_limit: 'dead-letter' } } } });
+    const admitted = (tenant: string, n: number, now: number) => Array.from({ length: n }, () => p.admitRate(tenant, 1, now)).filter(ok).length;
     expect(admitted('noisy', 50, 0)).toBe(20); // 2 s of 10/s
-    expect(p.admit('noisy', 1, 0)).toMatchObject({ ok: false, code: 'SLUICE_ERR_TENANT_RATE_LIMITED' });
+    expect(p.admitRate('noisy', 1, 0)).toMatchObject({ ok: false, code: 'SLUICE_ERR_TENANT_RATE_LIMITED' });
     expect(admitted('noisy', 50, 1000)).toBe(10); // one second later: 10 more
     expect(admitted('quiet', 5, 1000)).toBe(5);
     expect(admitted('big', 1500, 1000)).toBe(1000);
   });
 
   test('bytes per second, and a line larger than the bucket passes only when it is full', () => {
+    const p = new TenantPolicy({ limits: { default: { bytes_per_second: 1000, over_limit: 'dead-letter' } } });
+    expect(p.admitRate('t', 600, 0).ok).toBe(true);
+    expect(p.admitRate('t', 600, 0)).toMatchObject({ ok: false, reason: 'tenant "t" is over its limit of 1000 bytes/s' });
+    expect(p.admitRate('t', 5000, 100).ok).toBe(false); // not full
+    expect(p.admitRate('t', 5000, 1000).ok).toBe(true); // full again: one oversized line passes
+    expect(p.admitRate('t', 1, 1500).ok).toBe(false); // and the bucket owes its size
+  });
+
+  test('delay (the default): events over the limit get consecutive slots at exactly the rate, in order', () => {
+    const p = new TenantPolicy({ limits: { default: { records_per_second: 10 } } });
+    const decisions = Array.from({ length: 30 }, () => p.admitRate('noisy', 1, 0));
+    expect(decisions.slice(0, 10).every(ok)).toBe(true); // the burst (1 s of 10/s)
+    const slots = decisions.slice(10).map((d) => (d.ok === 'delay' ? d.notBeforeMs : -1));
+    expect(slots).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 100)); // 100 ms apart
+    // The debt is paid by time: at 2 s every slot has passed, the bucket is empty, not full.
+    expect(p.admitRate('noisy', 1, 2000)).toEqual({ ok: 'delay', notBeforeMs: 2100 });
+    expect(p.admitRate('quiet', 1, 0)).toEqual({ ok: true });
+  });
+
+  test('a slot beyond max_delay_seconds is refused, and nothing is reserved for it', () => {
+    const p = new TenantPolicy({ limits: { default: { records_per_second: 1, burst_seconds: 1, max_delay_seconds: 3 } } });
+    expect(p.admitRate('t', 1, 0).ok).toBe(true);
+    expect([1, 2, 3].map(() => p.admitRate('t', 1, 0))).toEqual([{ ok: 'delay', notBeforeMs: 1000 }, { ok: 'delay', notBeforeMs: 2000 }, { ok: 'delay', notBeforeMs: 3000 }]);
+    const refused = p.admitRate('t', 1, 0);
+    expect(refused).toMatchObject({ ok: false, code: 'SLUICE_ERR_TENANT_RATE_LIMITED' });
+    expect(refused.ok === false && refused.reason).toMatch(/next free slot is 4 s away \(max_delay_seconds 3\)/);
+    expect(p.admitRate('t', 1, 1000)).toEqual({ ok: 'delay', notBeforeMs: 4000 }); // one slot freed by time
+  });
+
+  test('a bytes limit delays by the bytes owed', () => {
     const p = new TenantPolicy({ limits: { default: { bytes_per_second: 1000 } } });
-    expect(p.admit('t', 600, 0).ok).toBe(true);
-    expect(p.admit('t', 600, 0)).toMatchObject({ ok: false, reason: 'tenant "t" is over its limit of 1000 bytes/s' });
-    expect(p.admit('t', 5000, 100).ok).toBe(false); // not full
-    expect(p.admit('t', 5000, 1000).ok).toBe(true); // full again: one oversized line passes
-    expect(p.admit('t', 1, 1500).ok).toBe(false); // and the bucket owes its size
+    expect(p.admitRate('t', 1000, 0).ok).toBe(true);
+    expect(p.admitRate('t', 500, 0)).toEqual({ ok: 'delay', notBeforeMs: 500 });
+    expect(p.admitRate('t', 500, 0)).toEqual({ ok: 'delay', notBeforeMs: 1000 });
   });
 });

@@ -1,25 +1,38 @@
 /**
  * Tenants (sluice.yaml `tenants:`): which tenants are accepted, and how fast each may
- * send. Pure (the clock is passed in); the collector applies it to every raw line
- * before anything else, so a noisy tenant cannot starve the others downstream.
+ * send. Pure (the clock is passed in); the collector applies it (services/collector/
+ * stages.ts), so a noisy tenant cannot starve the others downstream.
  *
  * - `allow`: the tenants accepted (the `tenant` Kafka header, or the collector's default
- *   tenant). Absent: every tenant. A line of another tenant is dead-lettered with
- *   SLUICE_ERR_TENANT_NOT_ALLOWED.
+ *   tenant), checked on every raw line (`admitTenant`). Absent: every tenant. A line of
+ *   another tenant is dead-lettered with SLUICE_ERR_TENANT_NOT_ALLOWED.
  * - `limits`: a token bucket per tenant, in records and/or bytes per second, refilled
- *   continuously, holding at most `burst_seconds` of its rate (default 1 s). `default`
- *   applies to every tenant without its own entry under `tenants`. A line over its
- *   tenant's limit is dead-lettered with SLUICE_ERR_TENANT_RATE_LIMITED: never silently
- *   lost, counted, and replayable later with `sluice dlq replay --code TENANT_RATE_LIMITED`.
+ *   continuously, holding at most `burst_seconds` of its rate (default 1 s), taken by
+ *   every event the collector emits (`admitRate`). `default` applies to every tenant
+ *   without its own entry under `tenants`. An event over its tenant's limit is, by
+ *   `over_limit`:
+ *   - `delay` (default): slowed, never lost. It reserves the next free slot of the
+ *     bucket (the bucket goes into debt), and is written to the delay topic with that
+ *     slot's time; the collector releases it to logs.collected at that time. So a tenant
+ *     over its limit flows at exactly its rate, in order, while the others are not
+ *     held. A slot more than `max_delay_seconds` (default 600) away is not reserved:
+ *     the event is dead-lettered with SLUICE_ERR_TENANT_RATE_LIMITED (a bound on the
+ *     delay topic's backlog; replayable later with `sluice dlq replay`).
+ *   - `dead-letter`: dead-lettered with SLUICE_ERR_TENANT_RATE_LIMITED at once.
  *
- * Limits hold per collector process (each keeps its own buckets): with N instances a
- * tenant may send up to N times its limit.
+ * Limits hold per collector process (each keeps its own buckets; debts are forgotten
+ * at a restart, the delayed events keep their slots): with N instances a tenant may send
+ * up to N times its limit.
  */
 
 export interface TenantLimit {
   records_per_second?: number;
   bytes_per_second?: number;
   burst_seconds?: number;
+  /** What happens to an event over the limit: `delay` (default) or `dead-letter`. */
+  over_limit?: 'delay' | 'dead-letter';
+  /** Longest delay, s (default 600): an event that would wait longer is dead-lettered. */
+  max_delay_seconds?: number;
 }
 
 export interface TenantsConfig {
@@ -27,7 +40,12 @@ export interface TenantsConfig {
   limits?: { default?: TenantLimit; tenants?: Readonly<Record<string, TenantLimit>> };
 }
 
-export type TenantDecision = { ok: true } | { ok: false; code: 'SLUICE_ERR_TENANT_NOT_ALLOWED' | 'SLUICE_ERR_TENANT_RATE_LIMITED'; reason: string };
+export type TenantRefusal = { ok: false; code: 'SLUICE_ERR_TENANT_NOT_ALLOWED' | 'SLUICE_ERR_TENANT_RATE_LIMITED'; reason: string };
+export type TenantDecision = { ok: true } | TenantRefusal;
+/** `admitRate`: pass, wait until `notBeforeMs` (a slot reserved for it), or refuse. */
+export type RateDecision = TenantDecision | { ok: 'delay'; notBeforeMs: number };
+
+export const DEFAULT_MAX_DELAY_SECONDS = 600;
 
 class Bucket {
   private tokens: number;
@@ -50,6 +68,11 @@ class Bucket {
   }
   take(n: number): void {
     this.tokens -= n;
+  }
+  /** Ms from the last refill until `n` tokens are there (0: now). */
+  waitFor(n: number): number {
+    const need = Math.min(n, this.capacity) - this.tokens;
+    return need <= 0 ? 0 : Math.ceil((need / this.rate) * 1000);
   }
 }
 
@@ -90,20 +113,42 @@ export class TenantPolicy {
     return b;
   }
 
-  /** Admit one line of `bytes` bytes of `tenant` at `nowMs`; a line admitted takes its tokens. */
-  admit(tenant: string, bytes: number, nowMs: number): TenantDecision {
+  /** The allow-list: whether a line of `tenant` is accepted at all. */
+  admitTenant(tenant: string): TenantDecision {
     if (this.allow && !this.allow.has(tenant)) return { ok: false, code: 'SLUICE_ERR_TENANT_NOT_ALLOWED', reason: `tenant ${JSON.stringify(tenant)} is not in tenants.allow` };
+    return { ok: true };
+  }
+
+  /** Whether rate limits are configured (`admitRate` can say anything but ok). */
+  get limited(): boolean {
+    return this.config.limits !== undefined;
+  }
+
+  /**
+   * The rate limit for one event of `bytes` bytes of `tenant` at `nowMs`: ok (its tokens
+   * are taken), delay (over the limit: the next free slot is reserved for it, the bucket
+   * owing its tokens), or refused (over the limit with `over_limit: dead-letter`, or the
+   * slot further than `max_delay_seconds` away: nothing is taken).
+   */
+  admitRate(tenant: string, bytes: number, nowMs: number): RateDecision {
     if (!this.config.limits) return { ok: true };
     const b = this.bucketsOf(tenant, nowMs);
     const recordsOk = b.records?.has(1, nowMs) ?? true;
     const bytesOk = b.bytes?.has(bytes, nowMs) ?? true;
-    if (!recordsOk || !bytesOk) {
-      const l = this.limitOf(tenant)!;
-      const what = !recordsOk ? `${l.records_per_second} records/s` : `${l.bytes_per_second} bytes/s`;
-      return { ok: false, code: 'SLUICE_ERR_TENANT_RATE_LIMITED', reason: `tenant ${JSON.stringify(tenant)} is over its limit of ${what}` };
+    if (recordsOk && bytesOk) {
+      b.records?.take(1);
+      b.bytes?.take(bytes);
+      return { ok: true };
     }
+    const l = this.limitOf(tenant)!;
+    const what = !recordsOk ? `${l.records_per_second} records/s` : `${l.bytes_per_second} bytes/s`;
+    const refused: TenantRefusal = { ok: false, code: 'SLUICE_ERR_TENANT_RATE_LIMITED', reason: `tenant ${JSON.stringify(tenant)} is over its limit of ${what}` };
+    if (l.over_limit === 'dead-letter') return refused;
+    const waitMs = Math.max(b.records?.waitFor(1) ?? 0, b.bytes?.waitFor(bytes) ?? 0);
+    const maxMs = (l.max_delay_seconds ?? DEFAULT_MAX_DELAY_SECONDS) * 1000;
+    if (waitMs > maxMs) return { ...refused, reason: `${refused.reason}, and its next free slot is ${Math.round(waitMs / 1000)} s away (max_delay_seconds ${maxMs / 1000})` };
     b.records?.take(1);
     b.bytes?.take(bytes);
-    return { ok: true };
+    return { ok: 'delay', notBeforeMs: nowMs + waitMs };
   }
 }

@@ -2,7 +2,9 @@
  * `sluice dlq` against the real stack: the real collector and normalizer dead-letter
  * an empty message and a non-Avro message into this run's DLQ topic; the built CLI
  * lists them (NDJSON) and replays the normalizer's one to its origin topic, once, with
- * the `sluice-replayed-from` header pointing back at the dead letter.
+ * the `sluice-replayed-from` header pointing back at the dead letter; the collector's one
+ * (a raw line sent with tenant, service and format headers) goes back to logs.raw with
+ * those headers restored, so it lands in its own tenant again.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ const env = isolatedEnv(runId);
 const cli = join(repoRoot(), 'dist', 'bin', 'sluice.js');
 const garbage = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x01]);
 let procs: ServiceProcess[] = [];
+const originHeaders = { tenant: 'acme-dlq', service: 'billing', format: 'json' };
 
 async function sluice(args: string[], extraEnv: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
   try {
@@ -35,7 +38,7 @@ beforeAll(async () => {
   await waitReady(procs);
   const producer = c.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  await producer.send({ topic: topicName(runId, 'logs.raw'), acks: -1, messages: [{ key: 'k', value: '' }] });
+  await producer.send({ topic: topicName(runId, 'logs.raw'), acks: -1, messages: [{ key: 'k', value: '', headers: originHeaders }] });
   await producer.send({ topic: topicName(runId, 'logs.collected'), acks: -1, messages: [{ key: 'k', value: garbage }] });
   await producer.disconnect();
   // Both dead letters are in before the CLI runs (it reads up to the end at its start).
@@ -60,6 +63,8 @@ test('dlq list --json prints one line per dead letter and the table by stage and
   expect(counts).toEqual({ 'collector/SLUICE_ERR_INPUT_EMPTY': 1, 'normalizer/SLUICE_ERR_CODEC_DECODE': 1 });
   const normalizer = lines.find((l) => l.stage === 'normalizer')!;
   expect(normalizer).toMatchObject({ dlq_topic: topicName(runId, 'logs.dlq'), origin_topic: topicName(runId, 'logs.collected'), origin_key_base64: Buffer.from('k').toString('base64'), original_size: garbage.length, original_truncated: false, original_base64: garbage.toString('base64') });
+  expect(normalizer.origin_headers).toEqual({});
+  expect(lines.find((l) => l.stage === 'collector')!.origin_headers).toEqual(originHeaders);
   expect(normalizer.failed_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
   // The table goes to stderr with --json, so stdout stays NDJSON.
   expect(stderr).toMatch(/collector\s+SLUICE_ERR_INPUT_EMPTY\s+1\s/);
@@ -98,4 +103,15 @@ test('dlq replay sends the chosen originals back once, traceable by header', asy
   const offsets = await admin.fetchTopicOffsets(topicName(runId, 'logs.collected'));
   await admin.disconnect();
   expect(offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0)).toBe(2);
+}, 180_000);
+
+test('dlq replay restores the original tenant, service and format headers', async () => {
+  const { stdout } = await sluice(['dlq', 'replay', '--stage', 'collector', '--code', 'INPUT_EMPTY']);
+  expect(stdout.trim()).toBe(`replayed 1 to ${topicName(runId, 'logs.raw')}`);
+  const letter = lines.find((l) => l.stage === 'collector')!;
+  const raw = await readTopic(c.kafka, topicName(runId, 'logs.raw'), 2);
+  const replayed = raw.filter((m) => m.headers['sluice-replayed-from'] !== undefined);
+  expect(replayed).toHaveLength(1);
+  expect(replayed[0]!.headers).toEqual({ ...originHeaders, 'sluice-replayed-from': `${letter.dlq_topic}/${letter.dlq_partition}/${letter.dlq_offset}` });
+  expect(replayed[0]!.key?.toString()).toBe('k');
 }, 180_000);

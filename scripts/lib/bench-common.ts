@@ -73,7 +73,7 @@ export function stackPgid(name: string): number {
  * `groups` (COLLECTOR, ENRICHER_TRACES, ...) the group `<run>-<collector, enricher-traces, ...>`.
  */
 export function isolatedEnv(runId: string, groups: readonly string[]): NodeJS.ProcessEnv {
-  const topics = { RAW: 'logs.raw', COLLECTED: 'logs.collected', NORMALIZED: 'logs.normalized', ENRICHED: 'logs.enriched', METRICS: 'metrics.derived', SPANS: 'traces.spans', TRACES: 'traces.summaries', DLQ: 'logs.dlq' };
+  const topics = { RAW: 'logs.raw', COLLECTED: 'logs.collected', DELAYED: 'logs.collected.delayed', NORMALIZED: 'logs.normalized', ENRICHED: 'logs.enriched', METRICS: 'metrics.derived', SPANS: 'traces.spans', TRACES: 'traces.summaries', DLQ: 'logs.dlq' };
   const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_LOG_LEVEL: 'warn' };
   for (const [k, v] of Object.entries(topics)) env[`SLUICE_TOPIC_${k}`] = `${runId}.${v}`;
   for (const g of groups) env[`SLUICE_${g}_GROUP`] = `${runId}-${g.toLowerCase().replace(/_/g, '-')}`;

@@ -30,14 +30,17 @@ export interface Encoded {
   topic: string;
   key: Buffer | string | null;
   value: Buffer;
+  headers?: Readonly<Record<string, string>>;
 }
 
-export function byTopic(messages: readonly Encoded[]): Array<{ topic: string; messages: Array<{ key: Buffer | string | null; value: Buffer }> }> {
-  const map = new Map<string, Array<{ key: Buffer | string | null; value: Buffer }>>();
+type Message = { key: Buffer | string | null; value: Buffer; headers?: Record<string, string> };
+
+export function byTopic(messages: readonly Encoded[]): Array<{ topic: string; messages: Message[] }> {
+  const map = new Map<string, Message[]>();
   for (const m of messages) {
     let list = map.get(m.topic);
     if (!list) map.set(m.topic, (list = []));
-    list.push({ key: m.key, value: m.value });
+    list.push(m.headers ? { key: m.key, value: m.value, headers: { ...m.headers } } : { key: m.key, value: m.value });
   }
   return [...map].map(([topic, msgs]) => ({ topic, messages: msgs }));
 }

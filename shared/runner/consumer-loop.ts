@@ -21,11 +21,14 @@ import type { Logger } from '../logger.js';
 import type { RunnerMetrics } from '../metrics.js';
 import type { TopicCodecs } from '../codec.js';
 import type { Envelope } from '../stage.js';
-import { classify, ErrorCodes, errorMessage, RetryableError, SluiceError } from '../errors.js';
+import { classify, DeferredError, ErrorCodes, errorMessage, RetryableError, SluiceError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import type { Encoded } from './batching.js';
 import { deadLetterOf } from './step.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES } from './batching.js';
+
+/** Longest single wait for a DeferredError's time: the runner heartbeats (and sees a stop) in between. */
+const MAX_DEFER_STEP_MS = 1_000;
 
 /** Longest wait of a fetch for data, and of a fully paused consumer before it looks again, ms. */
 export const FETCH_MAX_WAIT_MS = 100;
@@ -211,14 +214,18 @@ export abstract class ConsumerLoop<I> {
    * Every retry of the runners goes through here (shared/retry.ts withRetry): `attempt`
    * runs until it returns; an error `retryable` accepts is counted
    * (sluice_retries_total{op}), logged on the 1st and every 10th retry, backed off with
-   * jitter and followed by a heartbeat, while the runner runs. Any other error, or any
-   * error once the runner is stopping, is thrown to the caller.
+   * jitter and followed by a heartbeat, while the runner runs. A DeferredError is waited
+   * for instead (until its time, in steps of at most MAX_DEFER_STEP_MS with a heartbeat
+   * after each), neither counted nor logged. Any other error, or any error once the
+   * runner is stopping, is thrown to the caller.
    */
   protected retrying<T>(op: string, heartbeat: () => Promise<void>, retryable: (err: unknown) => boolean, attempt: () => Promise<T>): Promise<T> {
     return withRetry(attempt, {
       retryable: (err) => retryable(err) && this.running,
       signal: this.abort.signal,
+      delayOf: (err) => (err instanceof DeferredError ? Math.min(MAX_DEFER_STEP_MS, Math.max(1, err.untilMs - this.now())) : undefined),
       onRetry: (err, n, delayMs) => {
+        if (err instanceof DeferredError) return;
         this.opts.metrics.retries.inc({ op });
         if (n === 1 || (n - 1) % 10 === 0) this.log.warn({ op, attempt: n - 1, delayMs, err: errorMessage(err) }, `${op} failed; retrying`);
       },

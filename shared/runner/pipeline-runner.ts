@@ -6,7 +6,7 @@ import kafkajs from 'kafkajs';
 import type { EachBatchPayload, Producer } from 'kafkajs';
 import { isStateful, statelessPartition } from '../stage.js';
 import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageInput, StageOutput, StatefulStage } from '../stage.js';
-import { classify, ErrorCodes, errorMessage, RetryableError } from '../errors.js';
+import { classify, DeferredError, ErrorCodes, errorMessage, RetryableError } from '../errors.js';
 import { ConsumerLoop, nextOffset, envelopeOf, type RunnerOptions } from './consumer-loop.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES, type Encoded } from './batching.js';
 import { dropReasonOf, encodeOutputs, type OutputEncoding } from './step.js';
@@ -32,6 +32,9 @@ function isFenced(err: unknown): boolean {
   }
   return false;
 }
+
+/** `handle`'s answer for an input deferred (not yet due) and left for a later fetch. */
+const DEFERRED = Symbol('deferred');
 
 /**
  * Kafka -> Kafka: one stage between an input and output topics.
@@ -216,12 +219,19 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       if (!p) return;
       const out: Encoded[] = [];
       let last: string | undefined;
+      let deferredAt: string | undefined;
       for (const m of batch.messages) {
         if (!isRunning() || isStale()) break;
         const env = envelopeOf(batch.topic, batch.partition, m);
         const raw = m.value ?? Buffer.alloc(0);
+        // The first input of a batch is waited for when deferred; a later one ends the batch before it.
+        const handled = await this.handle(p.state, env, raw, heartbeat, last === undefined ? () => isRunning() && !isStale() : null);
+        if (handled === DEFERRED) {
+          deferredAt = m.offset;
+          break;
+        }
         metrics.received.inc(this.stageLabel);
-        out.push(...(await this.handle(p.state, env, raw, heartbeat)));
+        out.push(...handled);
         last = m.offset;
       }
       if (last === undefined) return;
@@ -231,6 +241,8 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       if (!(await this.commitOrForget(p, out, heartbeat))) return;
       metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
       resolveOffset(last);
+      // Fetch again from the deferred input (the rest of this batch is not dropped: it is read again).
+      if (deferredAt !== undefined) this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: deferredAt });
       metrics.commitLag.set(Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)), { ...this.stageLabel, partition: String(batch.partition) });
     });
   }
@@ -302,14 +314,21 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     }
   }
 
-  private async handle(state: PartitionStage<I>, env: Envelope, raw: Buffer, heartbeat: () => Promise<void>): Promise<Encoded[]> {
+  /**
+   * One input through the stage. A DeferredError (not yet: shared/errors.ts) is waited for
+   * while `waitDeferred` says so (the input is the first of its batch, and the partition
+   * still ours), else DEFERRED is returned and the input is left for a later fetch.
+   */
+  private async handle(state: PartitionStage<I>, env: Envelope, raw: Buffer, heartbeat: () => Promise<void>, waitDeferred: (() => boolean) | null): Promise<Encoded[] | typeof DEFERRED> {
     const decoded = await this.decode(raw, heartbeat);
     if (!decoded.ok) return [this.deadLetter(env, raw, decoded.error)];
     const input: StageInput<I> = { ...env, value: decoded.value, raw };
     let outputs: StageOutput[];
     try {
-      outputs = await this.retrying('stage', heartbeat, (err) => classify(err).retryable, async () => state.process(input, this.ctx));
+      const retryable = (err: unknown) => (err instanceof DeferredError ? waitDeferred !== null && waitDeferred() : classify(err).retryable);
+      outputs = await this.retrying('stage', heartbeat, retryable, async () => state.process(input, this.ctx));
     } catch (err) {
+      if (err instanceof DeferredError) return DEFERRED;
       return [this.deadLetter(env, raw, classify(err))];
     }
     if (outputs.length === 0) {

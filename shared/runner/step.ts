@@ -4,7 +4,9 @@
  * so the two cannot drift:
  *
  * - `deadLetterOf`: the DeadLetter record for an input (original bytes capped at
- *   MAX_DLQ_ORIGINAL_BYTES, message at 4 KB, failed_at from the runner's clock);
+ *   MAX_DLQ_ORIGINAL_BYTES, message at 4 KB, failed_at from the runner's clock, the
+ *   input's Kafka headers up to MAX_DLQ_HEADER_BYTES, so a replay restores its tenant,
+ *   service and format);
  * - `encodeOutputs`: each output encoded with its topic's Avro schema; an output the
  *   schema refuses, or larger than its topic allows, dead-letters the input it came
  *   from (`origin`, else the input being processed) instead of failing the batch, and
@@ -37,7 +39,22 @@ export function deadLetterOf(stage: string, env: Envelope, raw: Buffer, error: S
     origin_key: env.key,
     failed_at: failedAtMs * 1000,
     event_id: eventId,
+    origin_headers: boundedHeaders(env.headers),
   };
+}
+
+/** Headers a dead letter keeps: at most this many bytes of names and values together (the rest are left out, last first). */
+export const MAX_DLQ_HEADER_BYTES = 16 * 1024;
+
+function boundedHeaders(headers: Readonly<Record<string, string>>): Record<string, string> | null {
+  const out: Record<string, string> = {};
+  let size = 0;
+  for (const [k, v] of Object.entries(headers)) {
+    size += Buffer.byteLength(k) + Buffer.byteLength(v);
+    if (size > MAX_DLQ_HEADER_BYTES) break;
+    out[k] = v;
+  }
+  return Object.keys(out).length > 0 ? out : null;
 }
 
 export interface OutputEncoding {
@@ -69,7 +86,7 @@ export function encodeOutputs(outputs: readonly StageOutput[], input: { envelope
       if (value.length > (max ?? DEFAULT_MAX_RECORD_BYTES) - RECORD_OVERHEAD_BYTES) {
         throw new PermanentError(ErrorCodes.kafkaProduce, `output record of ${value.length} bytes exceeds ${o.topic}'s max.message.bytes (${max ?? 'broker default'})`);
       }
-      encoded.push({ topic: o.topic, key: o.key, value });
+      encoded.push(o.headers ? { topic: o.topic, key: o.key, value, headers: o.headers } : { topic: o.topic, key: o.key, value });
     } catch (err) {
       // The stage produced a record its schema rejects: a bug or an input the stage
       // should have refused. Either way the input is dead-lettered, with the reason.
