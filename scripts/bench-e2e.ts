@@ -193,7 +193,7 @@ async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClien
     const t0 = Date.now();
     const sent = produce(producer, `${runId}.logs.raw`, messages);
     const clock = clockFrom(t0);
-    const index = `logs-${tenant}-*`;
+    const index = `sluice-logs-${tenant}-*`;
     const parquetRowsNow = async () => metricTotal(await scrape(sink), 'sluice_records_sent_total{stage="sink-parquet"}');
     const timeline = stageTimeline(procs, t0, lines.length);
     const [esSeconds, parquetSeconds] = await Promise.all([
@@ -283,7 +283,7 @@ async function measureLatency(runId: string, tenant: string, lines: KafkaMessage
   let lastSend = Date.now();
   const poller = (async () => {
     while (producing || seenAfter.size < sentAt.size) {
-      const res = await es.search({ index: `logs-${tenant}-*`, size: 10_000, _source: ['attributes.probe_seq', 'event.ingested'], query: { term: { 'service.name': 'latency-probe' } } }).catch(() => undefined);
+      const res = await es.search({ index: `sluice-logs-${tenant}-*`, size: 10_000, _source: ['attributes.probe_seq', 'event.ingested'], query: { term: { 'service.name': 'latency-probe' } } }).catch(() => undefined);
       const now = Date.now();
       for (const h of res?.hits.hits ?? []) {
         const src = h._source as Record<string, unknown>;

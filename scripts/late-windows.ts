@@ -24,7 +24,7 @@
  * counts, with DuckDB over the downloaded objects:
  * - logs in Parquet: rows and distinct event ids (each must equal the lines in);
  * - metric window documents: Parquet rows of the metrics dataset (the main source),
- *   distinct window ids, and Elasticsearch's metrics-<tenant>-* count (a cross-check:
+ *   distinct window ids, and Elasticsearch's sluice-metrics-<tenant>-* count (a cross-check:
  *   the document id is the window id, so it must equal the distinct ids);
  * - series × windows touched: distinct (tenant, series, window_start) pairs, and the
  *   ratio documents / pairs, which must be ≤ 2;
@@ -202,7 +202,7 @@ async function analyse(r: RunResult, s3: S3, es: Client, scratch: string): Promi
   const logObjects = await download(s3, `${r.runId}/logs/`, logsDir);
   const metricObjects = await download(s3, `${r.runId}/metrics/`, metricsDir);
   r.notes.push(`${logObjects} log objects, ${metricObjects} metric objects in Parquet`);
-  r.docsEs = await esCount(es, `metrics-${r.runId}-*`);
+  r.docsEs = await esCount(es, `sluice-metrics-${r.runId}-*`);
   if (logObjects === 0 || metricObjects === 0) return;
   const instance = await DuckDBInstance.create(':memory:');
   const db = await instance.connect();
@@ -300,7 +300,7 @@ async function settle(procs: () => readonly ServiceProcess[], es: Client, tenant
     const logRows = sinkMetrics.get('sluice_parquet_rows_total{dataset="logs"}') ?? 0;
     const metricRows = sinkMetrics.get('sluice_parquet_rows_total{dataset="metrics"}') ?? 0;
     const input = await sample(enricher, 'sluice_records_received_total{stage="enricher"}');
-    const esMetrics = await esCount(es, `metrics-${tenant}-*`);
+    const esMetrics = await esCount(es, `sluice-metrics-${tenant}-*`);
     const output = `${metricRows}/${esMetrics}`;
     const now = Date.now();
     if (input !== lastInput) {
@@ -457,7 +457,7 @@ function table(results: readonly RunResult[]): string {
     `|---|${results.map(() => '---:').join('|')}|`,
     `| lines in${results.some((r) => r.primeLines > 0) ? ' (of which live prime)' : ''} ` + col((r) => `${fmt(r.linesIn)}${r.primeLines > 0 ? ` (${fmt(r.primeLines)})` : ''}`),
     `| logs in Parquet: rows / distinct event ids ` + col((r) => `${fmt(r.logsRows)} / ${fmt(r.logsDistinct)} ${mark(r.logsRows === r.linesIn && r.logsDistinct === r.linesIn)}`),
-    `| metric window documents: Parquet rows / distinct window ids / Elasticsearch metrics-<tenant>-* ` +
+    `| metric window documents: Parquet rows / distinct window ids / Elasticsearch sluice-metrics-<tenant>-* ` +
       col((r) => `${fmt(r.docsParquet)} / ${fmt(r.docsDistinctIds)} / ${fmt(r.docsEs)} ${mark(r.docsParquet === r.docsDistinctIds && r.docsEs === r.docsDistinctIds)}`),
     `| of which late deltas (late_count > 0); their Σ late_count (an HTTP line counts in two series) ` + col((r) => `${fmt(r.lateDocs)}; ${fmt(r.lateEvents)}`),
     `| series × windows touched: distinct (series, window) pairs (with late deltas) ` + col((r) => `${fmt(r.pairs)} (${fmt(r.pairsWithLate)})`),

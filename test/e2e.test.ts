@@ -17,7 +17,7 @@ import { downloadPrefix, endpoints, isolatedEnv, testLogDir, testRun, topicName,
 const N = 1000;
 let procs: ServiceProcess[] = [];
 const { runId, c } = testRun('e2e', () => procs);
-const tenant = runId; // tenant header -> index logs-<tenant>-YYYY.MM.DD and Parquet tenant=<tenant>/
+const tenant = runId; // tenant header -> index sluice-logs-<tenant>-YYYY.MM.DD and Parquet tenant=<tenant>/
 
 // Event times with distinct microseconds: 2026-03-01T12:00:00.000001Z + i * 1.001 ms.
 const baseUs = Date.UTC(2026, 2, 1, 12, 0, 0) * 1000;
@@ -47,8 +47,8 @@ test('1,000 lines reach Elasticsearch and Parquet exactly once', async () => {
   await producer.disconnect();
 
   // Elasticsearch: exactly N documents, each event_id once, each seq once.
-  await waitFor('documents in Elasticsearch', () => esCount(c.es, `logs-${tenant}-*`), (n) => n >= N, 120_000);
-  const res = await c.es.search({ index: `logs-${tenant}-*`, size: N + 10, query: { match_all: {} }, _source: ['event.id', 'attributes.seq', '@timestamp'] });
+  await waitFor('documents in Elasticsearch', () => esCount(c.es, `sluice-logs-${tenant}-*`), (n) => n >= N, 120_000);
+  const res = await c.es.search({ index: `sluice-logs-${tenant}-*`, size: N + 10, query: { match_all: {} }, _source: ['event.id', 'attributes.seq', '@timestamp'] });
   const hits = res.hits.hits;
   expect(hits.length).toBe(N);
   const ids = new Set(hits.map((h) => h._id));
@@ -58,8 +58,8 @@ test('1,000 lines reach Elasticsearch and Parquet exactly once', async () => {
   for (const h of hits) expect(src(h)['event.id']).toBe(h._id);
   const seqs = new Set(hits.map((h) => String(src(h)['attributes.seq'])));
   expect(seqs.size).toBe(N);
-  expect(await esCount(c.es, `logs-${tenant}-*`)).toBe(N);
-  expect(hits.every((h) => h._index.startsWith(`logs-${tenant}-2026.03.01`))).toBe(true);
+  expect(await esCount(c.es, `sluice-logs-${tenant}-*`)).toBe(N);
+  expect(hits.every((h) => h._index.startsWith(`sluice-logs-${tenant}-2026.03.01`))).toBe(true);
 
   // Parquet: exactly N rows over all objects, each event_id once, same ids as Elasticsearch.
   await waitFor(

@@ -5,11 +5,11 @@
  * shipping within the allowed lateness. TWO enricher instances share the consumer group.
  *
  * Asserted:
- * - metrics-* counts, error counts and duration sums (a window's on-time record plus its
+ * - sluice-metrics-* counts, error counts and duration sums (a window's on-time record plus its
  *   late deltas) equal an independent recomputation over the logs read back from
  *   Parquet with DuckDB, exactly; p50/p90/p99 within the sketch's stated error (1%);
- * - every generated trace is in spans-* with the right span count, parents, and root
- *   duration (within 1 ms: some services log millisecond times), and in traces-* once.
+ * - every generated trace is in sluice-spans-* with the right span count, parents, and root
+ *   duration (within 1 ms: some services log millisecond times), and in sluice-traces-* once.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -90,8 +90,8 @@ test('metrics equal a recomputation from Parquet; every trace is rebuilt; two en
 
   // Everything has arrived: logs in Elasticsearch, and every trace summarised.
   const explain = () => runGroupOffsets(c.kafka, runId);
-  await waitFor('logs in Elasticsearch', () => esCount(c.es, `logs-${tenant}-*`), (n) => n >= lines, 180_000, explain);
-  await waitFor('trace summaries', () => esCount(c.es, `traces-${tenant}-*`), (n) => n >= g.traces.length, 180_000, explain);
+  await waitFor('logs in Elasticsearch', () => esCount(c.es, `sluice-logs-${tenant}-*`), (n) => n >= lines, 180_000, explain);
+  await waitFor('trace summaries', () => esCount(c.es, `sluice-traces-${tenant}-*`), (n) => n >= g.traces.length, 180_000, explain);
 
   // --- Independent recomputation from the logs read back from Parquet (DuckDB). ---
   const { dir } = await downloadPrefix(c.s3, `${runId}/logs/`);
@@ -109,8 +109,8 @@ test('metrics equal a recomputation from Parquet; every trace is rebuilt; two en
   );
   for (const [service, route, method, sc, w, n, e, d] of byRoute.getRows()) expected.set(`http|${service}|${route}|${method}|${sc}|${w}`, { count: Number(n), errors: Number(e), durationSum: Number(d) });
 
-  // --- metrics-*: a window's value is its on-time record plus its late deltas. ---
-  const metricDocs = await allDocs(`metrics-${tenant}-*`);
+  // --- sluice-metrics-*: a window's value is its on-time record plus its late deltas. ---
+  const metricDocs = await allDocs(`sluice-metrics-${tenant}-*`);
   const actual = new Map<Key, Sums>();
   const onTime = new Map<Key, Record<string, unknown>>();
   const withLate = new Set<Key>();
@@ -149,7 +149,7 @@ test('metrics equal a recomputation from Parquet; every trace is rebuilt; two en
   expect(checked).toBeGreaterThan(30);
 
   // --- Spans and traces: every generated trace, with its span count, parents and root duration. ---
-  const spans = await allDocs(`spans-${tenant}-*`);
+  const spans = await allDocs(`sluice-spans-${tenant}-*`);
   const byTrace = new Map<string, Array<Record<string, unknown>>>();
   for (const s of spans) byTrace.set(s['trace.id'] as string, [...(byTrace.get(s['trace.id'] as string) ?? []), s]);
   const truthSpans = new Map<string, typeof g.spans>();
@@ -167,7 +167,7 @@ test('metrics equal a recomputation from Parquet; every trace is rebuilt; two en
   }
   expect(problems.slice(0, 10)).toEqual([]);
   expect(spans.length).toBe(g.spans.length);
-  expect(await esCount(c.es, `traces-${tenant}-*`)).toBe(g.traces.length);
+  expect(await esCount(c.es, `sluice-traces-${tenant}-*`)).toBe(g.traces.length);
   console.log(`traces: ${g.traces.length} traces and ${g.spans.length} spans rebuilt from ${lines} log lines`);
   rmSync(dir, { recursive: true, force: true });
 }, 420_000);

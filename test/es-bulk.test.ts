@@ -13,8 +13,8 @@ import type { SinkBatch, SinkItem } from '../shared/runner/index.js';
 import { createLogger } from '../shared/logger.js';
 import { createEsClient, createEsWriter, type BulkRound } from '../services/sink/es-writer.js';
 import { indexFor, metricsDataset, spansDataset, tracesDataset, type EsDataset } from '../services/sink/es-document.js';
-import { detectEsCapabilities } from '../services/sink/es-capabilities.js';
-import { composedMappings, loadEsTemplates, templatesFor } from '../services/sink/es-templates.js';
+import { chooseWriteMode, detectEsCapabilities } from '../services/sink/es-capabilities.js';
+import { composedMappings, defaultEsPrefixes, loadEsTemplates, templatesFor } from '../services/sink/es-templates.js';
 import { esCount } from '../scripts/lib/probes.js';
 import { endpoints, newRunId } from './helpers.js';
 
@@ -39,16 +39,16 @@ function batchOf<T>(values: T[]): SinkBatch<T> {
 const blockedSetting = 'index.blocks.read_only_allow_delete';
 
 afterAll(async () => {
-  for (const index of [`${prefix}-*`, `metrics-${tenant}-*`, `spans-${tenant}-*`, `traces-${tenant}-*`]) {
+  for (const index of [`${prefix}-*`, `${defaultEsPrefixes.metrics}-${tenant}-*`, `${defaultEsPrefixes.spans}-${tenant}-*`, `${defaultEsPrefixes.traces}-${tenant}-*`]) {
     await es.indices.delete({ index, allow_no_indices: true, ignore_unavailable: true }).catch((err: unknown) => console.warn(`cleanup ${index}: ${String(err)}`));
   }
   await es.indices.deleteIndexTemplate({ name: `sluice-${prefix}` }).catch((err: unknown) => console.warn(`cleanup template: ${String(err)}`));
   await es.close();
 }, 60_000);
 
-test('capabilities are detected and the writer keeps daily indices', async () => {
+test('capabilities are detected; auto writes data streams exactly when the server has the data-stream API', async () => {
   const caps = await detectEsCapabilities(es);
-  expect(caps.mode).toBe('daily-indices');
+  expect(chooseWriteMode('auto', caps).mode).toBe(caps.dataStreams ? 'data-streams' : 'daily-indices');
   expect(caps.version).toMatch(/^\d+\.\d+\.\d+/);
   // Independent check of the data-stream API.
   const status = await es.transport.request({ method: 'GET', path: '/_data_stream' }, { meta: true }).then((r) => r.statusCode, (err: { meta?: { statusCode?: number } }) => err.meta?.statusCode);
@@ -62,6 +62,7 @@ test('one bulk: created, already present (409), throttled (429) then written onc
   const writer = createEsWriter<LogRecord>({
     client: createEsClient({ url: endpoints.es, indexPrefix: prefix }),
     indexPrefix: prefix,
+    writeMode: 'daily-indices',
     log,
     backoff: { baseMs: 50, capMs: 500 },
     onBulk: async (round) => {
@@ -149,7 +150,7 @@ test('metric, span and trace documents fit their strict templates', async () => 
   const span: Span = { trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16), parent_span_id: null, service: 'api', operation: 'GET /x/:id', start: ts, end: ts + 1500, duration_us: 1500, status: 'OK', event_count: 2, derivation: 'correlation', tenant };
   const trace: TraceSummary = { trace_id: 'a'.repeat(32), root_service: 'api', root_operation: null, start: ts, duration_us: 1500, span_count: 1, services: ['api'], error: false, tenant };
   const write = async <T>(dataset: EsDataset<T>, value: T) => {
-    const writer = createEsWriter<T>({ client: createEsClient({ url: endpoints.es, indexPrefix: dataset.name }), indexPrefix: dataset.name, log, dataset });
+    const writer = createEsWriter<T>({ client: createEsClient({ url: endpoints.es, indexPrefix: defaultEsPrefixes[dataset.name] }), indexPrefix: defaultEsPrefixes[dataset.name], writeMode: 'daily-indices', log, dataset });
     await writer.start();
     const failures = await writer.write(batchOf([value]));
     await writer.close();
@@ -159,9 +160,9 @@ test('metric, span and trace documents fit their strict templates', async () => 
   expect(await write(spansDataset, span)).toEqual([]);
   expect(await write(tracesDataset, trace)).toEqual([]);
   for (const [pattern, id, field, value] of [
-    [`metrics-${tenant}-*`, `w-${runId}`, 'sluice.window.count', 10],
-    [`spans-${tenant}-*`, `${'a'.repeat(32)}-${'b'.repeat(16)}`, 'event.duration', 1_500_000],
-    [`traces-${tenant}-*`, 'a'.repeat(32), 'sluice.trace.span_count', 1],
+    [`sluice-metrics-${tenant}-*`, `w-${runId}`, 'sluice.window.count', 10],
+    [`sluice-spans-${tenant}-*`, `${'a'.repeat(32)}-${'b'.repeat(16)}`, 'event.duration', 1_500_000],
+    [`sluice-traces-${tenant}-*`, 'a'.repeat(32), 'sluice.trace.span_count', 1],
   ] as const) {
     expect(await esCount(es, pattern)).toBe(1);
     const r = await es.search({ index: pattern, query: { bool: { filter: [{ ids: { values: [id] } }, { term: { [field]: value } }] } } });
@@ -171,7 +172,7 @@ test('metric, span and trace documents fit their strict templates', async () => 
 
 test('an index created from the previous metrics template gains the new sketch field at start, so windows with a sketch are not refused', async () => {
   const ts = Date.UTC(2026, 2, 2, 12, 0, 0) * 1000;
-  const index = indexFor('metrics', { tenant, timestamp: ts });
+  const index = indexFor(defaultEsPrefixes.metrics, { tenant, timestamp: ts });
   // Today's index as the template before `sketch` made it: strict, without the field.
   const old = composedMappings(templatesFor(loadEsTemplates('logs'), 'metrics'), 'metrics');
   const window = (old.properties?.['sluice'] as { properties: Record<string, { properties: Record<string, { properties: Record<string, unknown> }> }> }).properties['window']!.properties['duration']!.properties;
@@ -182,7 +183,7 @@ test('an index created from the previous metrics template gains the new sketch f
     count: 1, error_count: 0, duration_sum_us: 5, bucket_bounds_us: [10], bucket_counts: [1, 0], p50_us: 5, p90_us: 5, p99_us: 5,
     exemplar_trace_id: null, exemplar_event_id: null, late_count: 0, tenant, sketch: Buffer.from([1, 2, 3]),
   };
-  const writer = createEsWriter<MetricWindow>({ client: createEsClient({ url: endpoints.es, indexPrefix: 'metrics' }), indexPrefix: 'metrics', log, dataset: metricsDataset });
+  const writer = createEsWriter<MetricWindow>({ client: createEsClient({ url: endpoints.es, indexPrefix: defaultEsPrefixes.metrics }), indexPrefix: defaultEsPrefixes.metrics, writeMode: 'daily-indices', log, dataset: metricsDataset });
   await writer.start();
   const failures = await writer.write(batchOf([metric]));
   await writer.close();

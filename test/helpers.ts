@@ -1,7 +1,7 @@
 /**
  * Test helpers for integration and end-to-end tests against the REAL local stack.
  * Every test run gets its own topics, consumer groups, tenant (hence Elasticsearch
- * indices `logs-<tenant>-*`) and S3 key prefix, and removes them afterwards.
+ * indices `sluice-logs-<tenant>-*`) and S3 key prefix, and removes them afterwards.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,7 @@ export function newRunId(label: string): string {
 
 /** Environment for services isolated to one run: topics `<run>.<name>`, groups `<run>-<service>`, S3 prefix `<run>`. */
 export function isolatedEnv(runId: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const topics = { RAW: 'logs.raw', COLLECTED: 'logs.collected', DELAYED: 'logs.collected.delayed', NORMALIZED: 'logs.normalized', ENRICHED: 'logs.enriched', METRICS: 'metrics.derived', SPANS: 'traces.spans', TRACES: 'traces.summaries', DLQ: 'logs.dlq' };
+  const topics = { RAW: 'logs.raw', COLLECTED: 'logs.collected', NORMALIZED: 'logs.normalized', ENRICHED: 'logs.enriched', METRICS: 'metrics.derived', SPANS: 'traces.spans', TRACES: 'traces.summaries', DLQ: 'logs.dlq' };
   const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_LOG_LEVEL: 'info', SLUICE_S3_PREFIX: runId };
   for (const [k, v] of Object.entries(topics)) env[`SLUICE_TOPIC_${k}`] = `${runId}.${v}`;
   for (const s of ['COLLECTOR', 'NORMALIZER', 'ENRICHER']) env[`SLUICE_${s}_GROUP`] = `${runId}-${s.toLowerCase()}`;
@@ -71,7 +71,7 @@ export async function downloadPrefix(s3: ReturnType<typeof clients>['s3'], prefi
 
 export async function cleanup(c: ReturnType<typeof clients>, runId: string, tenant: string): Promise<void> {
   await deleteKafkaRun(c.kafka, runId);
-  await c.es.indices.delete({ index: `logs-${tenant}-*`, allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
+  await c.es.indices.delete({ index: `sluice-logs-${tenant}-*`, allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
   const objects = await listObjects(c.s3, endpoints.bucket, `${runId}/`);
   for (let i = 0; i < objects.length; i += 1000) {
     await c.s3.send(new DeleteObjectsCommand({ Bucket: endpoints.bucket, Delete: { Objects: objects.slice(i, i + 1000).map((o) => ({ Key: o.key })) } }));

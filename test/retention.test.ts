@@ -48,5 +48,5 @@ test('old Sluice indices and Parquet partitions are deleted; recent ones and for
   expect(left).toEqual([`${prefix}-acme-${today}`, `${prefix}-foreign-${old}`].sort());
   expect((await listObjects(c.s3, endpoints.bucket, `${runId}/`)).map((o) => o.key).sort()).toEqual([keys[1], keys[2]].sort());
   // A second run finds nothing more.
-  expect(await r.runOnce()).toEqual({ indices: [], objects: 0 });
+  expect(await r.runOnce()).toEqual({ indices: [], backingIndices: [], rolledOver: [], objects: 0 });
 }, 120_000);

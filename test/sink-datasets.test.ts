@@ -2,7 +2,7 @@
  * The sink process writes the derived datasets (issues #4 and #5): MetricWindow,
  * Span and TraceSummary records produced (Avro) to the run's metrics.derived,
  * traces.spans and traces.summaries topics reach
- * - Elasticsearch `metrics-<tenant>-*`, `spans-<tenant>-*`, `traces-<tenant>-*`, with
+ * - Elasticsearch `sluice-metrics-<tenant>-*`, `sluice-spans-<tenant>-*`, `sluice-traces-<tenant>-*`, with
  *   `_id` = window_id, `<trace_id>-<span_id>`, trace_id;
  * - Parquet under `<run>/metrics/`, `<run>/spans/`, `<run>/traces/`, Hive-partitioned by
  *   the record's own time, read back by DuckDB with every row and UTC microsecond
@@ -74,20 +74,20 @@ afterAll(async () => {
   await stopServices(procs);
   db?.closeSync();
   instance?.closeSync();
-  // cleanup() removes logs-<tenant>-* only.
-  for (const d of datasets) await c.es.indices.delete({ index: `${d.name}-${tenant}-*`, allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
+  // cleanup() removes sluice-logs-<tenant>-* only.
+  for (const d of datasets) await c.es.indices.delete({ index: `sluice-${d.name}-${tenant}-*`, allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
   await cleanup(c, runId, tenant).catch((err: unknown) => console.warn(`cleanup failed: ${String(err)}`));
   await c.es.close();
   c.s3.destroy();
 }, 120_000);
 
 test.each(datasets.map((d) => [d.name, d] as const))('%s reach Elasticsearch with their deterministic ids', async (name, d) => {
-  const pattern = `${name}-${tenant}-*`;
+  const pattern = `sluice-${name}-${tenant}-*`;
   await waitFor(`${name} documents in Elasticsearch`, () => esCount(c.es, pattern), (n) => n >= d.records.length, 90_000);
   const res = await c.es.search({ index: pattern, size: 100, query: { match_all: {} } });
   expect(res.hits.hits.map((h) => h._id).sort()).toEqual([...d.ids].sort());
   // Daily indices by the record's own time.
-  expect(new Set(res.hits.hits.map((h) => h._index))).toEqual(new Set([`${name}-${tenant}-2026.03.01`]));
+  expect(new Set(res.hits.hits.map((h) => h._index))).toEqual(new Set([`sluice-${name}-${tenant}-2026.03.01`]));
   expect(await esCount(c.es, pattern)).toBe(d.records.length);
 }, 120_000);
 

@@ -114,7 +114,7 @@ async function setup(label: string, extra: Record<string, string> = {}): Promise
   return { runId, feed, env, logDir: testLogDir(runId) };
 }
 
-const esDocs = (runId: string) => esCount(c.es, `logs-${runId.toLowerCase()}-*`);
+const esDocs = (runId: string) => esCount(c.es, `sluice-logs-${runId.toLowerCase()}-*`);
 
 /** Distinct Kafka offsets covered by the Parquet objects' keys (`<topic>+<partition>+<first>+<last>`). */
 async function parquetCovered(runId: string): Promise<number> {
@@ -151,7 +151,7 @@ async function verifyStores(runId: string, feed: Feed): Promise<void> {
   await waitFor('Parquet to cover every offset', () => parquetCovered(runId), (x) => x >= n, 180_000);
   // Elasticsearch: exactly n documents, n distinct event ids (a duplicate in another daily index would show).
   expect(await esDocs(runId)).toBe(n);
-  const ids = await esIdCounts(`logs-${runId.toLowerCase()}-*`);
+  const ids = await esIdCounts(`sluice-logs-${runId.toLowerCase()}-*`);
   expect([ids.size, [...ids.values()].filter((k) => k > 1).length]).toEqual([n, 0]);
 
   // Parquet: every object read by DuckDB; rows = distinct event ids = n.

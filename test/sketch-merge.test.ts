@@ -55,7 +55,7 @@ afterAll(async () => {
   await stopServices(procs);
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   if (process.env['SLUICE_TEST_KEEP']) return console.warn(`kept runs ${Object.values(runs).join(', ')} for inspection`);
-  await c.es.indices.delete({ index: `metrics-${tenant}-*`, allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
+  await c.es.indices.delete({ index: `sluice-metrics-${tenant}-*`, allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
   for (const run of Object.values(runs)) await cleanup(c, run, tenant).catch((err: unknown) => console.warn(`cleanup of ${run} failed: ${String(err)}`));
 }, 120_000);
 
@@ -181,8 +181,8 @@ test('quantiles of a series split across two enricher instances merge to within 
   await waitFor('Parquet metrics of A and B', async () => (await listObjects(c.s3, endpoints.bucket, `${runs.a}/metrics/`)).length * (await listObjects(c.s3, endpoints.bucket, `${runs.b}/metrics/`)).length, (n) => n > 0, 120_000);
   const parquetA = await waitFor('A windows in Parquet', () => windowsFromParquet(runs.a), (ws) => ws.length >= WINDOWS, 60_000);
   const parquetB = await waitFor('B windows in Parquet', () => windowsFromParquet(runs.b), (ws) => ws.length >= WINDOWS, 60_000);
-  await waitFor('S windows in Elasticsearch', () => esCount(c.es, `metrics-${tenant}-*`), (n) => n >= expectedWindows, 120_000);
-  const hits = (await c.es.search({ index: `metrics-${tenant}-*`, size: 100, query: { term: { 'http.route': SERIES.route } }, sort: [{ '@timestamp': 'asc' }] })).hits.hits;
+  await waitFor('S windows in Elasticsearch', () => esCount(c.es, `sluice-metrics-${tenant}-*`), (n) => n >= expectedWindows, 120_000);
+  const hits = (await c.es.search({ index: `sluice-metrics-${tenant}-*`, size: 100, query: { term: { 'http.route': SERIES.route } }, sort: [{ '@timestamp': 'asc' }] })).hits.hits;
   const esS = hits.map((h) => h._source as Record<string, unknown>);
   expect(esS.map((d) => d['sluice.window.id'])).toEqual(topicS.map((w) => w.window_id));
 

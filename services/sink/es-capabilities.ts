@@ -9,20 +9,22 @@
  *   store is generally available (mapping failures are redirected to `<ds>::failures`
  *   instead of being refused).
  *
- * Sluice writes daily indices in every case (`mode: 'daily-indices'`): a data-stream
- * mode needs a server that can exercise it, which the local stack cannot. Detection
- * never fails the start: anything unknown counts as absent.
+ * `chooseWriteMode` turns SLUICE_ES_WRITE_MODE and these into the mode the writer uses.
+ * Detection never fails the start: anything unknown counts as absent.
+ *
+ * The failure store is detected and logged but not used: a document Elasticsearch
+ * refuses goes to Sluice's dead-letter topic with its reason and original bytes, in
+ * both modes (a failure store would move it out of Kafka into `<ds>::failures`).
  */
 import type { Client } from '@elastic/elasticsearch';
 import { errorMessage } from '../../shared/errors.js';
+import type { EsWriteMode } from './es-templates.js';
 
 export interface EsCapabilities {
   /** Server version, e.g. "9.5.3"; null when neither probe answered. */
   version: string | null;
   dataStreams: boolean;
   failureStore: boolean;
-  /** The write mode in use; the only one Sluice builds today. */
-  mode: 'daily-indices';
   /** Why each capability was judged so, for the start-up log line. */
   evidence: string[];
 }
@@ -71,7 +73,31 @@ export async function detectEsCapabilities(client: Client): Promise<EsCapabiliti
   }
   const failureStore = dataStreams && versionAtLeast(version, FAILURE_STORE_SINCE);
   if (dataStreams && !failureStore) evidence.push(`failure store needs version >= ${FAILURE_STORE_SINCE.join('.')}`);
-  return { version, dataStreams, failureStore, mode: 'daily-indices', evidence };
+  return { version, dataStreams, failureStore, evidence };
+}
+
+/** SLUICE_ES_WRITE_MODE. */
+export type EsWriteModeSetting = 'auto' | EsWriteMode;
+export const esWriteModeSettings: readonly EsWriteModeSetting[] = ['auto', 'data-streams', 'daily-indices'];
+
+/**
+ * The mode the writer uses, and why (for the start-up log line):
+ * - `auto`: data streams when the server has the data-stream API (`GET /_data_stream`
+ *   answered 200: a default distribution from 7.9 on), daily indices otherwise;
+ * - `data-streams` / `daily-indices`: as set. Forced data streams on a server without the
+ *   API (the local stack's integ-test zip) still work, since index templates create data
+ *   streams on first write there, but the streams can be neither listed nor deleted by
+ *   API; `warning` says so.
+ */
+export function chooseWriteMode(setting: EsWriteModeSetting, caps: Pick<EsCapabilities, 'dataStreams'>): { mode: EsWriteMode; reason: string; warning?: string } {
+  if (setting === 'daily-indices') return { mode: 'daily-indices', reason: 'SLUICE_ES_WRITE_MODE=daily-indices' };
+  if (setting === 'data-streams') {
+    const r = { mode: 'data-streams' as const, reason: 'SLUICE_ES_WRITE_MODE=data-streams' };
+    return caps.dataStreams ? r : { ...r, warning: 'the server has no data-stream API (GET /_data_stream): templates still create the data streams on first write, but they cannot be listed or deleted by API' };
+  }
+  return caps.dataStreams
+    ? { mode: 'data-streams', reason: 'SLUICE_ES_WRITE_MODE=auto and the server has the data-stream API' }
+    : { mode: 'daily-indices', reason: 'SLUICE_ES_WRITE_MODE=auto and the server has no data-stream API' };
 }
 
 function compareVersions(a: [number, number], b: [number, number]): number {

@@ -7,13 +7,20 @@
 import type { LogRecord, MetricWindow, Span, TraceSummary } from '../../shared/records.js';
 import { ROUTE_LABEL } from '../../shared/routing.js';
 import { formatMicros } from '../../shared/time/timestamps.js';
+import type { EsWriteMode } from './es-templates.js';
 
 export type EsDocument = Record<string, unknown>;
 
-/** Index for a record: `<prefix>-<tenant>-YYYY.MM.DD` by event time (UTC). */
-export function indexFor(prefix: string, record: { tenant: string; timestamp: number }): string {
-  const day = formatMicros(record.timestamp).slice(0, 10).replace(/-/g, '.');
+/**
+ * Where a record is written: the daily index `<prefix>-<tenant>-YYYY.MM.DD` by event time
+ * (UTC), or in data-stream mode the data stream `<prefix>-<tenant>` (its backing indices
+ * roll over by age, not by event day). The tenant is lower-cased, runs of anything but
+ * `[a-z0-9_]` become `_`, empty is `default`.
+ */
+export function indexFor(prefix: string, record: { tenant: string; timestamp: number }, mode: EsWriteMode = 'daily-indices'): string {
   const tenant = record.tenant.toLowerCase().replace(/[^a-z0-9_]+/g, '_') || 'default';
+  if (mode === 'data-streams') return `${prefix}-${tenant}`;
+  const day = formatMicros(record.timestamp).slice(0, 10).replace(/-/g, '.');
   return `${prefix}-${tenant}-${day}`;
 }
 
@@ -91,7 +98,7 @@ function outcome(failed: boolean): 'failure' | 'success' {
   return failed ? 'failure' : 'success';
 }
 
-/** MetricWindow -> document of `metrics-<tenant>-YYYY.MM.DD` (by window start); `_id` = window_id. */
+/** MetricWindow -> document of `<metrics prefix>-<tenant>-YYYY.MM.DD` (by window start); `_id` = window_id. */
 export function metricDocument(m: MetricWindow): EsDocument {
   const doc: EsDocument = {
     '@timestamp': formatMicros(m.window_start),
@@ -122,7 +129,7 @@ export function metricDocument(m: MetricWindow): EsDocument {
   return doc;
 }
 
-/** Span -> document of `spans-<tenant>-YYYY.MM.DD` (by start); `_id` = `<trace_id>-<span_id>`. */
+/** Span -> document of `<spans prefix>-<tenant>-YYYY.MM.DD` (by start); `_id` = `<trace_id>-<span_id>`. */
 export function spanDocument(s: Span): EsDocument {
   const doc: EsDocument = {
     '@timestamp': formatMicros(s.start),
@@ -144,7 +151,7 @@ export function spanDocument(s: Span): EsDocument {
   return doc;
 }
 
-/** TraceSummary -> document of `traces-<tenant>-YYYY.MM.DD` (by start); `_id` = trace_id. */
+/** TraceSummary -> document of `<traces prefix>-<tenant>-YYYY.MM.DD` (by start); `_id` = trace_id. */
 export function traceDocument(t: TraceSummary): EsDocument {
   const doc: EsDocument = {
     '@timestamp': formatMicros(t.start),
@@ -163,13 +170,14 @@ export function traceDocument(t: TraceSummary): EsDocument {
 }
 
 /**
- * What the writer needs to know about one dataset: its index (`prefix` is the index
- * prefix: SLUICE_ES_INDEX_PREFIX for logs, the dataset name otherwise), its `_id`
+ * What the writer needs to know about one dataset: its index or data stream (`prefix` is
+ * the dataset's index prefix: SLUICE_ES_INDEX_PREFIX for logs, SLUICE_ES_METRICS_PREFIX,
+ * ..._SPANS_, ..._TRACES_ for the others; `mode` as indexFor), its `_id`
  * (deterministic, so a re-delivery is a 409, never a duplicate) and its document.
  */
 export interface EsDataset<T> {
   readonly name: 'logs' | 'metrics' | 'spans' | 'traces';
-  index(prefix: string, value: T): string;
+  index(prefix: string, value: T, mode?: EsWriteMode): string;
   id(value: T): string;
   document(value: T): EsDocument;
 }
@@ -181,23 +189,23 @@ export function routedPrefix(r: LogRecord): string | null {
 }
 const ROUTE_INDEX = /^[a-z0-9][a-z0-9_.]{0,62}$/;
 
-/** Logs: `<prefix>-<tenant>-<day>`, or `<route index>-<tenant>-<day>` for a routed record. */
-export const logsDataset: EsDataset<LogRecord> = { name: 'logs', index: (p, r) => indexFor(routedPrefix(r) ?? p, { tenant: r.tenant, timestamp: indexedTime(r).micros }), id: (r) => r.event_id, document: toEsDocument };
+/** Logs: `<prefix>-<tenant>-<day>`, or `<route index>-<tenant>-<day>` for a routed record (no `-<day>` in data-stream mode). */
+export const logsDataset: EsDataset<LogRecord> = { name: 'logs', index: (p, r, mode) => indexFor(routedPrefix(r) ?? p, { tenant: r.tenant, timestamp: indexedTime(r).micros }, mode), id: (r) => r.event_id, document: toEsDocument };
 export const metricsDataset: EsDataset<MetricWindow> = {
   name: 'metrics',
-  index: (p, m) => indexFor(p, { tenant: m.tenant, timestamp: m.window_start }),
+  index: (p, m, mode) => indexFor(p, { tenant: m.tenant, timestamp: m.window_start }, mode),
   id: (m) => m.window_id,
   document: metricDocument,
 };
 export const spansDataset: EsDataset<Span> = {
   name: 'spans',
-  index: (p, s) => indexFor(p, { tenant: s.tenant, timestamp: s.start }),
+  index: (p, s, mode) => indexFor(p, { tenant: s.tenant, timestamp: s.start }, mode),
   id: (s) => `${s.trace_id}-${s.span_id}`,
   document: spanDocument,
 };
 export const tracesDataset: EsDataset<TraceSummary> = {
   name: 'traces',
-  index: (p, t) => indexFor(p, { tenant: t.tenant, timestamp: t.start }),
+  index: (p, t, mode) => indexFor(p, { tenant: t.tenant, timestamp: t.start }, mode),
   id: (t) => t.trace_id,
   document: traceDocument,
 };

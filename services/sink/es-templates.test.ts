@@ -104,18 +104,25 @@ describe('derived documents', () => {
     expect('sluice.window.duration.sketch' in metricDocument({ ...metric, sketch: null })).toBe(false);
   });
   test('index names and deterministic ids', () => {
-    expect(metricsDataset.index('metrics', metric)).toBe('metrics-acme-2026.01.31');
-    expect(spansDataset.index('spans', span)).toBe('spans-acme-2026.01.31');
-    expect(tracesDataset.index('traces', trace)).toBe('traces-acme-2026.01.31');
+    expect(metricsDataset.index('sluice-metrics', metric)).toBe('sluice-metrics-acme-2026.01.31');
+    expect(spansDataset.index('sluice-spans', span)).toBe('sluice-spans-acme-2026.01.31');
+    expect(tracesDataset.index('sluice-traces', trace)).toBe('sluice-traces-acme-2026.01.31');
+    expect(metricsDataset.index('sluice-metrics', metric, 'data-streams')).toBe('sluice-metrics-acme');
+    expect(spansDataset.index('sluice-spans', span, 'data-streams')).toBe('sluice-spans-acme');
+    expect(tracesDataset.index('sluice-traces', trace, 'data-streams')).toBe('sluice-traces-acme');
     expect([metricsDataset.id(metric), spansDataset.id(span), tracesDataset.id(trace)]).toEqual(['w1', `${'a'.repeat(32)}-${'b'.repeat(16)}`, 'a'.repeat(32)]);
   });
 });
 
 describe('template files', () => {
-  test('the logs prefix names the logs index template and its pattern; the others are fixed', () => {
+  test('each dataset prefix names its index template and pattern; unset ones are the sluice- defaults', () => {
     const t = loadEsTemplates('applogs');
     expect(t.indexTemplates.map((x) => [x.name, x.body.index_patterns])).toEqual([
-      ['sluice-applogs', ['applogs-*']], ['sluice-metrics', ['metrics-*']], ['sluice-spans', ['spans-*']], ['sluice-traces', ['traces-*']],
+      ['sluice-applogs', ['applogs-*']], ['sluice-metrics', ['sluice-metrics-*']], ['sluice-spans', ['sluice-spans-*']], ['sluice-traces', ['sluice-traces-*']],
+    ]);
+    const legacy = loadEsTemplates({ logs: 'logs', metrics: 'metrics', spans: 'spans', traces: 'traces' });
+    expect(legacy.indexTemplates.map((x) => [x.name, x.body.index_patterns])).toEqual([
+      ['sluice-logs', ['logs-*']], ['sluice-metrics', ['metrics-*']], ['sluice-spans', ['spans-*']], ['sluice-traces', ['traces-*']],
     ]);
     expect(t.components.map((c) => c.name).sort()).toEqual(['sluice-dynamic-fields', 'sluice-logs-mappings', 'sluice-metrics-mappings', 'sluice-settings', 'sluice-spans-mappings', 'sluice-traces-mappings']);
     const settings = t.components.find((c) => c.name === 'sluice-settings')!.body.template.settings as { index: { mapping: { total_fields: { limit: number } } } };

@@ -5,8 +5,12 @@
  * - component templates `sluice-settings` (shards, replicas, field-count bounds),
  *   `sluice-dynamic-fields` (labels.*, attributes.*, sluice.ids.* as bounded keywords)
  *   and `sluice-<dataset>-mappings` (the fields es-document.ts emits, strict);
- * - index templates `sluice-<prefix>` (logs, pattern `<prefix>-*`), `sluice-metrics`,
- *   `sluice-spans`, `sluice-traces` composed of them.
+ * - one index template per dataset prefix (`templateName`), pattern `<prefix>-*`,
+ *   composed of them. Default prefixes are `sluice-logs`, `sluice-metrics`,
+ *   `sluice-spans`, `sluice-traces` (`defaultEsPrefixes`): patterns that match none of
+ *   Elastic's built-in templates (`logs-*-*`, `metrics-*-*`, `traces-*-*`, ...), so they
+ *   capture no index of Elastic Agent or Fleet, and need not outrank anything
+ *   (`templatePriority`). In data-stream mode the templates carry `data_stream: {}`.
  *
  * es-templates.test.ts checks every field the document builders emit against these
  * mappings, so the two cannot drift.
@@ -17,6 +21,68 @@ import { repoRoot } from '../../shared/schemas.js';
 
 export type EsDatasetName = 'logs' | 'metrics' | 'spans' | 'traces';
 export const esDatasets: readonly EsDatasetName[] = ['logs', 'metrics', 'spans', 'traces'];
+
+/**
+ * Where documents go (SLUICE_ES_WRITE_MODE resolved; es-capabilities.ts chooseWriteMode):
+ * - `daily-indices`: `<prefix>-<tenant>-YYYY.MM.DD` by event time; `_id` dedup is exact
+ *   (one document per id in its day's index, whenever it is replayed);
+ * - `data-streams`: data stream `<prefix>-<tenant>`; `_id` dedup holds within one
+ *   backing index only, so a replay that straddles a rollover can duplicate.
+ */
+export type EsWriteMode = 'daily-indices' | 'data-streams';
+
+/** Index prefix of each dataset (SLUICE_ES_INDEX_PREFIX, SLUICE_ES_METRICS_PREFIX, ...). */
+export type EsPrefixes = Record<EsDatasetName, string>;
+
+/** Sluice's own namespace: no built-in template of Elastic matches `sluice-*`. */
+export const defaultEsPrefixes: Readonly<EsPrefixes> = { logs: 'sluice-logs', metrics: 'sluice-metrics', spans: 'sluice-spans', traces: 'sluice-traces' };
+
+/**
+ * Index patterns of the index templates a default Elasticsearch distribution (and Elastic
+ * Agent / Fleet, up to priority 200) installs for its own data streams.
+ */
+export const elasticBuiltinPatterns: readonly string[] = ['logs-*-*', 'metrics-*-*', 'traces-*-*', 'synthetics-*-*', 'profiling-*', 'security_solution-*-*'];
+
+/**
+ * Whether two index patterns of the form `<literal>*...` can match the same name: one
+ * literal part (up to the first `*`) is a prefix of the other. Exact for Sluice's
+ * `<prefix>-*` against the built-ins above (their tails are all wildcards and dashes;
+ * it may only err towards "overlaps").
+ */
+export function patternsOverlap(a: string, b: string): boolean {
+  const la = a.split('*')[0] as string;
+  const lb = b.split('*')[0] as string;
+  return la.startsWith(lb) || lb.startsWith(la);
+}
+
+/** The built-in patterns `<prefix>-*` overlaps (empty for every `sluice-` prefix). */
+export function builtinOverlaps(prefix: string): string[] {
+  return elasticBuiltinPatterns.filter((p) => patternsOverlap(`${prefix}-*`, p));
+}
+
+/**
+ * Priority of the index template of `prefix`: 100 + the prefix's length, so that of two
+ * Sluice prefixes whose patterns overlap (`sluice-logs` and `sluice-logs-staging` on one
+ * cluster, or a route `sluice`) the longer, more specific one wins and the two never
+ * have the same priority (Elasticsearch refuses overlapping templates of equal priority).
+ * A prefix whose pattern overlaps Elastic's built-ins (the pre-namespace names `logs`,
+ * `metrics`, `traces` kept by an existing deployment) gets 500 + its length, above the
+ * built-ins' 100 and Fleet's 200, as before: otherwise Elasticsearch would create its
+ * own data streams under those names. Such a prefix still captures Elastic Agent's
+ * indices; only a `sluice-` prefix ends that.
+ */
+export function templatePriority(prefix: string): { priority: number; reason: string } {
+  const overlaps = builtinOverlaps(prefix);
+  if (overlaps.length === 0) {
+    return { priority: 100 + prefix.length, reason: `pattern ${prefix}-* overlaps none of Elastic's built-in templates (${elasticBuiltinPatterns.join(', ')}), so it need not outrank them; 100 + prefix length so a longer overlapping Sluice prefix wins` };
+  }
+  return { priority: 500 + prefix.length, reason: `legacy prefix: pattern ${prefix}-* overlaps Elastic's built-in ${overlaps.join(', ')} (priority 100, Fleet up to 200) and must outrank them, so it also captures Elastic Agent's indices of those names; use a sluice- prefix to stop that` };
+}
+
+/** Index template name of a prefix: `sluice-<dataset>` for the defaults, `sluice-<prefix>` for others. */
+export function templateName(prefix: string): string {
+  return prefix.startsWith('sluice-') ? prefix : `sluice-${prefix}`;
+}
 
 /** A mapping node as far as Sluice uses it (field or object). */
 export interface EsMappingNode {
@@ -41,7 +107,7 @@ export interface ComponentTemplate {
 export interface IndexTemplate {
   name: string;
   dataset: EsDatasetName;
-  body: { index_patterns: string[]; priority: number; composed_of: string[]; version?: number; _meta?: Record<string, unknown> };
+  body: { index_patterns: string[]; priority: number; composed_of: string[]; version?: number; data_stream?: Record<string, never>; _meta?: Record<string, unknown> };
 }
 
 export interface EsTemplates {
@@ -55,20 +121,30 @@ function readJson(file: string): Record<string, unknown> {
 }
 
 /**
- * Load every template; `logsPrefix` (SLUICE_ES_INDEX_PREFIX) replaces `{prefix}` in the
- * logs index template's name and pattern. Component templates are shared by every
- * prefix (their content does not depend on it).
+ * Load every template. `prefixes` gives each dataset's index prefix (a string: the logs
+ * prefix, the others their defaults); it names each index template (`templateName`) and
+ * its pattern `<prefix>-*`, and sets its priority (`templatePriority`, the reason in
+ * `_meta.priority_reason`). With `mode` data-streams the index templates carry
+ * `data_stream: {}`. Component templates are shared by every prefix and mode.
  */
-export function loadEsTemplates(logsPrefix: string): EsTemplates {
+export function loadEsTemplates(prefixes: string | Partial<EsPrefixes>, mode: EsWriteMode = 'daily-indices'): EsTemplates {
+  const given = typeof prefixes === 'string' ? { logs: prefixes } : prefixes;
+  const all: EsPrefixes = { ...defaultEsPrefixes, ...given };
   const componentNames = new Set<string>();
-  const indexTemplates: IndexTemplate[] = esDatasets.map((dataset) => {
-    const raw = JSON.stringify(readJson(`${dataset}.index-template.json`)).replaceAll('{prefix}', logsPrefix);
-    const { name, ...body } = JSON.parse(raw) as { name: string } & IndexTemplate['body'];
-    for (const c of body.composed_of) componentNames.add(c);
-    return { name, dataset, body };
-  });
+  const indexTemplates: IndexTemplate[] = esDatasets.map((dataset) => indexTemplateOf(dataset, all[dataset], mode));
+  for (const t of indexTemplates) for (const c of t.body.composed_of) componentNames.add(c);
   const components = [...componentNames].map((name) => ({ name, body: readJson(`${name}.component.json`) as ComponentTemplate['body'] }));
   return { components, indexTemplates };
+}
+
+/** The index template of one dataset under one prefix (a route prefix gets the logs one). */
+export function indexTemplateOf(dataset: EsDatasetName, prefix: string, mode: EsWriteMode = 'daily-indices'): IndexTemplate {
+  const raw = JSON.stringify(readJson(`${dataset}.index-template.json`)).replaceAll('{prefix}', prefix).replaceAll('{name}', templateName(prefix));
+  const { name, ...rest } = JSON.parse(raw) as { name: string } & Omit<IndexTemplate['body'], 'priority'>;
+  const { priority, reason } = templatePriority(prefix);
+  const body: IndexTemplate['body'] = { ...rest, priority, _meta: { ...rest._meta, priority_reason: reason, write_mode: mode } };
+  if (mode === 'data-streams') body.data_stream = {};
+  return { name, dataset, body };
 }
 
 /**

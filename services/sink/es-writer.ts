@@ -4,11 +4,15 @@
  * - Writes one dataset (logs, metrics, spans or traces; es-document.ts), each its own
  *   consumer group.
  * - At start, probes what the server supports (version, data streams, failure store;
- *   es-capabilities.ts) and logs the mode, then installs its dataset's component and
- *   index templates of schemas/elasticsearch/ (es-templates.ts). Writes go to daily
- *   indices `<prefix>-<tenant>-YYYY.MM.DD`.
+ *   es-capabilities.ts), chooses the write mode (SLUICE_ES_WRITE_MODE: auto picks data
+ *   streams when the server has the data-stream API) and logs it, then installs its
+ *   dataset's component and index templates of schemas/elasticsearch/ (es-templates.ts;
+ *   with `data_stream: {}` in data-stream mode). Writes go to daily indices
+ *   `<prefix>-<tenant>-YYYY.MM.DD`, or to data streams `<prefix>-<tenant>`.
  * - Sends one `_bulk` of `create` actions per batch with `_id` = event_id, so a 409
- *   means "already written" and counts as success.
+ *   means "already written" and counts as success. In data-stream mode that holds
+ *   within the stream's current backing index only: a replay of records written before
+ *   a rollover creates them again in the new write index (docs/operations.md).
  * - Reads the response item by item: 429 and 5xx items are resent, alone, with
  *   exponential backoff and full jitter (shared/retry.ts), for at most
  *   `maxRetryRounds` rounds; then the write throws a RetryableError and the runner
@@ -30,8 +34,8 @@ import { ErrorCodes, PermanentError, RetryableError, SluiceError, errorMessage }
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from '../../shared/retry.js';
 import type { Logger } from '../../shared/logger.js';
 import { logsDataset, type EsDataset } from './es-document.js';
-import { composedMappings, loadEsTemplates, templatesFor, type EsTemplates } from './es-templates.js';
-import { detectEsCapabilities, type EsCapabilities } from './es-capabilities.js';
+import { composedMappings, indexTemplateOf, loadEsTemplates, templatesFor, type EsTemplates, type EsWriteMode } from './es-templates.js';
+import { chooseWriteMode, detectEsCapabilities, type EsCapabilities, type EsWriteModeSetting } from './es-capabilities.js';
 
 export interface EsOptions {
   url: string;
@@ -92,8 +96,10 @@ export interface BulkRound<T> {
 
 export interface EsWriterOptions<T> {
   client: Client;
-  /** Index prefix of this dataset (SLUICE_ES_INDEX_PREFIX for logs). */
+  /** Index prefix of this dataset (SLUICE_ES_INDEX_PREFIX for logs, SLUICE_ES_<DATASET>_PREFIX otherwise). */
   indexPrefix: string;
+  /** SLUICE_ES_WRITE_MODE; default auto (es-capabilities.ts chooseWriteMode). */
+  writeMode?: EsWriteModeSetting;
   log: Logger;
   signal?: AbortSignal;
   /** What is written; logs (LogRecord) by default. */
@@ -131,28 +137,50 @@ export async function installEsTemplates(client: Client, templates: EsTemplates)
   return problems;
 }
 
-export function createEsWriter<T = LogRecord>(opts: EsWriterOptions<T>): SinkWriter<T> {
+/**
+ * The templates a writer of `dataset` under `prefix` installs in `mode`: its own index
+ * template and components, plus (logs only) one logs index template per route prefix.
+ */
+export function writerTemplates(dataset: EsDataset<unknown>['name'], prefix: string, mode: EsWriteMode, routePrefixes: readonly string[] = []): EsTemplates {
+  const own = templatesFor(loadEsTemplates({ [dataset]: prefix }, mode), dataset);
+  const routed = dataset === 'logs' ? [...new Set(routePrefixes)].filter((p) => p !== prefix).map((p) => indexTemplateOf('logs', p, mode)) : [];
+  return { components: own.components, indexTemplates: [...own.indexTemplates, ...routed] };
+}
+
+/** The Elasticsearch writer; `mode` is the write mode chosen at start (undefined before). */
+export type EsWriter<T> = SinkWriter<T> & { readonly mode: EsWriteMode | undefined };
+
+export function createEsWriter<T = LogRecord>(opts: EsWriterOptions<T>): EsWriter<T> {
   const { client } = opts;
   const dataset = (opts.dataset ?? logsDataset) as EsDataset<T>;
   const maxRounds = opts.maxRetryRounds ?? 8;
   const policy = opts.backoff ?? defaultBackoff;
   let capabilities: EsCapabilities | undefined;
+  let mode: EsWriteMode | undefined;
   return {
     name: dataset.name === 'logs' ? 'elasticsearch' : `elasticsearch ${dataset.name}`,
+    get mode() {
+      return mode;
+    },
     async start() {
-      if (capabilities) return;
+      if (capabilities && mode) return;
       capabilities = await detectEsCapabilities(client);
-      opts.log.info({ ...capabilities }, `elasticsearch writer mode: ${capabilities.mode}`);
-      const own = templatesFor(loadEsTemplates(opts.indexPrefix), dataset.name);
-      const routed = dataset.name === 'logs' ? (opts.routePrefixes ?? []).filter((p) => p !== opts.indexPrefix).flatMap((p) => templatesFor(loadEsTemplates(p), 'logs').indexTemplates) : [];
-      const templates = { components: own.components, indexTemplates: [...own.indexTemplates, ...routed] };
+      const choice = chooseWriteMode(opts.writeMode ?? 'auto', capabilities);
+      opts.log.info({ ...capabilities, mode: choice.mode, reason: choice.reason }, `elasticsearch writer mode: ${choice.mode}`);
+      if (choice.warning) opts.log.warn({ mode: choice.mode }, choice.warning);
+      const templates = writerTemplates(dataset.name, opts.indexPrefix, choice.mode, opts.routePrefixes);
       try {
         const problems = await installEsTemplates(client, templates);
         for (const p of problems) opts.log.warn({ problem: p }, 'elasticsearch mapping of existing indices not updated');
       } catch (err) {
         capabilities = undefined;
+        const status = (err as { meta?: { statusCode?: unknown } } | null)?.meta?.statusCode;
+        // A 400 is Elasticsearch refusing the template itself (e.g. daily-indices mode over
+        // data streams that exist under the same pattern): retrying cannot help.
+        if (status === 400) throw new PermanentError(ErrorCodes.esMapping, `elasticsearch refused the index templates (${choice.mode} mode): ${errorMessage(err)}`, err);
         throw new RetryableError(ErrorCodes.esUnavailable, `installing index templates failed: ${errorMessage(err)}`, err);
       }
+      mode = choice.mode;
       opts.log.info({ indexTemplates: templates.indexTemplates.map((t) => `${t.name}=${t.body.index_patterns.join(',')}`), componentTemplates: templates.components.map((c) => c.name) }, 'elasticsearch templates installed');
     },
     async write(batch: SinkBatch<T>): Promise<SinkFailure<T>[]> {
@@ -161,7 +189,7 @@ export function createEsWriter<T = LogRecord>(opts: EsWriterOptions<T>): SinkWri
       for (let attempt = 0; pending.length > 0; attempt++) {
         const operations: unknown[] = [];
         for (const it of pending) {
-          operations.push({ create: { _index: dataset.index(opts.indexPrefix, it.value), _id: dataset.id(it.value) } }, dataset.document(it.value));
+          operations.push({ create: { _index: dataset.index(opts.indexPrefix, it.value, mode), _id: dataset.id(it.value) } }, dataset.document(it.value));
         }
         let response;
         try {

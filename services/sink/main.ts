@@ -1,11 +1,14 @@
 /**
  * Sink process: each dataset's topic -> Elasticsearch and -> Parquet on S3.
  *
- *   dataset  topic (default)    Elasticsearch                 Parquet key
- *   logs     logs.enriched      <SLUICE_ES_INDEX_PREFIX>-*   <prefix>/logs/...
- *   metrics  metrics.derived    metrics-*                     <prefix>/metrics/...
- *   spans    traces.spans       spans-*                       <prefix>/spans/...
- *   traces   traces.summaries   traces-*                      <prefix>/traces/...
+ *   dataset  topic (default)    Elasticsearch (default prefix)             Parquet key
+ *   logs     logs.enriched      SLUICE_ES_INDEX_PREFIX (sluice-logs)       <prefix>/logs/...
+ *   metrics  metrics.derived    SLUICE_ES_METRICS_PREFIX (sluice-metrics)  <prefix>/metrics/...
+ *   spans    traces.spans       SLUICE_ES_SPANS_PREFIX (sluice-spans)      <prefix>/spans/...
+ *   traces   traces.summaries   SLUICE_ES_TRACES_PREFIX (sluice-traces)    <prefix>/traces/...
+ *
+ * Elasticsearch names are `<prefix>-<tenant>-YYYY.MM.DD`, or data streams
+ * `<prefix>-<tenant>` (SLUICE_ES_WRITE_MODE; es-writer.ts).
  *
  * Every (writer, dataset) pair is its own SinkRunner and consumer group: logs keep the
  * configured groups (SLUICE_SINK_ES_GROUP, SLUICE_SINK_PARQUET_GROUP), the others use
@@ -22,6 +25,7 @@ import type { Logger } from '../../shared/logger.js';
 import { schema, strictPrefixes } from './config.js';
 import { logsDataset, metricsDataset, spansDataset, tracesDataset, type EsDataset } from './es-document.js';
 import { createEsClient, createEsWriter } from './es-writer.js';
+import type { EsWriteModeSetting } from './es-capabilities.js';
 import { createObjectStore, createS3Client } from './object-store.js';
 import { Retention } from './retention.js';
 import { createWasmParquetEncoder, type WasmEncoderOptions } from './parquet-encoder-wasm.js';
@@ -49,9 +53,9 @@ runMain(async () => {
 
   const table = [
     { name: 'logs', topic: config.topicEnriched, esIndexPrefix: config.esIndexPrefix, es: logsDataset, parquet: logsParquet },
-    { name: 'metrics', topic: config.topicMetrics, esIndexPrefix: 'metrics', es: metricsDataset, parquet: metricsParquet },
-    { name: 'spans', topic: config.topicSpans, esIndexPrefix: 'spans', es: spansDataset, parquet: spansParquet },
-    { name: 'traces', topic: config.topicTraces, esIndexPrefix: 'traces', es: tracesDataset, parquet: tracesParquet },
+    { name: 'metrics', topic: config.topicMetrics, esIndexPrefix: config.esMetricsPrefix, es: metricsDataset, parquet: metricsParquet },
+    { name: 'spans', topic: config.topicSpans, esIndexPrefix: config.esSpansPrefix, es: spansDataset, parquet: spansParquet },
+    { name: 'traces', topic: config.topicTraces, esIndexPrefix: config.esTracesPrefix, es: tracesDataset, parquet: tracesParquet },
   ].filter((d) => config.datasets.includes(d.name)) as Dataset<unknown>[];
   /** Logs keep the configured group and stage names; the other datasets append their name. */
   const suffixed = (base: string, d: Dataset<unknown>) => (d.name === 'logs' ? base : `${base}-${d.name}`);
@@ -87,7 +91,7 @@ runMain(async () => {
           const log = ctx.log.child({ writer: 'es', dataset: d.name });
           // Each writer owns (and closes) its client.
           const client = createEsClient({ url: config.esUrl, username: config.esUsername, password: config.esPassword, apiKey: config.esApiKey, caFile: config.esCaFile, indexPrefix: d.esIndexPrefix });
-          const writer = createEsWriter({ client, indexPrefix: d.esIndexPrefix, dataset: d.es, log, routePrefixes: file.routes.indexPrefixes });
+          const writer = createEsWriter({ client, indexPrefix: d.esIndexPrefix, writeMode: config.esWriteMode as EsWriteModeSetting, dataset: d.es, log, routePrefixes: file.routes.indexPrefixes });
           await run(d, suffixed('sink-es', d), suffixed(config.esGroupId, d), writer, esPolicy, log);
         }
         if (config.writers.includes('parquet')) {

@@ -202,6 +202,10 @@ setting nor carry a credential.
 {{- $_ := set $env "SLUICE_SINK_PARQUET_GROUP" $c.parquetGroup -}}
 {{- $_ := set $env "SLUICE_ES_URL" $v.elasticsearch.url -}}
 {{- $_ := set $env "SLUICE_ES_INDEX_PREFIX" $v.elasticsearch.indexPrefix -}}
+{{- $_ := set $env "SLUICE_ES_METRICS_PREFIX" (default "sluice-metrics" $v.elasticsearch.metricsPrefix) -}}
+{{- $_ := set $env "SLUICE_ES_SPANS_PREFIX" (default "sluice-spans" $v.elasticsearch.spansPrefix) -}}
+{{- $_ := set $env "SLUICE_ES_TRACES_PREFIX" (default "sluice-traces" $v.elasticsearch.tracesPrefix) -}}
+{{- $_ := set $env "SLUICE_ES_WRITE_MODE" (default "auto" $v.elasticsearch.writeMode) -}}
 {{- if $v.elasticsearch.caSecret.name -}}
 {{- $_ := set $env "SLUICE_ES_CA_FILE" (printf "/etc/sluice-tls/elasticsearch/%s" $v.elasticsearch.caSecret.key) -}}
 {{- end -}}
