@@ -201,6 +201,20 @@ registry_healthy() {
   curl -fsS -m 3 -o /dev/null "$REGISTRY_URL/subjects"
 }
 
+# After the plain port is healthy: say so when the HTTPS or the mutual-TLS port does not answer
+# (the plain port, which everything else uses, is fine either way).
+registry_after_start() {
+  local t=$KAFKA_TLS i
+  for i in $(seq 1 20); do
+    curl -fsS -m 3 -o /dev/null --cacert "$t/ca.pem" "https://127.0.0.1:$REGISTRY_TLS_PORT/apis/ccompat/v7/subjects" 2>/dev/null && break
+    sleep 0.5
+  done || true
+  curl -fsS -m 3 -o /dev/null --cacert "$t/ca.pem" "https://127.0.0.1:$REGISTRY_TLS_PORT/apis/ccompat/v7/subjects" 2>/dev/null \
+    || say "warning: the registry's HTTPS port $REGISTRY_TLS_PORT does not answer (log: $LOG_DIR/registry.log)"
+  curl -fsS -m 3 -o /dev/null --cacert "$t/ca.pem" --cert "$t/client.pem" --key "$t/client.key" "https://127.0.0.1:$REGISTRY_MTLS_PORT/apis/ccompat/v7/subjects" 2>/dev/null \
+    || say "warning: the registry's mutual-TLS port $REGISTRY_MTLS_PORT does not answer (log: $LOG_DIR/registry.log)"
+}
+
 registry_endpoint() {
   printf 'registry       %s (HTTPS %s, mutual TLS %s; CA %s)\n' "$REGISTRY_URL" "$REGISTRY_TLS_PORT" "$REGISTRY_MTLS_PORT" "$KAFKA_TLS/ca.pem"
 }
