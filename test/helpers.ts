@@ -32,7 +32,7 @@ export function newRunId(label: string): string {
 
 /** Environment for services isolated to one run: topics `<run>.<name>`, groups `<run>-<service>`, S3 prefix `<run>`. */
 export function isolatedEnv(runId: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const topics = { RAW: 'logs.raw', COLLECTED: 'logs.collected', NORMALIZED: 'logs.normalized', ENRICHED: 'logs.enriched', METRICS: 'metrics.derived', SPANS: 'traces.spans', TRACES: 'traces.summaries', DLQ: 'logs.dlq' };
+  const topics = { RAW: 'logs.raw', COLLECTED: 'logs.collected', DELAYED: 'logs.collected.delayed', NORMALIZED: 'logs.normalized', ENRICHED: 'logs.enriched', METRICS: 'metrics.derived', SPANS: 'traces.spans', TRACES: 'traces.summaries', DLQ: 'logs.dlq' };
   const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_LOG_LEVEL: 'info', SLUICE_S3_PREFIX: runId };
   for (const [k, v] of Object.entries(topics)) env[`SLUICE_TOPIC_${k}`] = `${runId}.${v}`;
   for (const s of ['COLLECTOR', 'NORMALIZER', 'ENRICHER']) env[`SLUICE_${s}_GROUP`] = `${runId}-${s.toLowerCase()}`;
