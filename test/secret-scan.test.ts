@@ -12,6 +12,8 @@
  * stages. Then every service log line, every dead letter on the DLQ topic (raw and
  * decoded) and /metrics, /healthz and /readyz of each service are searched for each
  * secret, as is and in the encodings a header or URL would carry it; any hit fails.
+ * Failure paths too: a collector with a wrong SCRAM password and a sink with a wrong S3
+ * secret key log their refusals, and those logs must not hold the wrong secrets either.
  */
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,10 +45,13 @@ const secrets = {
 };
 const esUser = 'sluice-scan';
 
+/** Wrong credentials of the failure-path test (each refused by its server). */
+const wrong = { 'wrong Kafka SCRAM password': unique('wrong-scram'), 'wrong S3 secret key': unique('wrong-s3-secret') };
+
 /** Each secret in the forms it could leak in: as is, base64 (alone and in a basic-auth pair), URL-encoded, JSON-escaped. */
 function needles(): Array<{ what: string; form: string; value: string }> {
   const out: Array<{ what: string; form: string; value: string }> = [];
-  for (const [what, v] of Object.entries(secrets)) {
+  for (const [what, v] of Object.entries({ ...secrets, ...wrong })) {
     out.push({ what, form: 'plain', value: v }, { what, form: 'base64', value: Buffer.from(v).toString('base64') });
     if (encodeURIComponent(v) !== v) out.push({ what, form: 'url-encoded', value: encodeURIComponent(v) });
     if (JSON.stringify(v).slice(1, -1) !== v) out.push({ what, form: 'JSON-escaped', value: JSON.stringify(v).slice(1, -1) });
@@ -158,3 +163,19 @@ test('no configured secret is in any service log line, dead letter, /metrics, /h
   expect(scanned).toBeGreaterThan(10_000);
   expect(hits).toEqual([]);
 }, 420_000);
+
+test('refused credentials are logged as refusals, without the credential', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-scan-wrong-'));
+  writeFileSync(join(dir, 'scram'), wrong['wrong Kafka SCRAM password'], { mode: 0o600 });
+  const kafkaEnv = { SLUICE_KAFKA_BROKERS: `127.0.0.1:${saslSslPort}`, SLUICE_KAFKA_CA_FILE: join(tls, 'ca.pem'), SLUICE_KAFKA_SASL_MECHANISM: 'scram-sha-512', SLUICE_KAFKA_SASL_USERNAME: 'sluice' };
+  const collector = await startServices({ env: isolatedEnv(`${runId}w`, { ...kafkaEnv, SLUICE_KAFKA_SASL_PASSWORD_FILE: join(dir, 'scram') }), logDir: testLogDir(`${runId}w`), names: ['collector'] });
+  // The sink's retention lists the bucket at start: signed with the wrong secret key, S3 refuses it.
+  const sink = await startServices({ env: isolatedEnv(`${runId}w`, { SLUICE_SINK_WRITERS: 'parquet', SLUICE_SINK_PARQUET_RETENTION_DAYS: '1', SLUICE_S3_SECRET_KEY: wrong['wrong S3 secret key'] }), logDir: testLogDir(`${runId}w`), names: ['sink'] });
+  procs.push(...collector, ...sink);
+  const refused = (file: string, re: RegExp) => () => Promise.resolve(re.test(readFileSync(file, 'utf8')));
+  await waitFor('the collector logging the refused SCRAM login', refused(collector[0]!.logFile, /authentication failed|invalid credentials/i), Boolean, 120_000);
+  await waitFor('the sink logging the refused S3 signature', refused(sink[0]!.logFile, /signature we calculated does not match|SignatureDoesNotMatch|AccessDenied|InvalidAccessKeyId/), Boolean, 120_000);
+  await stopServices([...collector, ...sink]);
+  const hits = [...collector, ...sink].flatMap((p) => scan(p.logFile, readFileSync(p.logFile, 'utf8')));
+  expect(hits).toEqual([]);
+}, 300_000);
