@@ -14,6 +14,7 @@ import type avro from 'avsc';
 import type { KafkaClient } from '../shared/kafka.js';
 import type { SchemaRegistryPort } from '../shared/registry.js';
 import { compileWhen, type FieldTest } from '../shared/routing.js';
+import { ErrorCodes, SluiceError } from '../shared/errors.js';
 
 /** Stage names a user types, and the topic setting each reads. */
 export const TAP_STAGES = {
@@ -97,6 +98,8 @@ export function ndjsonLine(t: Tapped): string {
 /**
  * Tap `topic` until `limit` records matched, `timeoutMs` passed (0: no timeout) or
  * `signal` aborts; each match goes to `out`. Returns how many were read and matched.
+ * A registry that refuses the certificate or the credentials (SLUICE_ERR_REGISTRY_TLS /
+ * _AUTH) ends the tap with that error at once instead of kafkajs retrying the batch.
  */
 export async function tap(opts: {
   kafka: KafkaClient;
@@ -115,6 +118,7 @@ export async function tap(opts: {
   const consumer = opts.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
   let read = 0;
   let matched = 0;
+  let fatal: SluiceError | undefined;
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
   const timer = opts.timeoutMs > 0 ? setTimeout(finish, opts.timeoutMs) : undefined;
@@ -137,7 +141,18 @@ export async function tap(opts: {
           if (raw.length >= 5 && raw[0] === 0) {
             const id = raw.readInt32BE(1);
             let type = types.get(id);
-            if (!type) types.set(id, (type = await opts.registry.avroType(id)));
+            if (!type) {
+              try {
+                types.set(id, (type = await opts.registry.avroType(id)));
+              } catch (err) {
+                if (err instanceof SluiceError && (err.code === ErrorCodes.registryTls || err.code === ErrorCodes.registryAuth)) {
+                  fatal = err;
+                  finish();
+                  return;
+                }
+                throw err;
+              }
+            }
             value = type.fromBuffer(raw.subarray(5));
             subject = value as object;
           } else {
@@ -152,6 +167,7 @@ export async function tap(opts: {
       },
     });
     await done;
+    if (fatal) throw fatal;
   } finally {
     if (timer) clearTimeout(timer);
     await consumer.disconnect().catch(() => undefined);

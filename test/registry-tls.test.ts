@@ -10,6 +10,7 @@
  * the failure is a classified SLUICE_ERR_REGISTRY_TLS (permanent at start-up: the
  * service exits with it, it does not retry for minutes).
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
@@ -86,6 +87,15 @@ test('a collector registers over mutual TLS and collects; without the client cer
   expect((type.fromBuffer(msg!.value.subarray(5)) as { body: string }).body).toContain('registry over mutual TLS');
 
   const { SLUICE_REGISTRY_CERT_FILE: _c, SLUICE_REGISTRY_KEY_FILE: _k, ...noCert } = registryEnv;
+
+  // sluice tap decodes over mutual TLS too; without the client certificate it stops at once with the reason.
+  const sluice = (extra: Record<string, string>) => spawnSync(process.execPath, [join(repoRoot(), 'dist', 'bin', 'sluice.js'), 'tap', 'collected', '--from-beginning', '--limit', '1', '--timeout', '60'], { encoding: 'utf8', env: isolatedEnv(runId, extra), timeout: 90_000 });
+  const tapped = sluice(registryEnv);
+  expect([tapped.status, tapped.stderr.trim().split('\n').pop()]).toEqual([0, `sluice tap: 1 matched of 1 read from ${topicName(runId, 'logs.collected')}`]);
+  expect(tapped.stdout).toContain('registry over mutual TLS');
+  const refused = sluice(noCert);
+  expect(refused.status).toBe(1);
+  expect(refused.stderr).toMatch(/sluice tap: fetching schema id \d+ at https:\/\/127\.0\.0\.1:\d+\/apis\/ccompat\/v7: TLS failed \(.*certificate required/);
   const [bad] = await startServices({ env: isolatedEnv(`${runId}x`, noCert), logDir: testLogDir(`${runId}x`), names: ['collector'] });
   procs.push(bad!);
   const started = Date.now();
