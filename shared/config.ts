@@ -17,7 +17,14 @@ import { ConfigError } from './errors.js';
  * - `file`: a readable file that exists;
  * - `host-port`: host:port (each item of a list).
  */
-export type ValueCheck = 'url' | 'file' | 'host-port';
+export type ValueCheck = 'url' | 'file' | 'host-port' | 'index-prefix';
+
+/**
+ * An Elasticsearch index name prefix (check 'index-prefix'): lower case, starting with a
+ * letter or digit, then letters, digits and `._+-` (Elasticsearch refuses upper case,
+ * `\ / * ? " < > | , #`, spaces and `:` in index names, and a leading `-_+`).
+ */
+export const INDEX_PREFIX_PATTERN = '^[a-z0-9][a-z0-9._+-]{0,199}$';
 
 interface Base {
   env: string;
@@ -73,6 +80,8 @@ export function checkValue(spec: FieldSpec, value: string): string[] {
       if (!existsSync(value)) return [`${spec.env}=${shown}: no such file`];
       if (!statSync(value).isFile()) return [`${spec.env}=${shown} is not a file`];
       return [];
+    case 'index-prefix':
+      return new RegExp(INDEX_PREFIX_PATTERN).test(value) ? [] : [`${spec.env}=${shown} is not an Elasticsearch index prefix (lower-case letters, digits and ._+-, starting with a letter or digit)`];
     case 'host-port': {
       const bad = value.split(',').map((x) => x.trim()).filter((x) => x !== '' && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/.test(x));
       return bad.length > 0 ? [`${spec.env}: ${bad.map((b) => JSON.stringify(b)).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not host:port`] : [];
@@ -211,6 +220,7 @@ export function settingsJsonSchema(schemas: readonly Schema[]): Record<string, o
           break;
       }
       if (spec.check === 'url') prop = { ...prop, pattern: '^(https?://|$)' };
+      if (spec.check === 'index-prefix') prop = { ...prop, pattern: INDEX_PREFIX_PATTERN };
       let section = sections.get(k[0]);
       if (!section) sections.set(k[0], (section = new Map()));
       section.set(k[1], { description, ...prop });

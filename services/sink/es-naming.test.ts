@@ -4,6 +4,7 @@
  * setting and the server's capabilities. Pure decisions, no server
  * (test/es-names.test.ts checks the same against the real local Elasticsearch).
  */
+import { loadConfig } from '../../shared/config.js';
 import { schema } from './config.js';
 import { logsDataset } from './es-document.js';
 import { chooseWriteMode } from './es-capabilities.js';
@@ -50,6 +51,19 @@ describe('default names', () => {
     const legacy = loadEsTemplates({ logs: 'logs', metrics: 'metrics', spans: 'spans', traces: 'traces' });
     const captured = agentNames.filter((n) => legacy.indexTemplates.some((t) => t.body.index_patterns.some((p) => matches(p, n))));
     expect(captured).toEqual(['logs-nginx.access-default', 'logs-system.syslog-default', 'metrics-system.cpu-default', 'traces-apm-default', 'logs-generic-default']);
+  });
+});
+
+describe('prefix settings', () => {
+  test('the old names and other valid prefixes load; what Elasticsearch would refuse stops the start', () => {
+    const legacy = loadConfig(schema, { SLUICE_ES_INDEX_PREFIX: 'logs', SLUICE_ES_METRICS_PREFIX: 'metrics', SLUICE_ES_SPANS_PREFIX: 'spans', SLUICE_ES_TRACES_PREFIX: 'traces', SLUICE_ES_WRITE_MODE: 'daily-indices' });
+    expect([legacy.esIndexPrefix, legacy.esMetricsPrefix, legacy.esSpansPrefix, legacy.esTracesPrefix, legacy.esWriteMode]).toEqual(['logs', 'metrics', 'spans', 'traces', 'daily-indices']);
+    expect(loadConfig(schema, { SLUICE_ES_INDEX_PREFIX: 'team-a.logs_v2' }).esIndexPrefix).toBe('team-a.logs_v2');
+    for (const bad of ['Logs', 'logs*', '-logs', 'my logs', 'a,b', 'x:y']) {
+      expect(() => loadConfig(schema, { SLUICE_ES_INDEX_PREFIX: bad })).toThrow(/is not an Elasticsearch index prefix/);
+    }
+    expect(() => loadConfig(schema, { SLUICE_ES_METRICS_PREFIX: 'Metrics' })).toThrow(/SLUICE_ES_METRICS_PREFIX/);
+    expect(() => loadConfig(schema, { SLUICE_ES_WRITE_MODE: 'streams' })).toThrow(/is not one of auto, data-streams, daily-indices/);
   });
 });
 
