@@ -16,6 +16,8 @@ import * as normalizer from '../services/normalizer/config.js';
 import * as enricher from '../services/enricher/config.js';
 import * as sink from '../services/sink/config.js';
 import { createEsClient } from '../services/sink/es-writer.js';
+import { chooseWriteMode, detectEsCapabilities, type EsWriteModeSetting } from '../services/sink/es-capabilities.js';
+import { builtinOverlaps } from '../services/sink/es-templates.js';
 import { createS3Client } from '../services/sink/object-store.js';
 
 interface ServiceSettings {
@@ -111,7 +113,11 @@ export async function connectChecks(file: Readonly<Record<string, unknown>>, env
       const client = createEsClient({ url: c.esUrl, username: c.esUsername, password: c.esPassword, apiKey: c.esApiKey, caFile: c.esCaFile, indexPrefix: c.esIndexPrefix });
       try {
         const health = await client.cluster.health({ timeout: '5s' });
-        return `cluster ${health.cluster_name}, status ${health.status}`;
+        // What the sink would do there: its write mode, and whether a prefix falls under Elastic's own templates.
+        const mode = chooseWriteMode(c.esWriteMode as EsWriteModeSetting, await detectEsCapabilities(client));
+        const legacy = [c.esIndexPrefix, c.esMetricsPrefix, c.esSpansPrefix, c.esTracesPrefix].filter((p) => builtinOverlaps(p).length > 0);
+        const overlap = legacy.length > 0 ? `; prefixes ${legacy.join(', ')} overlap Elastic's built-in ${[...new Set(legacy.flatMap(builtinOverlaps))].join(', ')} (their templates outrank Elastic's and capture Elastic Agent's indices of those names)` : '';
+        return `cluster ${health.cluster_name}, status ${health.status}; writes ${mode.mode} (${mode.reason})${overlap}`;
       } finally {
         await client.close();
       }

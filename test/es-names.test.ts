@@ -29,6 +29,7 @@ import { createEsClient, createEsWriter, installEsTemplates, type BulkRound } fr
 import { detectEsCapabilities } from '../services/sink/es-capabilities.js';
 import { defaultEsPrefixes, elasticBuiltinPatterns, loadEsTemplates, templateName } from '../services/sink/es-templates.js';
 import { Retention } from '../services/sink/retention.js';
+import { connectChecks } from '../bin/validate-settings.js';
 import { endpoints, newRunId } from './helpers.js';
 
 const runId = newRunId('esnames');
@@ -186,3 +187,16 @@ describe('(b) forced data-stream mode on the local server', () => {
     await writer.close();
   }, 120_000);
 });
+
+test('sluice validate --connect names the write mode the sink would use here, and warns of prefixes under Elastic\'s own templates', async () => {
+  const caps = await detectEsCapabilities(es);
+  const env = { ...process.env, SLUICE_ES_URL: endpoints.es, SLUICE_SINK_WRITERS: 'es' };
+  const esCheck = async (extra: Record<string, string>) => (await connectChecks({}, { ...env, ...extra })).find((x) => x.what === 'elasticsearch')!;
+  const plain = await esCheck({});
+  expect(plain.ok).toBe(true);
+  expect(plain.detail).toContain(`writes ${caps.dataStreams ? 'data-streams' : 'daily-indices'} (SLUICE_ES_WRITE_MODE=auto`);
+  expect(plain.detail).not.toContain('overlap');
+  const legacy = await esCheck({ SLUICE_ES_INDEX_PREFIX: 'logs', SLUICE_ES_WRITE_MODE: 'data-streams' });
+  expect(legacy.detail).toContain('writes data-streams (SLUICE_ES_WRITE_MODE=data-streams)');
+  expect(legacy.detail).toContain("prefixes logs overlap Elastic's built-in logs-*-*");
+}, 60_000);
