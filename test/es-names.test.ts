@@ -17,17 +17,20 @@
  *     old backing index and rolls the stream over.
  *
  * The local server cannot delete a data stream (no `DELETE /_data_stream`, and the write
- * index of a stream cannot be deleted), so part (b) uses one fixed test-only prefix and
- * tenant, `sluice-dsit-it`, and starts by letting retention delete what earlier runs left:
- * what stays between runs is that one stream with at most two small backing indices.
- * Each run's documents are told apart by their ids.
+ * index of a stream cannot be deleted), so part (b) uses fixed test-only streams,
+ * `sluice-dsit-it` (logs) and `sluice-dsit-{metrics,spans,traces}-it`, and starts by
+ * letting retention delete what earlier runs left: what stays between runs is those four
+ * streams with at most two small backing indices each. Each run's documents are told
+ * apart by their ids. The derived datasets' prefixes overlap the logs one on purpose: the
+ * longer prefix's template outranks it (templatePriority), which Elasticsearch checks.
  */
-import type { LogRecord } from '../shared/records.js';
+import type { LogRecord, MetricWindow, Span, TraceSummary } from '../shared/records.js';
 import type { SinkBatch, SinkItem } from '../shared/runner/index.js';
 import { createLogger } from '../shared/logger.js';
 import { createEsClient, createEsWriter, installEsTemplates, type BulkRound } from '../services/sink/es-writer.js';
+import { metricsDataset, spansDataset, tracesDataset, type EsDataset } from '../services/sink/es-document.js';
 import { detectEsCapabilities } from '../services/sink/es-capabilities.js';
-import { defaultEsPrefixes, elasticBuiltinPatterns, loadEsTemplates, templateName } from '../services/sink/es-templates.js';
+import { defaultEsPrefixes, elasticBuiltinPatterns, loadEsTemplates, templateName, templatePriority } from '../services/sink/es-templates.js';
 import { Retention } from '../services/sink/retention.js';
 import { connectChecks } from '../bin/validate-settings.js';
 import { endpoints, newRunId } from './helpers.js';
@@ -59,10 +62,10 @@ function batchOf<T>(values: T[]): SinkBatch<T> {
   return { topic: 'logs.enriched', partition: 0, firstOffset: '0', lastOffset: String(values.length - 1), items };
 }
 
-async function backingIndices(): Promise<string[]> {
+async function backingIndices(stream = dataStream): Promise<string[]> {
   // A wildcard, so that a stream not created yet resolves to nothing instead of a 404.
-  const r = await es.indices.resolveIndex({ name: `${dataStream}*`, expand_wildcards: 'all' });
-  const ds = (r.data_streams ?? []).find((d) => d.name === dataStream);
+  const r = await es.indices.resolveIndex({ name: `${stream}*`, expand_wildcards: 'all' });
+  const ds = (r.data_streams ?? []).find((d) => d.name === stream);
   return ds ? ([] as string[]).concat(ds.backing_indices) : [];
 }
 async function runDocs(): Promise<Array<{ id: string; index: string }>> {
@@ -71,13 +74,20 @@ async function runDocs(): Promise<Array<{ id: string; index: string }>> {
   return r.hits.hits.map((h) => ({ id: h._id as string, index: h._index }));
 }
 
+/** Test-only prefixes of the derived datasets in part (b); they overlap `sluice-dsit-*`, and their templates outrank it. */
+const derivedPrefixes = [`${dsPrefix}-metrics`, `${dsPrefix}-spans`, `${dsPrefix}-traces`] as const;
+
 const agentIndices = [`logs-nginx.access-${runId}`, `metrics-system.cpu-${runId}`];
 
 afterAll(async () => {
   for (const index of agentIndices) await es.indices.delete({ index, ignore_unavailable: true }).catch((err: unknown) => console.warn(`cleanup ${index}: ${String(err)}`));
-  // A server with the data-stream API can delete the test's stream; the local one cannot (see above).
+  // A server with the data-stream API can delete the test's streams; the local one cannot (see above).
   const caps = await detectEsCapabilities(es);
-  if (caps.dataStreams) await es.transport.request({ method: 'DELETE', path: `/_data_stream/${dataStream}` }).catch((err: unknown) => console.warn(`cleanup ${dataStream}: ${String(err)}`));
+  if (caps.dataStreams) {
+    for (const name of [dataStream, ...derivedPrefixes.map((p) => `${p}-${dsTenant}`)]) {
+      await es.transport.request({ method: 'DELETE', path: `/_data_stream/${name}` }).catch((err: unknown) => console.warn(`cleanup ${name}: ${String(err)}`));
+    }
+  }
   await es.close();
 }, 60_000);
 
@@ -185,6 +195,50 @@ describe('(b) forced data-stream mode on the local server', () => {
     expect(after.length).toBe(2);
     expect(after[0]).toBe(write2);
     await writer.close();
+  }, 120_000);
+
+  test('metric windows, spans and trace summaries go to their data streams too, beside an overlapping prefix', async () => {
+    const t = Date.UTC(2026, 2, 1, 12, 0, 0) * 1000; // an old day again, so the next run's retention clears it
+    const metric: MetricWindow = {
+      window_id: `w-${runId}`, series: { service: 'api', route: '/x/:id', method: 'GET', status_class: '2xx', level: null }, window_start: t, window_end: t + 10_000_000,
+      count: 10, error_count: 0, duration_sum_us: 12345, bucket_bounds_us: [1000, 10000], bucket_counts: [3, 5, 2], p50_us: 900, p90_us: null, p99_us: null,
+      exemplar_trace_id: null, exemplar_event_id: null, late_count: 0, tenant: dsTenant,
+    };
+    const traceId = runId.padEnd(32, '0').slice(0, 32);
+    const span: Span = { trace_id: traceId, span_id: 'b'.repeat(16), parent_span_id: null, service: 'api', operation: 'GET /x/:id', start: t, end: t + 1500, duration_us: 1500, status: 'OK', event_count: 2, derivation: 'correlation', tenant: dsTenant };
+    const trace: TraceSummary = { trace_id: traceId, root_service: 'api', root_operation: null, start: t, duration_us: 1500, span_count: 1, services: ['api'], error: false, tenant: dsTenant };
+    const cases: Array<[string, EsDataset<never>, unknown, string]> = [
+      [derivedPrefixes[0], metricsDataset as EsDataset<never>, metric, `w-${runId}`],
+      [derivedPrefixes[1], spansDataset as EsDataset<never>, span, `${traceId}-${'b'.repeat(16)}`],
+      [derivedPrefixes[2], tracesDataset as EsDataset<never>, trace, traceId],
+    ];
+    for (const [prefix, dataset, value, id] of cases) {
+      const stream = `${prefix}-${dsTenant}`;
+      // What earlier runs left: rolled over and deleted by retention (old event day).
+      if ((await backingIndices(stream)).length > 0) {
+        await es.indices.rollover({ alias: stream });
+        await new Retention({ log, onDeleted: () => undefined, es: { client: es, prefixes: [prefix], days: 7 } }).runOnce();
+      }
+      const rounds: Array<BulkRound<never>> = [];
+      const writer = createEsWriter<never>({ client: createEsClient({ url: endpoints.es, indexPrefix: prefix }), indexPrefix: prefix, writeMode: 'data-streams', dataset, log, onBulk: (r) => void rounds.push(r) });
+      await writer.start();
+      expect(await writer.write(batchOf([value as never]))).toEqual([]);
+      expect([stream, rounds.at(-1)?.created]).toEqual([stream, 1]);
+      await writer.close();
+      const backing = await backingIndices(stream);
+      expect(backing.length).toBe(1);
+      await es.indices.refresh({ index: stream });
+      const hits = (await es.search({ index: stream, query: { ids: { values: [id] } } })).hits.hits;
+      expect(hits.map((h) => h._index)).toEqual([backing[0]]);
+      // The logs test stream's template (sluice-dsit-*) also matches this name; the longer prefix outranks it.
+      expect(templatePriority(prefix).priority).toBeGreaterThan(templatePriority(dsPrefix).priority);
+      const sim = (await es.transport.request({ method: 'POST', path: `/_index_template/_simulate_index/${stream}` })) as { overlapping?: Array<{ name: string }> };
+      expect((sim.overlapping ?? []).map((o) => o.name)).toContain(templateName(dsPrefix));
+    }
+    // Retention for the logs prefix leaves the derived streams alone: their "tenant" part would contain a dash.
+    const pass = await new Retention({ log, onDeleted: () => undefined, es: { client: es, prefixes: [dsPrefix], days: 7 }, rolloverMaxAge: '0ms' }).runOnce();
+    expect(pass.rolledOver.filter((n) => n !== dataStream)).toEqual([]);
+    for (const prefix of derivedPrefixes) expect((await backingIndices(`${prefix}-${dsTenant}`)).length).toBe(1);
   }, 120_000);
 });
 

@@ -12,7 +12,7 @@ import {
   builtinOverlaps, defaultEsPrefixes, elasticBuiltinPatterns, esDatasets, indexTemplateOf, loadEsTemplates, patternsOverlap, templateName, templatePriority,
 } from './es-templates.js';
 import { writerTemplates } from './es-writer.js';
-import { expiredBackingIndices, isPrefixDataStream, type BackingIndexStats } from './retention.js';
+import { expiredBackingIndices, expiredIndex, isPrefixDataStream, type BackingIndexStats } from './retention.js';
 import { sinkRecord } from './testing.js';
 
 /** Whether an index or data stream name matches an index pattern (Elasticsearch's `*` globs). */
@@ -136,6 +136,12 @@ describe('write mode', () => {
 describe('retention of data streams', () => {
   const stats = (entries: Array<[string, string | undefined, boolean?]>) =>
     new Map<string, BackingIndexStats>(entries.map(([name, newest, managed]) => [name, { newest, managed: managed ?? true }]));
+
+  test('daily indices of a longer overlapping prefix are not taken for a tenant\'s', () => {
+    expect(expiredIndex('sluice-logs-acme-2026.01.01', ['sluice-logs'], '2026-12-03')).toBe(true);
+    expect(expiredIndex('sluice-logs-staging-acme-2026.01.01', ['sluice-logs'], '2026-12-03')).toBe(false);
+    expect(expiredIndex('sluice-logs-staging-acme-2026.01.01', ['sluice-logs', 'sluice-logs-staging'], '2026-12-03')).toBe(true);
+  });
 
   test('only <prefix>-<tenant> data streams of the given prefixes', () => {
     expect(isPrefixDataStream('sluice-logs-acme', ['sluice-logs'])).toBe(true);

@@ -38,11 +38,16 @@ export function cutoffDay(nowMs: number, days: number): string {
   return new Date(nowMs - days * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** Whether `index` is `<one of prefixes>-<tenant>-YYYY.MM.DD` with a day before `cutoff`. */
+/**
+ * Whether `index` is `<one of prefixes>-<tenant>-YYYY.MM.DD` with a day before `cutoff`.
+ * The tenant is as indexFor writes it (`[a-z0-9_]+`, no dash), so the indices of a longer
+ * prefix that overlaps (`sluice-logs-staging-…` under `sluice-logs`) are not taken for a
+ * tenant's: another deployment's retention decides those.
+ */
 export function expiredIndex(index: string, prefixes: readonly string[], cutoff: string): boolean {
   const m = /-(\d{4})\.(\d{2})\.(\d{2})$/.exec(index);
   if (!m) return false;
-  if (!prefixes.some((p) => index.startsWith(`${p}-`) && index.length > p.length + 1 + 11)) return false;
+  if (!prefixes.some((p) => index.startsWith(`${p}-`) && /^[a-z0-9_]+-\d{4}\.\d{2}\.\d{2}$/.test(index.slice(p.length + 1)))) return false;
   return `${m[1]}-${m[2]}-${m[3]}` < cutoff;
 }
 
