@@ -36,17 +36,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeleteObjectsCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { DuckDBInstance } from '@duckdb/node-api';
 import kafkajs from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
-import { createEsClient } from '../services/sink/es-writer.js';
-import { createS3Client } from '../services/sink/object-store.js';
 import { repoRoot } from '../shared/schemas.js';
 import type { KafkaClient } from '../shared/kafka.js';
-import { arg, benchKafka, deleteRun, fmt, groupCpuSeconds, isolatedEnv, median, processCpuSeconds, runMain, stackPgid } from './lib/bench-common.js';
-import { generate, type KafkaMessage } from './lib/generator.js';
-import { listObjects } from './lib/probes.js';
+import { arg, fmt, groupCpuSeconds, median, processCpuSeconds, runMain, stackPgid } from './lib/bench-common.js';
+import type { KafkaMessage } from './lib/generator.js';
+import {
+  BROKERS, ES_URL, deleteRunEverywhere, logsIndex, parquetCounts, produce, rssMb, runEnv, searchable, secondsUntil, sleep, stackClients, toKafka, workload, type S3Client,
+} from './lib/pipeline-run.js';
 import { metricTotal, scrape, startServices, stopServices, waitReady, SERVICE_NAMES, type ServiceName, type ServiceProcess } from './lib/services.js';
 import { stackIsUp } from './lib/stack.js';
 
@@ -65,75 +63,14 @@ const SERVICE_NODE_OPTIONS = (() => {
   const i = process.argv.indexOf('--service-node-options');
   return i >= 0 ? process.argv[i + 1] : undefined;
 })();
-const ES_URL = process.env['SLUICE_ES_URL'] || 'http://127.0.0.1:9200';
-const BROKERS = process.env['SLUICE_KAFKA_BROKERS'] || '127.0.0.1:9092';
-const S3 = {
-  endpoint: process.env['SLUICE_S3_ENDPOINT'] || 'http://127.0.0.1:9000',
-  bucket: process.env['SLUICE_S3_BUCKET'] || 'sluice',
-  accessKey: process.env['SLUICE_S3_ACCESS_KEY'] || 'sluice',
-  secretKey: process.env['SLUICE_S3_SECRET_KEY'] || 'sluice-local-secret',
-};
 const PARTITIONS = 3;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (s: string) => process.stdout.write(`[bench:e2e] ${s}\n`);
-
-/** Peak resident set of a process so far, MB (VmHWM). */
-function peakRssMb(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-/**
- * `n` messages of the generator with event times in the last minute (the generator's
- * clock starts 60 s before now; its late lines are off: a live feed, not a backfill).
- */
-function workload(n: number, seed: number): KafkaMessage[] {
-  const seconds = 60;
-  // About 14 lines per request in the generator's topology: ask for a third more, then cut.
-  const rps = Math.ceil((n / seconds / 14) * 1.33);
-  for (let scale = 1; ; scale *= 1.5) {
-    const g = generate({ seed, rps: rps * scale, seconds, startMs: Date.now() - seconds * 1000, lateRate: 0 });
-    if (g.messages.length >= n) return g.messages.slice(0, n);
-  }
-}
-
-function toKafka(m: KafkaMessage, tenant: string): kafkajs.Message {
-  return { key: m.key, value: m.value, headers: { service: m.headers.service, tenant } };
-}
-
-/** Send `messages` in order, 2,000 per request, acks=all. */
-async function produce(producer: kafkajs.Producer, topic: string, messages: kafkajs.Message[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2000) });
-}
-
-/** Searchable documents now: _count without a forced refresh. */
-async function searchable(es: Client, index: string): Promise<number> {
-  try {
-    return (await es.count({ index, allow_no_indices: true, ignore_unavailable: true })).count;
-  } catch {
-    return 0;
-  }
-}
 
 interface Clock {
   /** Seconds from t0 until `done` first held, polling every `everyMs`; NaN on timeout. */
   until(done: () => Promise<boolean>, everyMs: number): Promise<number>;
 }
-function clockFrom(t0: number): Clock {
-  return {
-    async until(done, everyMs) {
-      while (Date.now() - t0 < TIMEOUT_MS) {
-        if (await done()) return (Date.now() - t0) / 1000;
-        await sleep(everyMs);
-      }
-      return NaN;
-    },
-  };
-}
+const clockFrom = (t0: number): Clock => ({ until: (done, everyMs) => secondsUntil(t0, done, everyMs, TIMEOUT_MS) });
 
 interface SluiceResult {
   /** Per stage, seconds from the first send until it had read half and all of the events. */
@@ -153,29 +90,9 @@ interface SluiceResult {
   latencyProbes: number;
 }
 
-/** Count Parquet rows and distinct event ids under `prefix` with DuckDB (objects downloaded to a scratch dir). */
-async function parquetCounts(s3: ReturnType<typeof createS3Client>, prefix: string, scratch: string): Promise<{ rows: number; distinct: number }> {
-  mkdirSync(scratch, { recursive: true });
-  const objects = (await listObjects(s3, S3.bucket, prefix)).filter((o) => o.key.endsWith('.parquet'));
-  if (objects.length === 0) return { rows: 0, distinct: 0 };
-  for (const [i, o] of objects.entries()) {
-    const r = await s3.send(new GetObjectCommand({ Bucket: S3.bucket, Key: o.key }));
-    writeFileSync(join(scratch, `${i}.parquet`), await r.Body!.transformToByteArray());
-  }
-  const instance = await DuckDBInstance.create(':memory:');
-  const db = await instance.connect();
-  try {
-    const rows = (await db.runAndReadAll(`select count(*)::BIGINT, count(distinct event_id)::BIGINT from read_parquet('${scratch}/*.parquet')`)).getRows()[0]!;
-    return { rows: Number(rows[0]), distinct: Number(rows[1]) };
-  } finally {
-    db.closeSync();
-    instance.closeSync();
-  }
-}
-
-async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClient, es: Client, s3: ReturnType<typeof createS3Client>): Promise<SluiceResult> {
+async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClient, es: Client, s3: S3Client): Promise<SluiceResult> {
   const tenant = runId;
-  const env: NodeJS.ProcessEnv = { ...isolatedEnv(runId, ['COLLECTOR', 'NORMALIZER', 'ENRICHER', 'ENRICHER_TRACES', 'SINK_ES', 'SINK_PARQUET']), SLUICE_S3_PREFIX: runId };
+  const env = runEnv(runId);
   if (SERVICE_NODE_OPTIONS !== undefined) env['NODE_OPTIONS'] = SERVICE_NODE_OPTIONS;
   const logDir = join(repoRoot(), '.stack', 'logs', 'bench-e2e', runId);
   const procs = await startServices({ env, logDir, names: PROCESSES });
@@ -193,7 +110,7 @@ async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClien
     const t0 = Date.now();
     const sent = produce(producer, `${runId}.logs.raw`, messages);
     const clock = clockFrom(t0);
-    const index = `sluice-logs-${tenant}-*`;
+    const index = logsIndex(tenant);
     const parquetRowsNow = async () => metricTotal(await scrape(sink), 'sluice_records_sent_total{stage="sink-parquet"}');
     const timeline = stageTimeline(procs, t0, lines.length);
     const [esSeconds, parquetSeconds] = await Promise.all([
@@ -209,7 +126,7 @@ async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClien
     let latency = { p50: NaN, p99: NaN, rate: 0, probes: 0, produced: 0 };
     if (LATENCY && Number.isFinite(esSeconds)) latency = await measureLatency(runId, tenant, lines, producer, es, lines.length / esSeconds / 2);
     await producer.disconnect();
-    const peakRss = Object.fromEntries(PROCESSES.map((n) => [n, peakRssMb(pids[n])])) as SluiceResult['peakRssMb'];
+    const peakRss = Object.fromEntries(PROCESSES.map((n) => [n, rssMb(pids[n], 'VmHWM')])) as SluiceResult['peakRssMb'];
 
     // Stopped in pipeline order, each service drains, flushes and commits: the counts are final.
     await stopServices(procs);
@@ -283,7 +200,7 @@ async function measureLatency(runId: string, tenant: string, lines: KafkaMessage
   let lastSend = Date.now();
   const poller = (async () => {
     while (producing || seenAfter.size < sentAt.size) {
-      const res = await es.search({ index: `sluice-logs-${tenant}-*`, size: 10_000, _source: ['attributes.probe_seq', 'event.ingested'], query: { term: { 'service.name': 'latency-probe' } } }).catch(() => undefined);
+      const res = await es.search({ index: logsIndex(tenant), size: 10_000, _source: ['attributes.probe_seq', 'event.ingested'], query: { term: { 'service.name': 'latency-probe' } } }).catch(() => undefined);
       const now = Date.now();
       for (const h of res?.hits.hits ?? []) {
         const src = h._source as Record<string, unknown>;
@@ -411,7 +328,7 @@ async function runPeer(runId: string, lines: KafkaMessage[], kafka: KafkaClient,
     const esCpu = groupCpuSeconds(esGroup) - es0;
     await producer.disconnect();
     await es.indices.refresh({ index });
-    return { esSeconds, esCount: await searchable(es, index), cpuPer1k: cpu / (lines.length / 1000), esCpuPer1k: esCpu / (lines.length / 1000), peakRssMb: peakRssMb(child.pid!), version };
+    return { esSeconds, esCount: await searchable(es, index), cpuPer1k: cpu / (lines.length / 1000), esCpuPer1k: esCpu / (lines.length / 1000), peakRssMb: rssMb(child.pid!, 'VmHWM'), version };
   } finally {
     child.kill('SIGTERM');
     await Promise.race([exited, sleep(10_000)]);
@@ -420,13 +337,8 @@ async function runPeer(runId: string, lines: KafkaMessage[], kafka: KafkaClient,
   }
 }
 
-async function cleanup(runId: string, kafka: KafkaClient, es: Client, s3: ReturnType<typeof createS3Client>): Promise<void> {
-  await deleteRun(kafka, runId);
-  await es.indices.delete({ index: ['logs', 'metrics', 'spans', 'traces'].map((d) => `${d}-${runId}-*`).concat(`rsyslog-${runId}`).join(','), allow_no_indices: true, ignore_unavailable: true }).catch(() => undefined);
-  const objects = await listObjects(s3, S3.bucket, `${runId}/`).catch(() => []);
-  for (let i = 0; i < objects.length; i += 1000) {
-    await s3.send(new DeleteObjectsCommand({ Bucket: S3.bucket, Delete: { Objects: objects.slice(i, i + 1000).map((o) => ({ Key: o.key })) } }));
-  }
+async function cleanup(runId: string, clients: ReturnType<typeof stackClients>): Promise<void> {
+  await deleteRunEverywhere(runId, clients, [`rsyslog-${runId}`]);
   if (!process.argv.includes('--keep-logs')) rmSync(join(repoRoot(), '.stack', 'logs', 'bench-e2e', runId), { recursive: true, force: true });
 }
 
@@ -435,9 +347,8 @@ const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 
 async function main(): Promise<void> {
   if (!stackIsUp()) throw new Error('the local stack is not up: run `npm run stack up` first');
-  const { kafka } = benchKafka();
-  const es = createEsClient({ url: ES_URL, indexPrefix: 'logs' });
-  const s3 = createS3Client({ endpoint: S3.endpoint, region: 'us-east-1', accessKey: S3.accessKey, secretKey: S3.secretKey, forcePathStyle: true });
+  const clients = stackClients();
+  const { kafka, es, s3 } = clients;
   const lines = workload(EVENTS, SEED);
   const bytes = lines.reduce((n, m) => n + Buffer.byteLength(m.value), 0);
   say(`${fmt(lines.length)} lines, ${fmt(bytes / lines.length)} bytes on average; ${RUNS} run(s)${PEER ? ', rsyslog beside' : ''}`);
@@ -450,7 +361,7 @@ async function main(): Promise<void> {
       rows.push({ s, p });
       printRun(r + 1, lines.length, s, p);
     } finally {
-      await cleanup(runId, kafka, es, s3);
+      await cleanup(runId, clients);
     }
   }
   if (rows.length > 1) {

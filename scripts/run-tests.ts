@@ -7,10 +7,10 @@
  * project-local `.venv` is created and pyarrow installed into it on first use, and the
  * tests run that interpreter ($SLUICE_PYTHON). Nothing is installed system-wide.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../shared/schemas.js';
+import { pythonWith } from './lib/python.js';
 import { externalEndpointsConfigured, stack, stackIsUp } from './lib/stack.js';
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -20,26 +20,9 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   });
 }
 
-/** A python3 that can import pyarrow: the system one, else the project's .venv (created on first use). */
-async function pythonWithPyarrow(root: string): Promise<string> {
-  const has = (python: string) => spawnSync(python, ['-c', 'import pyarrow'], { stdio: 'ignore' }).status === 0;
-  if (process.env['SLUICE_PYTHON'] && has(process.env['SLUICE_PYTHON'])) return process.env['SLUICE_PYTHON'];
-  if (has('python3')) return 'python3';
-  const venvPython = join(root, '.venv', 'bin', 'python');
-  if (!existsSync(venvPython)) {
-    console.log('[test] creating .venv for pyarrow (the Parquet reader checks)');
-    if ((await run('python3', ['-m', 'venv', join(root, '.venv')])) !== 0) throw new Error('python3 -m venv failed: install python3-venv (Debian) or set SLUICE_PYTHON to a python with pyarrow');
-  }
-  if (!has(venvPython)) {
-    console.log('[test] installing pyarrow into .venv (PyPI)');
-    if ((await run(venvPython, ['-m', 'pip', 'install', '--quiet', 'pyarrow'])) !== 0) throw new Error('pip install pyarrow into .venv failed');
-  }
-  return venvPython;
-}
-
 async function main(): Promise<number> {
   const root = repoRoot();
-  const python = await pythonWithPyarrow(root);
+  const python = await pythonWith('pyarrow', 'pyarrow', 'test');
   const tsc = await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json']);
   if (tsc !== 0) return tsc;
 
