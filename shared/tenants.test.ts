@@ -64,3 +64,11 @@ describe('TenantPolicy', () => {
     expect(p.admitRate('t', 500, 0)).toEqual({ ok: 'delay', notBeforeMs: 1000 });
   });
 });
+
+test('slots stay exactly 1/rate apart when the clock moves a fraction of a slot between events', () => {
+  const p = new TenantPolicy({ limits: { default: { records_per_second: 3, burst_seconds: 1 } } });
+  for (let i = 0; i < 3; i++) p.admitRate('t', 1, 0);
+  const slots = [0, 1, 2, 7, 8, 9].map((now) => p.admitRate('t', 1, now)).map((d) => (d.ok === 'delay' ? d.notBeforeMs : NaN));
+  // Slot k is ceil((k + 1) * 333.33...) whatever the clock read when it was reserved.
+  expect(slots).toEqual([334, 667, 1000, 1334, 1667, 2000]);
+});

@@ -69,10 +69,10 @@ class Bucket {
   take(n: number): void {
     this.tokens -= n;
   }
-  /** Ms from the last refill until `n` tokens are there (0: now). */
+  /** Ms (fractional) from the last refill until `n` tokens are there (0: now). */
   waitFor(n: number): number {
     const need = Math.min(n, this.capacity) - this.tokens;
-    return need <= 0 ? 0 : Math.ceil((need / this.rate) * 1000);
+    return need <= 0 ? 0 : (need / this.rate) * 1000;
   }
 }
 
@@ -149,6 +149,7 @@ export class TenantPolicy {
     if (waitMs > maxMs) return { ...refused, reason: `${refused.reason}, and its next free slot is ${Math.round(waitMs / 1000)} s away (max_delay_seconds ${maxMs / 1000})` };
     b.records?.take(1);
     b.bytes?.take(bytes);
-    return { ok: 'delay', notBeforeMs: nowMs + waitMs };
+    // Rounded once, on the absolute time: consecutive slots stay 1/rate apart, whatever the clock between them.
+    return { ok: 'delay', notBeforeMs: Math.ceil(nowMs + waitMs) };
   }
 }

@@ -125,8 +125,9 @@ test('routes drop, route and keep; a tenant off the list is dead-lettered, one o
   const delayed = await readTopic(c.kafka, topicName(runId, 'logs.collected.delayed'), delayedCount);
   expect(delayed).toHaveLength(delayedCount);
   const slots = delayed.map((m) => Number(m.headers['sluice-not-before']));
-  expect(slots.slice(1).map((s, i) => s - slots[i]!)).toEqual(Array.from({ length: delayedCount - 1 }, () => 500));
-  expect(slots.at(-1)! - slots[0]!).toBe((delayedCount - 1) * 500);
+  // 500 ms apart (the slot is rounded up to the ms once, so a gap may be 1 ms off).
+  expect(slots.slice(1).every((s, i) => Math.abs(s - slots[i]! - 500) <= 1)).toBe(true);
+  expect(Math.abs(slots.at(-1)! - slots[0]! - (delayedCount - 1) * 500)).toBeLessThanOrEqual(1);
 
   await c.es.indices.refresh({ index: `sluice-logs-*${runId}*,${routeIndex}-*,${ownIndex}-*` });
   expect(await esCount(c.es, `sluice-logs-${tenant.a}-*`)).toBe(inA);
