@@ -149,18 +149,22 @@ function startSampler(procs: readonly ServiceProcess[], kafka: KafkaClient, runI
 
 /**
  * Produce at `rate` lines/s for `seconds`: every 100 ms the lines due by the clock (at most
- * 2,000 per send). Chunk k (a minute's worth of the generator, seed + k) is sent in
- * minute k of the load and has event times from the minute before it on: live times
- * that never go back from one chunk to the next. The next chunk is made while the
- * current one is sent.
+ * 2,000 per send). Chunk k (a minute's worth of the generator, seed + 1 + k) is sent in
+ * minute k of the load; its event times start a minute before that minute, and never
+ * before the end of what was sent earlier (`notBeforeMs`, then the previous chunk's last
+ * Kafka timestamp): live times that never step back, so no line is late for the
+ * enricher's windows. The next chunk is made while the current one is sent.
  */
-async function produceSteady(producer: kafkajs.Producer, topic: string, tenant: string, rate: number, seconds: number, sent: (n: number) => void): Promise<void> {
+async function produceSteady(producer: kafkajs.Producer, topic: string, tenant: string, rate: number, seconds: number, notBeforeMs: number, sent: (n: number) => void): Promise<void> {
   const chunkLines = Math.max(1, Math.round(rate * 60));
   const t0 = Date.now();
   let chunkNo = 0;
+  let endMs = notBeforeMs;
   const nextChunk = (): KafkaMessage[] => {
     const k = chunkNo++;
-    return workload(chunkLines, SEED + 1 + k, t0 + (k - 1) * 60_000);
+    const lines = workload(chunkLines, SEED + 1 + k, Math.max(t0 + (k - 1) * 60_000, endMs + 1));
+    endMs = lastTimestamp(lines);
+    return lines;
   };
   let chunk = nextChunk();
   let next: KafkaMessage[] | undefined;
@@ -189,6 +193,9 @@ async function produceSteady(producer: kafkajs.Producer, topic: string, tenant: 
   }
 }
 
+/** The latest Kafka timestamp of `lines`, ms. */
+const lastTimestamp = (lines: readonly KafkaMessage[]): number => lines.reduce((m, l) => Math.max(m, Number(l.timestamp)), 0);
+
 /** A dated PNG name under docs/img, e.g. soak-2026-12-03.png. */
 const docsPng = () => join(repoRoot(), 'docs', 'img', `soak-${new Date().toISOString().slice(0, 10)}.png`);
 
@@ -212,8 +219,11 @@ async function main(): Promise<void> {
 
     let rate = RATE;
     let rateWhy = 'given with --rate';
+    let calibrationEndMs = 0;
     if (rate === 0) {
-      const lines = workload(CALIBRATE_EVENTS, SEED).map((m) => toKafka(m, tenant));
+      const generated = workload(CALIBRATE_EVENTS, SEED);
+      calibrationEndMs = lastTimestamp(generated);
+      const lines = generated.map((m) => toKafka(m, tenant));
       say(`measuring the maximum: ${fmt(lines.length)} lines as fast as they go (logs in ${dir})`);
       const t0 = Date.now();
       await produce(producer, topic, lines);
@@ -228,7 +238,7 @@ async function main(): Promise<void> {
     const sampler = startSampler(procs, kafka, runId, t0, () => produced, join(dir, 'samples.csv'));
     let samples: Sample[];
     try {
-      await produceSteady(producer, topic, tenant, rate, MINUTES * 60, (n) => (produced += n));
+      await produceSteady(producer, topic, tenant, rate, MINUTES * 60, calibrationEndMs, (n) => (produced += n));
       const achieved = (produced - (RATE === 0 ? CALIBRATE_EVENTS : 0)) / ((Date.now() - t0) / 1000);
       say(`load done: ${fmt(produced)} lines produced in all (steady part ${fmt(achieved)}/s)`);
     } finally {

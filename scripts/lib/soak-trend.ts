@@ -7,7 +7,8 @@
  * settle); over the rest each series gets a least-squares line, and its slope, projected
  * over 30 minutes, is the series' rise:
  * - RSS fails when it rises by more than 10% of its mean AND more than 20 MB per 30 min;
- * - heap used fails when it rises by more than 10% of its mean AND more than 10 MB per 30 min;
+ * - heap used fails when it rises by more than 10% of its mean AND more than 20 MB per 30 min
+ *   (its GC sawtooth, tens of MB, leaves a 30-minute fit an error of several MB);
  * - consumer lag fails when it grows by more than 1% of the input rate (the service
  *   keeps less than 99% of the pace) AND the final lag (mean of the last 3 samples) is
  *   more than 30 s of input;
@@ -137,7 +138,7 @@ function judge(metric: Metric, points: Array<[number, number]>, opts: TrendOptio
   switch (metric) {
     case 'rssMb':
     case 'heapUsedMb': {
-      const floor = metric === 'rssMb' ? 20 : 10;
+      const floor = 20;
       const rising = rise > 0.1 * mean && rise > floor;
       return r(rising ? 'RISING' : 'ok', `limit: +10% of mean (${(0.1 * mean).toFixed(1)} MB) and +${floor} MB per 30 min`);
     }
