@@ -13,7 +13,8 @@
  *   means "already written" and counts as success. In data-stream mode that holds
  *   within the stream's current backing index only: a replay of records written before
  *   a rollover creates them again in the new write index (docs/operations.md).
- * - Reads the response item by item: 429 and 5xx items are resent, alone, with
+ * - Reads the response item by item: 429 and 5xx items, and items refused for the
+ *   index's sake (a write block, a closed index, a missing privilege), are resent, alone, with
  *   exponential backoff and full jitter (shared/retry.ts), for at most
  *   `maxRetryRounds` rounds; then the write throws a RetryableError and the runner
  *   retries the whole batch with its own (shutdown-aware) backoff, where the items
@@ -59,10 +60,20 @@ interface BulkItemResult {
   error?: { type?: string; reason?: string; caused_by?: { type?: string; reason?: string } };
 }
 
-/** What to do with one bulk item: done (201, 200, 409), retry (429, 5xx) or dead-letter. */
+/**
+ * Item errors that are about the index or the cluster, not the document: writing the same
+ * document later can succeed, so it is held and retried, never dead-lettered. A write
+ * block (`index.blocks.write`, the flood-stage `read_only_allow_delete`) and a closed
+ * index come back per item as 403 cluster_block_exception and 400 index_closed_exception;
+ * credentials lacking a privilege as 403 security_exception.
+ */
+const INDEX_CONDITIONS: ReadonlySet<string> = new Set(['cluster_block_exception', 'index_closed_exception', 'security_exception']);
+
+/** What to do with one bulk item: done (201, 200, 409), retry (429, 5xx, an index condition) or dead-letter. */
 export function classifyBulkItem(r: BulkItemResult): 'done' | 'retry' | 'dead' {
   if (r.status === 200 || r.status === 201 || r.status === 409) return 'done';
   if (r.status === 429 || r.status >= 500) return 'retry';
+  if (r.error?.type !== undefined && INDEX_CONDITIONS.has(r.error.type)) return 'retry';
   return 'dead';
 }
 
@@ -222,7 +233,7 @@ export function createEsWriter<T = LogRecord>(opts: EsWriterOptions<T>): EsWrite
           throw new RetryableError(ErrorCodes.esUnavailable, `${pending.length} bulk items still refused after ${attempt + 1} attempts (${sample.status} ${sample.reason})`);
         }
         const delay = backoffDelay(attempt, policy);
-        if (attempt === 0 || attempt % 5 === 4) opts.log.warn({ items: pending.length, attempt, delayMs: delay, status: sample.status, reason: sample.reason }, 'elasticsearch refused bulk items (429/5xx); resending them');
+        if (attempt === 0 || attempt % 5 === 4) opts.log.warn({ items: pending.length, attempt, delayMs: delay, status: sample.status, reason: sample.reason }, 'elasticsearch refused bulk items (429, 5xx, index blocked or closed); resending them');
         await sleep(delay, opts.signal);
       }
       return failures;

@@ -31,6 +31,13 @@ describe('Bulk item verdicts', () => {
   test.each([
     [201, 'done'], [200, 'done'], [409, 'done'], [429, 'retry'], [500, 'retry'], [503, 'retry'], [400, 'dead'], [404, 'dead'],
   ])('%i -> %s', (status, verdict) => expect(classifyBulkItem({ status })).toBe(verdict));
+  test.each([
+    [403, 'cluster_block_exception', 'retry'], // index.blocks.write, flood-stage read_only_allow_delete
+    [400, 'index_closed_exception', 'retry'],
+    [403, 'security_exception', 'retry'],
+    [400, 'document_parsing_exception', 'dead'],
+    [400, 'mapper_parsing_exception', 'dead'],
+  ])('%i %s -> %s (the index, not the document: held, not dead-lettered)', (status, type, verdict) => expect(classifyBulkItem({ status, error: { type, reason: 'r' } })).toBe(verdict));
 });
 
 describe('Parquet row', () => {
