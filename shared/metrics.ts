@@ -154,6 +154,7 @@ export function runnerMetrics(registry: Registry) {
     dlq: registry.counter('sluice_records_dlq_total', 'Records sent to the dead-letter topic.', ['stage']),
     retries: registry.counter('sluice_retries_total', 'Retried I/O operations, by operation.', ['op']),
     batchSize: registry.histogram('sluice_batch_size', 'Records per processed batch.', [1, 10, 100, 500, 1000, 5000, 10000]),
+    held: registry.gauge('sluice_records_held', 'Records a stateful stage holds in memory (open multi-line events, metric windows, traces), per stage; 0 once everything read has been emitted.', ['stage']),
     commitLag: registry.gauge('sluice_commit_lag', 'High watermark minus committed offset, per partition.', ['stage', 'partition']),
     paused: registry.counter('sluice_backpressure_pauses_total', 'Times a partition was paused because its previous batch was still being written.', ['stage']),
     circuitOpen: registry.gauge('sluice_sink_circuit_open', '1 while the destination is failing and fetching is paused, else 0.', ['stage']),

@@ -152,6 +152,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       const held = [...this.partitions.values()].reduce((n, p) => n + p.state.held, 0);
       if (held > 0) this.log.info({ held }, 'rebalance: dropping held records (they are rebuilt from the committed offsets)');
       this.partitions.clear();
+      this.reportHeld();
       this.fenced.clear();
       await this.dropProducers(this.producers.keys());
     });
@@ -160,6 +161,11 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   protected override onBatchEnd(topic: string, partition: number, caughtUp: boolean): void {
     const p = this.partitions.get(`${topic}:${partition}`);
     if (p) p.caughtUp = caughtUp;
+  }
+
+  /** sluice_records_held: what this runner's partitions hold now. */
+  private reportHeld(): void {
+    this.opts.metrics.held.set([...this.partitions.values()].reduce((n, p) => n + p.state.held, 0), this.stageLabel);
   }
 
   private exclusive(fn: () => Promise<void>): Promise<void> {
@@ -238,6 +244,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       if (p.state.endOfBatch) out.push(...this.encodeOutputs(p.state.endOfBatch(this.ctx), null));
       p.next = nextOffset(last);
       metrics.batchSize.observe(out.length);
+      this.reportHeld();
       if (!(await this.commitOrForget(p, out, heartbeat))) return;
       metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
       resolveOffset(last);
@@ -260,6 +267,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
         if (!(await this.commitOrForget(p, out, async () => undefined))) continue;
         this.opts.metrics.sent.inc(this.stageLabel, out.filter((o) => o.topic !== this.opts.dlqTopic).length);
       }
+      this.reportHeld();
     });
   }
 
