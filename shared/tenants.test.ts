@@ -72,3 +72,24 @@ test('slots stay exactly 1/rate apart when the clock moves a fraction of a slot 
   // Slot k is ceil((k + 1) * 333.33...) whatever the clock read when it was reserved.
   expect(slots).toEqual([334, 667, 1000, 1334, 1667, 2000]);
 });
+
+test('daily quotas: beyond records_per_day or bytes_per_day an event is refused until the next UTC day', () => {
+  const day0 = Date.UTC(2026, 11, 3, 23, 59, 0);
+  const p = new TenantPolicy({ limits: { default: { records_per_day: 3 }, tenants: { big: { bytes_per_day: 100, records_per_second: 1000 } } } });
+  expect([1, 2, 3].map(() => p.admitRate('t', 10, day0).ok)).toEqual([true, true, true]);
+  const refused = p.admitRate('t', 10, day0 + 1000);
+  expect(refused).toEqual({ ok: false, code: 'SLUICE_ERR_TENANT_QUOTA_EXCEEDED', reason: 'tenant "t" is over its quota of 3 records per day (UTC 2026-12-03)' });
+  expect(p.admitRate('t', 10, day0 + 60_000).ok).toBe(true); // 00:00 UTC: a new day
+  expect(p.admitRate('big', 60, day0).ok).toBe(true);
+  expect(p.admitRate('big', 60, day0)).toMatchObject({ ok: false, code: 'SLUICE_ERR_TENANT_QUOTA_EXCEEDED' });
+  expect(p.admitRate('big', 40, day0).ok).toBe(true); // exactly the 100 bytes
+});
+
+test('a delayed event counts against the quota; a refused one does not', () => {
+  const p = new TenantPolicy({ limits: { default: { records_per_second: 1, burst_seconds: 1, records_per_day: 3, max_delay_seconds: 1 } } });
+  expect(p.admitRate('t', 1, 0)).toEqual({ ok: true });
+  expect(p.admitRate('t', 1, 0)).toEqual({ ok: 'delay', notBeforeMs: 1000 });
+  expect(p.admitRate('t', 1, 0)).toMatchObject({ ok: false, code: 'SLUICE_ERR_TENANT_RATE_LIMITED' }); // slot 2 s away > 1 s
+  expect(p.admitRate('t', 1, 2000).ok).toBe(true); // the bucket has refilled; the third event of the day
+  expect(p.admitRate('t', 1, 10_000)).toMatchObject({ ok: false, code: 'SLUICE_ERR_TENANT_QUOTA_EXCEEDED' });
+});

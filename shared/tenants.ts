@@ -19,10 +19,15 @@
  *     the event is dead-lettered with SLUICE_ERR_TENANT_RATE_LIMITED (a bound on the
  *     delay topic's backlog; replayable later with `sluice dlq replay`).
  *   - `dead-letter`: dead-lettered with SLUICE_ERR_TENANT_RATE_LIMITED at once.
+ * - quotas `records_per_day` / `bytes_per_day` (same places): counted per UTC day, reset
+ *   at 00:00 UTC; an event beyond them is dead-lettered with
+ *   SLUICE_ERR_TENANT_QUOTA_EXCEEDED (a day's wait is no delay: replay it the next day
+ *   with `sluice dlq replay --code TENANT_QUOTA_EXCEEDED`). Checked before the rate limit;
+ *   delayed events count when they are delayed.
  *
- * Limits hold per collector process (each keeps its own buckets; debts are forgotten
- * at a restart, the delayed events keep their slots): with N instances a tenant may send
- * up to N times its limit.
+ * Limits and quotas hold per collector process (each keeps its own buckets and day
+ * counts, in memory: debts and the day's counts are forgotten at a restart, the delayed
+ * events keep their slots): with N instances a tenant may send up to N times its limit.
  */
 
 export interface TenantLimit {
@@ -33,6 +38,9 @@ export interface TenantLimit {
   over_limit?: 'delay' | 'dead-letter';
   /** Longest delay, s (default 600): an event that would wait longer is dead-lettered. */
   max_delay_seconds?: number;
+  /** Quotas per UTC day (reset at 00:00 UTC): events beyond them are dead-lettered. */
+  records_per_day?: number;
+  bytes_per_day?: number;
 }
 
 export interface TenantsConfig {
@@ -40,7 +48,7 @@ export interface TenantsConfig {
   limits?: { default?: TenantLimit; tenants?: Readonly<Record<string, TenantLimit>> };
 }
 
-export type TenantRefusal = { ok: false; code: 'SLUICE_ERR_TENANT_NOT_ALLOWED' | 'SLUICE_ERR_TENANT_RATE_LIMITED'; reason: string };
+export type TenantRefusal = { ok: false; code: 'SLUICE_ERR_TENANT_NOT_ALLOWED' | 'SLUICE_ERR_TENANT_RATE_LIMITED' | 'SLUICE_ERR_TENANT_QUOTA_EXCEEDED'; reason: string };
 export type TenantDecision = { ok: true } | TenantRefusal;
 /** `admitRate`: pass, wait until `notBeforeMs` (a slot reserved for it), or refuse. */
 export type RateDecision = TenantDecision | { ok: 'delay'; notBeforeMs: number };
@@ -81,7 +89,7 @@ const MAX_TENANTS = 10_000;
 
 export class TenantPolicy {
   private readonly allow: ReadonlySet<string> | null;
-  private readonly buckets = new Map<string, { records?: Bucket; bytes?: Bucket }>();
+  private readonly buckets = new Map<string, { records?: Bucket; bytes?: Bucket; day?: { day: number; records: number; bytes: number } }>();
 
   constructor(private readonly config: TenantsConfig = {}) {
     this.allow = config.allow ? new Set(config.allow) : null;
@@ -96,7 +104,7 @@ export class TenantPolicy {
     return this.config.limits?.tenants?.[tenant] ?? this.config.limits?.default;
   }
 
-  private bucketsOf(tenant: string, now: number): { records?: Bucket; bytes?: Bucket } {
+  private bucketsOf(tenant: string, now: number): { records?: Bucket; bytes?: Bucket; day?: { day: number; records: number; bytes: number } } {
     let b = this.buckets.get(tenant);
     if (b) {
       this.buckets.delete(tenant); // re-inserted: Map order is recency
@@ -133,6 +141,22 @@ export class TenantPolicy {
   admitRate(tenant: string, bytes: number, nowMs: number): RateDecision {
     if (!this.config.limits) return { ok: true };
     const b = this.bucketsOf(tenant, nowMs);
+    const l = this.limitOf(tenant) ?? {};
+    if (l.records_per_day !== undefined || l.bytes_per_day !== undefined) {
+      const day = Math.floor(nowMs / 86_400_000);
+      if (b.day?.day !== day) b.day = { day, records: 0, bytes: 0 };
+      const over = l.records_per_day !== undefined && b.day.records + 1 > l.records_per_day ? `${l.records_per_day} records` : l.bytes_per_day !== undefined && b.day.bytes + bytes > l.bytes_per_day ? `${l.bytes_per_day} bytes` : null;
+      if (over) return { ok: false, code: 'SLUICE_ERR_TENANT_QUOTA_EXCEEDED', reason: `tenant ${JSON.stringify(tenant)} is over its quota of ${over} per day (UTC ${new Date(day * 86_400_000).toISOString().slice(0, 10)})` };
+    }
+    const decision = this.bucketDecision(tenant, b, l, bytes, nowMs);
+    if (decision.ok !== false && b.day) {
+      b.day.records += 1;
+      b.day.bytes += bytes;
+    }
+    return decision;
+  }
+
+  private bucketDecision(tenant: string, b: { records?: Bucket; bytes?: Bucket }, l: TenantLimit, bytes: number, nowMs: number): RateDecision {
     const recordsOk = b.records?.has(1, nowMs) ?? true;
     const bytesOk = b.bytes?.has(bytes, nowMs) ?? true;
     if (recordsOk && bytesOk) {
@@ -140,7 +164,6 @@ export class TenantPolicy {
       b.bytes?.take(bytes);
       return { ok: true };
     }
-    const l = this.limitOf(tenant)!;
     const what = !recordsOk ? `${l.records_per_second} records/s` : `${l.bytes_per_second} bytes/s`;
     const refused: TenantRefusal = { ok: false, code: 'SLUICE_ERR_TENANT_RATE_LIMITED', reason: `tenant ${JSON.stringify(tenant)} is over its limit of ${what}` };
     if (l.over_limit === 'dead-letter') return refused;

@@ -78,6 +78,13 @@ test('over_limit dead-letter, and a slot beyond max_delay_seconds, dead-letter t
   expect(out2[4]!.deadLetter?.message).toMatch(/max_delay_seconds 2/);
 });
 
+test('a daily quota dead-letters what is beyond it with its own code, counted', async () => {
+  const { part, registry } = collectStage({ limits: { default: { records_per_day: 2 } } });
+  const out = run(part, 't', 4, T0) as StageOutput[];
+  expect(out.map((o) => o.deadLetter?.code ?? o.topic)).toEqual([config.topicCollected, config.topicCollected, 'SLUICE_ERR_TENANT_QUOTA_EXCEEDED', 'SLUICE_ERR_TENANT_QUOTA_EXCEEDED']);
+  expect(await registry.metrics()).toMatch(/sluice_tenant_refused_total\{code="SLUICE_ERR_TENANT_QUOTA_EXCEEDED",tenant="t"\} 2/);
+});
+
 test('the release stage defers an event until its slot, then passes it on unchanged', () => {
   const release = createReleaseStage('logs.collected');
   const event = { event_id: 'e1', tenant: 'noisy', body: 'x' } as RawEvent;
