@@ -43,8 +43,9 @@ import type { KafkaClient } from '../shared/kafka.js';
 import { arg, fmt, groupCpuSeconds, median, processCpuSeconds, runMain, stackPgid } from './lib/bench-common.js';
 import type { KafkaMessage } from './lib/generator.js';
 import {
-  BROKERS, ES_URL, deleteRunEverywhere, logsIndex, parquetCounts, produce, rssMb, runEnv, searchable, secondsUntil, sleep, stackClients, toKafka, workload, type S3Client,
+  BROKERS, ES_URL, deleteRunEverywhere, logsIndex, parquetCounts, rssMb, runEnv, searchable, secondsUntil, sleep, stackClients, workload, type S3Client,
 } from './lib/pipeline-run.js';
+import { produceAll, toKafka } from './lib/pipeline-check.js';
 import { metricTotal, scrape, startServices, stopServices, waitReady, SERVICE_NAMES, type ServiceName, type ServiceProcess } from './lib/services.js';
 import { stackIsUp } from './lib/stack.js';
 
@@ -108,7 +109,7 @@ async function runSluice(runId: string, lines: KafkaMessage[], kafka: KafkaClien
     const cpu0 = { ...Object.fromEntries(procs.map((p) => [p.name, processCpuSeconds(p.child.pid!)])), kafka: groupCpuSeconds(stackGroups.kafka), elasticsearch: groupCpuSeconds(stackGroups.elasticsearch) };
 
     const t0 = Date.now();
-    const sent = produce(producer, `${runId}.logs.raw`, messages);
+    const sent = produceAll(producer, `${runId}.logs.raw`, messages);
     const clock = clockFrom(t0);
     const index = logsIndex(tenant);
     const parquetRowsNow = async () => metricTotal(await scrape(sink), 'sluice_records_sent_total{stage="sink-parquet"}');
@@ -322,7 +323,7 @@ async function runPeer(runId: string, lines: KafkaMessage[], kafka: KafkaClient,
     const cpu0 = processCpuSeconds(child.pid!);
     const es0 = groupCpuSeconds(esGroup);
     const t0 = Date.now();
-    const sent = produce(producer, topic, messages);
+    const sent = produceAll(producer, topic, messages);
     const [esSeconds] = await Promise.all([clockFrom(t0).until(async () => (await searchable(es, index)) >= lines.length, 250), sent]);
     const cpu = processCpuSeconds(child.pid!) - cpu0;
     const esCpu = groupCpuSeconds(esGroup) - es0;

@@ -45,7 +45,8 @@ import { repoRoot } from '../shared/schemas.js';
 import type { KafkaClient } from '../shared/kafka.js';
 import { arg, fmt, runMain } from './lib/bench-common.js';
 import type { KafkaMessage } from './lib/generator.js';
-import { deleteRunEverywhere, logsIndex, parquetCounts, produce, rssMb, runEnv, searchable, secondsUntil, sleep, stackClients, toKafka, workload } from './lib/pipeline-run.js';
+import { deleteRunEverywhere, logsIndex, parquetCounts, rssMb, runEnv, searchable, secondsUntil, sleep, stackClients, workload } from './lib/pipeline-run.js';
+import { produceAll, toKafka } from './lib/pipeline-check.js';
 import { pythonWith } from './lib/python.js';
 import { metricTotal, scrape, startServices, stopServices, waitReady, SERVICE_NAMES, type ServiceProcess } from './lib/services.js';
 import { CSV_HEADER, csvLine, failed, formatTable, groupLag, serviceOfGroup, trendTable, type Sample } from './lib/soak-trend.js';
@@ -226,7 +227,7 @@ async function main(): Promise<void> {
       const lines = generated.map((m) => toKafka(m, tenant));
       say(`measuring the maximum: ${fmt(lines.length)} lines as fast as they go (logs in ${dir})`);
       const t0 = Date.now();
-      await produce(producer, topic, lines);
+      await produceAll(producer, topic, lines);
       produced += lines.length;
       const s = await secondsUntil(t0, async () => (await searchable(es, index)) >= produced, 250, DRAIN_MS);
       if (!Number.isFinite(s)) throw new Error(`the ${fmt(lines.length)} calibration lines were not searchable within ${DRAIN_MS / 1000} s`);

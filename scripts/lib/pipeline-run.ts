@@ -1,14 +1,14 @@
 /**
  * One whole-pipeline run on the local stack, as the end-to-end scripts drive it
  * (scripts/bench-e2e.ts, scripts/soak.ts): the stack's endpoints and clients, the
- * seeded live workload, producing it, counting what arrived (Elasticsearch, Parquet on
- * S3) and deleting everything of the run afterwards.
+ * seeded live workload, counting what arrived (Elasticsearch, Parquet on S3) and
+ * deleting everything of the run afterwards. Turning generator lines into Kafka messages
+ * and producing them: scripts/lib/pipeline-check.ts (toKafka, produceAll).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteObjectsCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
-import kafkajs from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
 import { createEsClient } from '../../services/sink/es-writer.js';
 import { createS3Client } from '../../services/sink/object-store.js';
@@ -57,15 +57,6 @@ export function workload(n: number, seed: number, startMs = Date.now() - 60_000)
     const g = generate({ seed, rps: rps * scale, seconds, startMs, lateRate: 0 });
     if (g.messages.length >= n) return g.messages.slice(0, n);
   }
-}
-
-export function toKafka(m: KafkaMessage, tenant: string): kafkajs.Message {
-  return { key: m.key, value: m.value, headers: { service: m.headers.service, tenant } };
-}
-
-/** Send `messages` in order, 2,000 per request, acks=all. */
-export async function produce(producer: kafkajs.Producer, topic: string, messages: kafkajs.Message[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2000) });
 }
 
 /** Searchable documents now: _count without a forced refresh. */
