@@ -36,10 +36,12 @@
  *   proxy that refuses writes meanwhile;
  * - rebalance-storm: for 60 s from 20 %, an extra normalizer and an extra enricher join
  *   their groups every 5 s and leave 5 s later (alternately SIGTERM and SIGKILL);
- * - net-{es,s3}-{latency,reset,partition}: the sink reaches Elasticsearch / S3 through
- *   Toxiproxy (built from the Go module proxy into .stack/toxiproxy on first use): 300 ms
- *   ± 100 ms latency for 30 s, connections reset for 20 s, or the proxy disabled for 30 s
- *   (a partition that heals).
+ * - net-{es,s3,kafka}-{latency,reset,partition}: the sink reaches Elasticsearch / S3, or
+ *   all four services reach Kafka (the broker's PROXIED listener, which advertises the
+ *   proxy's port, so every broker connection goes through it), through Toxiproxy (built
+ *   from the Go module proxy into .stack/toxiproxy on first use): 300 ms ± 100 ms latency
+ *   for 30 s, connections reset for 20 s, or the proxy disabled for 30 s (a partition
+ *   that heals).
  * The cases that stop a stack component (broker-*, registry-*, es-outage-*, s3-outage-*)
  * disturb anything else using the local stack at the time: run the matrix alone.
  *

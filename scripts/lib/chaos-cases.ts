@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
@@ -35,6 +36,23 @@ export const S3_CONF = {
   secretKey: process.env['SLUICE_S3_SECRET_KEY'] || 'sluice-local-secret',
 };
 const TOXIPROXY_DIR = join(repoRoot(), '.stack', 'toxiproxy');
+/** The broker's listener for network faults and the port it advertises (scripts/stack.d/kafka.sh). */
+const KAFKA_PROXIED = { port: Number(process.env['SLUICE_KAFKA_PROXIED_PORT'] || 9096), advertised: Number(process.env['SLUICE_KAFKA_PROXIED_ADVERTISED_PORT'] || 19096) };
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port }, () => {
+      sock.end();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+    sock.setTimeout(2000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+  });
+}
 const TOXIPROXY_VERSION = 'v2.12.0';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0Process = Date.now();
@@ -67,8 +85,8 @@ export interface Case {
   name: string;
   /** Stops a component of the shared local stack. */
   disruptive?: boolean;
-  /** The sink reaches this backend through Toxiproxy (es, s3) or the full-disk proxy. */
-  proxied?: 'es' | 's3' | 's3-full';
+  /** The services reach this backend through Toxiproxy (es, s3: the sink; kafka: all four) or the full-disk proxy. */
+  proxied?: 'es' | 's3' | 'kafka' | 's3-full';
   /** Before the services are waited for (they are started, not yet ready). */
   beforeReady?(ctx: Ctx): Promise<void>;
   /** Runs beside the feed; the case ends when it and the feed have finished. */
@@ -210,7 +228,7 @@ const rebalanceStorm: Case = {
   },
 };
 
-function netCase(backend: 'es' | 's3', fault: 'latency' | 'reset' | 'partition'): Case {
+function netCase(backend: 'es' | 's3' | 'kafka', fault: 'latency' | 'reset' | 'partition'): Case {
   return {
     name: `net-${backend}-${fault}`,
     proxied: backend,
@@ -272,7 +290,7 @@ export const CASES: Case[] = [
   indexBlock('es-index-closed', 'closed'),
   s3Full,
   rebalanceStorm,
-  ...(['es', 's3'] as const).flatMap((b) => (['latency', 'reset', 'partition'] as const).map((f) => netCase(b, f))),
+  ...(['es', 's3', 'kafka'] as const).flatMap((b) => (['latency', 'reset', 'partition'] as const).map((f) => netCase(b, f))),
 ];
 
 // ---------------------------------------------------------------- Toxiproxy
@@ -314,9 +332,9 @@ class Toxiproxy {
     return r.status === 204 ? undefined : r.json();
   }
 
-  /** A proxy named `name` from a free local port to `upstream` (host:port); returns its listen address. */
-  async proxy(name: string, upstream: string): Promise<string> {
-    const listen = `127.0.0.1:${await freePort()}`;
+  /** A proxy named `name` from `listen` (default: a free local port) to `upstream` (host:port); returns its listen address. */
+  async proxy(name: string, upstream: string, fixedListen?: string): Promise<string> {
+    const listen = fixedListen ?? `127.0.0.1:${await freePort()}`;
     await this.call('POST', '/proxies', { name, listen, upstream, enabled: true });
     return listen;
   }
@@ -431,7 +449,12 @@ export async function runCase(c: Case, o: ChaosOptions, kafka: KafkaClient, es: 
     } else if (c.proxied) {
       toxi = ctx.toxi = await Toxiproxy.start();
       if (c.proxied === 'es') env['SLUICE_ES_URL'] = `http://${await toxi.proxy('es', new URL(ES_URL).host)}`;
-      else env['SLUICE_S3_ENDPOINT'] = `http://${await toxi.proxy('s3', new URL(S3_CONF.endpoint).host)}`;
+      else if (c.proxied === 's3') env['SLUICE_S3_ENDPOINT'] = `http://${await toxi.proxy('s3', new URL(S3_CONF.endpoint).host)}`;
+      else {
+        // The broker's PROXIED listener (scripts/stack.d/kafka.sh) advertises KAFKA_PROXIED.advertised: the proxy listens there.
+        if (!(await reachable(KAFKA_PROXIED.port))) throw new Error(`the broker has no listener on 127.0.0.1:${KAFKA_PROXIED.port} (PROXIED, added to scripts/stack.d/kafka.sh): restart it with scripts/stack stop kafka && scripts/stack start kafka`);
+        env['SLUICE_KAFKA_BROKERS'] = await toxi.proxy('kafka', `127.0.0.1:${KAFKA_PROXIED.port}`, `127.0.0.1:${KAFKA_PROXIED.advertised}`);
+      }
     }
     if (c.name === 'registry-outage-start') ctx.stack('stop', 'registry');
     procs.push(...(await startServices({ env, logDir })));
