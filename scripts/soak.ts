@@ -32,14 +32,17 @@
  *   npm run soak [-- --minutes 30] [-- --rate 1000] [-- --calibrate-events 30000]
  *                [-- --warmup-minutes 6] [-- --interval-seconds 10] [-- --seed 2026]
  *                [-- --drain-seconds 300] [-- --docs] [-- --keep-data]
+ *   npm run soak -- --judge .stack/logs/soak/<run> [--warmup-minutes M] [--docs]
+ *                # judge and plot a finished run's samples.csv again, running nothing
+ *                # (to summary-judged.md and soak-judged.png beside it)
  *
  * Output in .stack/logs/soak/<run>/ (samples.csv, summary.md, soak.png, service logs).
  * Topics, groups, indices and objects of the run are deleted at the end unless
  * --keep-data. Needs the local stack (`npm run stack up`).
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { appendFileSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { repoRoot } from '../shared/schemas.js';
 import type { KafkaClient } from '../shared/kafka.js';
@@ -49,18 +52,24 @@ import { deleteRunEverywhere, logsIndex, parquetCounts, rssMb, runEnv, searchabl
 import { produceAll, toKafka } from './lib/pipeline-check.js';
 import { pythonWith } from './lib/python.js';
 import { metricTotal, scrape, startServices, stopServices, waitReady, SERVICE_NAMES, type ServiceProcess } from './lib/services.js';
-import { CSV_HEADER, csvLine, failed, formatTable, groupLag, serviceOfGroup, trendTable, type Sample } from './lib/soak-trend.js';
+import { CSV_HEADER, csvLine, failed, formatTable, groupLag, parseCsv, serviceOfGroup, trendTable, type Sample } from './lib/soak-trend.js';
 import { stackIsUp } from './lib/stack.js';
 
 const MINUTES = arg('--minutes', 30);
 const RATE = arg('--rate', 0);
 const CALIBRATE_EVENTS = arg('--calibrate-events', 30_000);
 const INTERVAL_S = arg('--interval-seconds', 10);
-const WARMUP_S = arg('--warmup-minutes', MINUTES * 0.2) * 60;
 const SEED = arg('--seed', 2026);
 const DRAIN_MS = arg('--drain-seconds', 300) * 1000;
 const DOCS = process.argv.includes('--docs');
 const KEEP_DATA = process.argv.includes('--keep-data');
+/** --judge DIR: judge and plot a finished run's samples.csv again (another warm-up, say) without running anything. */
+const JUDGE = (() => {
+  const i = process.argv.indexOf('--judge');
+  return i >= 0 ? process.argv[i + 1] : undefined;
+})();
+/** The warm-up of a run of `seconds`: --warmup-minutes, else 20% of it. */
+const warmupOf = (seconds: number): number => arg('--warmup-minutes', (seconds / 60) * 0.2) * 60;
 const say = (s: string) => process.stdout.write(`[soak] ${s}\n`);
 
 /** Consumer lag of every group of the run, summed over its topics and partitions. */
@@ -200,7 +209,60 @@ const lastTimestamp = (lines: readonly KafkaMessage[]): number => lines.reduce((
 /** A dated PNG name under docs/img, e.g. soak-2026-12-03.png. */
 const docsPng = () => join(repoRoot(), 'docs', 'img', `soak-${new Date().toISOString().slice(0, 10)}.png`);
 
+/**
+ * The trend table of `samples` (printed and written to summary<suffix>.md with `counted`,
+ * the end counts) and the plot (soak<suffix>.png, and docs/img with --docs). `rising`: a
+ * judged series rose.
+ */
+function judgeAndPlot(python: string, dir: string, samples: readonly Sample[], o: { title: string; rate: number; rateWhy: string; warmupS: number; counted: string; suffix?: string }): { rising: boolean; plotted: boolean } {
+  const rows = trendTable(samples, { warmupS: o.warmupS, rate: o.rate });
+  const rising = failed(rows);
+  const services = new Set(samples.map((x) => x.service)).size;
+  const summary = [
+    `## Soak ${o.title}`,
+    '',
+    `Rate: ${o.rateWhy}. Samples every ${INTERVAL_S} s, ${samples.length / services} per service; the first ${(o.warmupS / 60).toFixed(1)} min are warm-up (not fitted).`,
+    '',
+    formatTable(rows),
+    '',
+    o.counted,
+    `Trend: ${rising ? 'RISING (see the verdicts)' : 'flat after the warm-up'}.`,
+  ].join('\n');
+  writeFileSync(join(dir, `summary${o.suffix ?? ''}.md`), `${summary}\n`);
+  process.stdout.write(`\n${summary}\n\n`);
+  const png = join(dir, `soak${o.suffix ?? ''}.png`);
+  const plotted = spawnSync(python, [join(repoRoot(), 'scripts', 'soak-plot.py'), join(dir, 'samples.csv'), png, String(o.warmupS), `Sluice soak ${o.title}`], { stdio: 'inherit' }).status === 0;
+  if (!plotted) {
+    say('the plot failed (see above)');
+    return { rising, plotted };
+  }
+  say(`plot: ${png}`);
+  if (DOCS) {
+    mkdirSync(join(repoRoot(), 'docs', 'img'), { recursive: true });
+    copyFileSync(png, docsPng());
+    say(`plot copied to ${docsPng()}`);
+  }
+  return { rising, plotted };
+}
+
+/** --judge DIR: a finished run's samples.csv judged and plotted again; the rate is the one its `produced` column shows. */
+async function judgeOnly(dir: string): Promise<void> {
+  const samples = parseCsv(readFileSync(join(dir, 'samples.csv'), 'utf8'));
+  if (samples.length < 2) throw new Error(`${dir}/samples.csv has fewer than 2 samples`);
+  const first = samples[0]!;
+  const last = samples[samples.length - 1]!;
+  const rate = (last.produced - first.produced) / (last.t - first.t);
+  const minutes = last.t / 60;
+  const j = judgeAndPlot(await pythonWith('matplotlib', 'matplotlib', 'soak'), dir, samples, {
+    title: `${basename(dir)} (judged again): ${minutes.toFixed(1)} min at ${fmt(rate)} lines/s`, rate, rateWhy: 'from the produced column', warmupS: warmupOf(last.t),
+    counted: `End counts: see the run's own summary.md (--judge reads samples.csv only).`, suffix: '-judged',
+  });
+  process.exitCode = j.rising || !j.plotted ? 1 : 0;
+  say(process.exitCode === 0 ? 'PASS' : 'FAIL');
+}
+
 async function main(): Promise<void> {
+  if (JUDGE !== undefined) return judgeOnly(JUDGE);
   if (!stackIsUp()) throw new Error('the local stack is not up: run `npm run stack up` first');
   const python = await pythonWith('matplotlib', 'matplotlib', 'soak');
   const clients = stackClients();
@@ -234,7 +296,7 @@ async function main(): Promise<void> {
       rate = lines.length / s / 2;
       rateWhy = `half of the measured maximum, ${fmt(lines.length / s)}/s (${fmt(lines.length)} lines searchable in ${s.toFixed(1)} s)`;
     }
-    say(`steady load: ${fmt(rate)} lines/s for ${MINUTES} min (${rateWhy}); warm-up ${(WARMUP_S / 60).toFixed(1)} min; samples every ${INTERVAL_S} s to ${join(dir, 'samples.csv')}`);
+    say(`steady load: ${fmt(rate)} lines/s for ${MINUTES} min (${rateWhy}); warm-up ${(warmupOf(MINUTES * 60) / 60).toFixed(1)} min; samples every ${INTERVAL_S} s to ${join(dir, 'samples.csv')}`);
     const t0 = Date.now();
     const sampler = startSampler(procs, kafka, runId, t0, () => produced, join(dir, 'samples.csv'));
     let samples: Sample[];
@@ -263,34 +325,10 @@ async function main(): Promise<void> {
     rmSync(scratch, { recursive: true, force: true });
     const complete = esTotal === produced && pq.rows === produced && pq.distinct === produced;
 
-    const rows = trendTable(samples, { warmupS: WARMUP_S, rate });
-    const rising = failed(rows);
-    const summary = [
-      `## Soak ${runId}: ${MINUTES} min at ${fmt(rate)} lines/s`,
-      '',
-      `Rate: ${rateWhy}. Samples every ${INTERVAL_S} s, ${samples.length / procs.length} per service; the first ${(WARMUP_S / 60).toFixed(1)} min are warm-up (not fitted).`,
-      '',
-      formatTable(rows),
-      '',
-      `Counted at the end, of ${fmt(produced)} produced: Elasticsearch ${fmt(esTotal)}, Parquet rows ${fmt(pq.rows)} (${fmt(pq.distinct)} distinct event ids): ${complete ? 'complete' : 'INCOMPLETE'}.`,
-      `Trend: ${rising ? 'RISING (see the verdicts)' : 'flat after the warm-up'}.`,
-    ].join('\n');
-    writeFileSync(join(dir, 'summary.md'), `${summary}\n`);
-    process.stdout.write(`\n${summary}\n\n`);
-
-    const png = join(dir, 'soak.png');
-    const plotted = spawnSync(python, [join(repoRoot(), 'scripts', 'soak-plot.py'), join(dir, 'samples.csv'), png, String(WARMUP_S), `Sluice soak ${runId}: ${MINUTES} min at ${fmt(rate)} lines/s`], { stdio: 'inherit' });
-    if (plotted.status !== 0) {
-      say('the plot failed (see above)');
-      exitCode = 1;
-    } else {
-      say(`plot: ${png}`);
-      if (DOCS) {
-        mkdirSync(join(repoRoot(), 'docs', 'img'), { recursive: true });
-        copyFileSync(png, docsPng());
-        say(`plot copied to ${docsPng()}`);
-      }
-    }
+    const counted = `Counted at the end, of ${fmt(produced)} produced: Elasticsearch ${fmt(esTotal)}, Parquet rows ${fmt(pq.rows)} (${fmt(pq.distinct)} distinct event ids): ${complete ? 'complete' : 'INCOMPLETE'}.`;
+    const j = judgeAndPlot(python, dir, samples, { title: `${runId}: ${MINUTES} min at ${fmt(rate)} lines/s`, rate, rateWhy, warmupS: warmupOf(MINUTES * 60), counted });
+    if (!j.plotted) exitCode = 1;
+    const rising = j.rising;
     if (!complete || rising) exitCode = 1;
   } finally {
     await stopServices(procs);
