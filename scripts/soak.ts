@@ -72,6 +72,9 @@ const JUDGE = (() => {
 const warmupOf = (seconds: number): number => arg('--warmup-minutes', (seconds / 60) * 0.2) * 60;
 const say = (s: string) => process.stdout.write(`[soak] ${s}\n`);
 
+/** Why the load ends before its time: Ctrl-C (then the run still counts, judges and cleans up) or a service that exited. */
+let stopReason: string | undefined;
+
 /** Consumer lag of every group of the run, summed over its topics and partitions. */
 async function lagByGroup(admin: kafkajs.Admin, runId: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
@@ -165,7 +168,7 @@ function startSampler(procs: readonly ServiceProcess[], kafka: KafkaClient, runI
  * Kafka timestamp): live times that never step back, so no line is late for the
  * enricher's windows. The next chunk is made while the current one is sent.
  */
-async function produceSteady(producer: kafkajs.Producer, topic: string, tenant: string, rate: number, seconds: number, notBeforeMs: number, sent: (n: number) => void): Promise<void> {
+async function produceSteady(producer: kafkajs.Producer, topic: string, tenant: string, rate: number, seconds: number, notBeforeMs: number, sent: (n: number) => void, procs: readonly ServiceProcess[]): Promise<void> {
   const chunkLines = Math.max(1, Math.round(rate * 60));
   const t0 = Date.now();
   let chunkNo = 0;
@@ -181,7 +184,9 @@ async function produceSteady(producer: kafkajs.Producer, topic: string, tenant: 
   let inChunk = 0;
   let total = 0;
   const end = t0 + seconds * 1000;
-  while (Date.now() < end) {
+  while (Date.now() < end && stopReason === undefined) {
+    const dead = procs.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+    if (dead) throw new Error(`${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode}) during the load; see ${dead.logFile}`);
     const due = Math.min(Math.floor(((Date.now() - t0) / 1000) * rate) - total, 2000);
     if (due > 0) {
       const batch: kafkajs.Message[] = [];
@@ -301,7 +306,14 @@ async function main(): Promise<void> {
     const sampler = startSampler(procs, kafka, runId, t0, () => produced, join(dir, 'samples.csv'));
     let samples: Sample[];
     try {
-      await produceSteady(producer, topic, tenant, rate, MINUTES * 60, calibrationEndMs, (n) => (produced += n));
+      // Ctrl-C ends the load early; the run still counts, judges and cleans up. A second one exits at once.
+      process.once('SIGINT', () => {
+        stopReason = 'interrupted (Ctrl-C)';
+        say('Ctrl-C: ending the load now; counting, judging and cleaning up follow (Ctrl-C again to quit at once)');
+        process.once('SIGINT', () => process.exit(130));
+      });
+      await produceSteady(producer, topic, tenant, rate, MINUTES * 60, calibrationEndMs, (n) => (produced += n), procs);
+      if (stopReason) say(`load ended early: ${stopReason}`);
       const achieved = (produced - (RATE === 0 ? CALIBRATE_EVENTS : 0)) / ((Date.now() - t0) / 1000);
       say(`load done: ${fmt(produced)} lines produced in all (steady part ${fmt(achieved)}/s)`);
     } finally {
@@ -329,7 +341,7 @@ async function main(): Promise<void> {
     const j = judgeAndPlot(python, dir, samples, { title: `${runId}: ${MINUTES} min at ${fmt(rate)} lines/s`, rate, rateWhy, warmupS: warmupOf(MINUTES * 60), counted });
     if (!j.plotted) exitCode = 1;
     const rising = j.rising;
-    if (!complete || rising) exitCode = 1;
+    if (!complete || rising || stopReason) exitCode = 1;
   } finally {
     await stopServices(procs);
     if (!KEEP_DATA) await deleteRunEverywhere(runId, clients);
