@@ -124,17 +124,17 @@ export function dropped(reason: string): StageOutput[] & { dropReason: string } 
 }
 
 /**
- * `stage` behind an admission check: `refuse` sees each input first and returns the error
- * it is refused with (the runner dead-letters the input with it, and counts it by code),
- * or null to let it through. The stage never sees a refused input, so its state does not
- * change. The collector's tenant policy (shared/tenants.ts) is one.
+ * `stage` with what goes in and comes out of it wrapped, the same for a stateless stage
+ * and for each partition of a stateful one: `input(process)` wraps `process`, `output`
+ * sees the records of `process`, `flush` and `endOfBatch` (a stage's empty answer is left
+ * as it is: it may be a `dropped` marker). Checkpoints and `held` are the stage's own.
  */
-export function withAdmission<I, S extends Stage<I> | StatefulStage<I>>(stage: S, refuse: (input: StageInput<I>, ctx: StageContext) => Error | null): S {
-  const gated = (process: PartitionStage<I>['process']): PartitionStage<I>['process'] => (input, ctx) => {
-    const err = refuse(input, ctx);
-    if (err) throw err;
-    return process(input, ctx);
-  };
+function wrapStage<I, S extends Stage<I> | StatefulStage<I>>(
+  stage: S,
+  wrap: { input?: (process: PartitionStage<I>['process']) => PartitionStage<I>['process']; output?: (outputs: StageOutput[], ctx: StageContext) => StageOutput[] },
+): S {
+  const out = (outputs: StageOutput[], ctx: StageContext): StageOutput[] => (wrap.output && outputs.length > 0 ? wrap.output(outputs, ctx) : outputs);
+  const inp = wrap.input ?? ((process: PartitionStage<I>['process']) => process);
   if (isStateful(stage)) {
     const s = stage as StatefulStage<I>;
     return {
@@ -142,21 +142,39 @@ export function withAdmission<I, S extends Stage<I> | StatefulStage<I>>(stage: S
       flushIntervalMs: s.flushIntervalMs,
       open(topic, partition, committed) {
         const p = s.open(topic, partition, committed);
+        const process = inp((input, ctx) => p.process(input, ctx));
         const wrapped: PartitionStage<I> = {
-          process: gated((input, ctx) => p.process(input, ctx)),
-          flush: (ctx, part) => p.flush(ctx, part),
+          process: (input, ctx) => out(process(input, ctx), ctx),
+          flush: (ctx, part) => out(p.flush(ctx, part), ctx),
           checkpoint: (next) => p.checkpoint(next),
           get held() {
             return p.held;
           },
         };
-        if (p.endOfBatch) wrapped.endOfBatch = (ctx) => p.endOfBatch!(ctx);
+        if (p.endOfBatch) wrapped.endOfBatch = (ctx) => out(p.endOfBatch!(ctx), ctx);
         return wrapped;
       },
     } as S;
   }
   const s = stage as Stage<I>;
-  return { name: s.name, process: gated(s.process.bind(s)) } as S;
+  const process = inp(s.process.bind(s));
+  return { name: s.name, process: (input, ctx) => out(process(input, ctx), ctx) } as S;
+}
+
+/**
+ * `stage` behind an admission check: `refuse` sees each input first and returns the error
+ * it is refused with (the runner dead-letters the input with it, and counts it by code),
+ * or null to let it through. The stage never sees a refused input, so its state does not
+ * change. The collector's tenant allow-list (shared/tenants.ts) is one.
+ */
+export function withAdmission<I, S extends Stage<I> | StatefulStage<I>>(stage: S, refuse: (input: StageInput<I>, ctx: StageContext) => Error | null): S {
+  return wrapStage<I, S>(stage, {
+    input: (process) => (input, ctx) => {
+      const err = refuse(input, ctx);
+      if (err) throw err;
+      return process(input, ctx);
+    },
+  });
 }
 
 /**
@@ -165,27 +183,5 @@ export function withAdmission<I, S extends Stage<I> | StatefulStage<I>>(stage: S
  * (it may be a `dropped` marker). The collector's tenant rate limit is one.
  */
 export function withOutputs<I, S extends Stage<I> | StatefulStage<I>>(stage: S, map: (outputs: StageOutput[], ctx: StageContext) => StageOutput[]): S {
-  const mapped = (outputs: StageOutput[], ctx: StageContext): StageOutput[] => (outputs.length === 0 ? outputs : map(outputs, ctx));
-  if (isStateful(stage)) {
-    const s = stage as StatefulStage<I>;
-    return {
-      name: s.name,
-      flushIntervalMs: s.flushIntervalMs,
-      open(topic, partition, committed) {
-        const p = s.open(topic, partition, committed);
-        const wrapped: PartitionStage<I> = {
-          process: (input, ctx) => mapped(p.process(input, ctx), ctx),
-          flush: (ctx, part) => mapped(p.flush(ctx, part), ctx),
-          checkpoint: (next) => p.checkpoint(next),
-          get held() {
-            return p.held;
-          },
-        };
-        if (p.endOfBatch) wrapped.endOfBatch = (ctx) => mapped(p.endOfBatch!(ctx), ctx);
-        return wrapped;
-      },
-    } as S;
-  }
-  const s = stage as Stage<I>;
-  return { name: s.name, process: (input, ctx) => mapped(s.process(input, ctx), ctx) } as S;
+  return wrapStage<I, S>(stage, { output: map });
 }

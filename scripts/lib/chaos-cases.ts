@@ -17,6 +17,7 @@ import type { KafkaClient } from '../../shared/kafka.js';
 import { fmt, isolatedEnv } from './bench-common.js';
 import { checkEnv, cleanupRun, countRun, emptyCounts, produceLive, sample, settle, sumsExact, workload, type RunCounts, type S3 } from './pipeline-check.js';
 import { esCount, topicMessageCount } from './probes.js';
+import { ES_URL, S3 as S3_CONF } from './pipeline-run.js';
 import { freePort, SERVICE_NAMES, startServices, stopServices, waitReady, type ServiceName, type ServiceProcess } from './services.js';
 
 /** How big and how long each case is. */
@@ -28,13 +29,7 @@ export interface ChaosOptions {
   /** Keep the run's topics, indices and objects. */
   keep: boolean;
 }
-export const ES_URL = process.env['SLUICE_ES_URL'] || 'http://127.0.0.1:9200';
-export const S3_CONF = {
-  endpoint: process.env['SLUICE_S3_ENDPOINT'] || 'http://127.0.0.1:9000',
-  bucket: process.env['SLUICE_S3_BUCKET'] || 'sluice',
-  accessKey: process.env['SLUICE_S3_ACCESS_KEY'] || 'sluice',
-  secretKey: process.env['SLUICE_S3_SECRET_KEY'] || 'sluice-local-secret',
-};
+export { ES_URL, S3 as S3_CONF } from './pipeline-run.js';
 const TOXIPROXY_DIR = join(repoRoot(), '.stack', 'toxiproxy');
 /** The broker's listener for network faults and the port it advertises (scripts/stack.d/kafka.sh). */
 const KAFKA_PROXIED = { port: Number(process.env['SLUICE_KAFKA_PROXIED_PORT'] || 9096), advertised: Number(process.env['SLUICE_KAFKA_PROXIED_ADVERTISED_PORT'] || 19096) };
