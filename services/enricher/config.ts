@@ -8,6 +8,7 @@ export const enricherSchema = {
   tracesGroupId: { type: 'string', env: 'SLUICE_ENRICHER_TRACES_GROUP', default: 'sluice-enricher-traces', doc: 'Consumer group of the trace summaries (reads SLUICE_TOPIC_SPANS, keyed by trace id).' },
   windowMs: { type: 'int', env: 'SLUICE_ENRICHER_WINDOW_MS', default: 10_000, min: 1000, unit: 'ms', doc: 'Event-time tumbling window of the derived metrics.' },
   allowedLatenessMs: { type: 'int', env: 'SLUICE_ENRICHER_ALLOWED_LATENESS_MS', default: 5000, min: 0, unit: 'ms', doc: 'A window closes when the watermark (largest event time seen) passes its end plus this; later records are counted as late, in delta windows.' },
+  lateQuietInputs: { type: 'int', env: 'SLUICE_ENRICHER_LATE_QUIET_INPUTS', default: 10_000, min: 0, max: 100_000_000, unit: 'inputs', doc: 'A window of late records (the late lane) that has had no late record for this many inputs of its partition is emitted, though no later late record moved the lane on; it would otherwise hold the committed offset at its first input for as long as an on-time feed lasts. 0: only the lane watermark, idleness or a drain emit it.' },
   spanInactivityMs: { type: 'int', env: 'SLUICE_ENRICHER_SPAN_INACTIVITY_MS', default: 60_000, min: 100, unit: 'ms', doc: 'A span rebuilt from logs is complete when no log of it came for this long in event time.' },
   traceInactivityMs: { type: 'int', env: 'SLUICE_ENRICHER_TRACE_INACTIVITY_MS', default: 60_000, min: 100, unit: 'ms', doc: 'A trace is summarised when no span of it came for this long in event time.' },
   upstreamGroups: {

@@ -187,6 +187,9 @@ class DerivePartition implements PartitionStage<LogRecord> {
     return st;
   }
 
+  /** Offset of the last input processed (the late lane's quiet rule counts inputs from it). */
+  private lastInput: number | undefined;
+
   /** Every input the previous owner had read was replayed: each service's aggregators go live. */
   private endReplay(): void {
     const until = (this.replay as Replay).until;
@@ -196,6 +199,7 @@ class DerivePartition implements PartitionStage<LogRecord> {
 
   process(input: StageInput<LogRecord>, ctx: StageContext): StageOutput[] {
     const offset = Number(input.offset);
+    this.lastInput = offset;
     if (this.replay && offset >= this.replay.until) this.endReplay();
     this.idle.touch(ctx.now());
     const record = this.opts.enrich(input.value);
@@ -234,7 +238,7 @@ class DerivePartition implements PartitionStage<LogRecord> {
    */
   endOfBatch(): StageOutput[] {
     const out: StageOutput[] = [];
-    for (const st of this.services.values()) this.windows(out, st.metrics.takeLate());
+    for (const st of this.services.values()) this.windows(out, st.metrics.takeLate(this.lastInput));
     if ((this.checkpoint('0').metadata ?? '').length > LANE_METADATA_BUDGET) {
       for (const st of this.services.values()) this.windows(out, st.metrics.flushLane());
     }

@@ -624,3 +624,41 @@ describe('the late lane across restarts (issue #11)', () => {
     expect(deltas.filter((d) => d.window.series.level === 'ERROR').reduce((n, d) => n + d.window.error_count, 0)).toBe(500);
   });
 });
+
+describe('a burst of late events followed by an on-time feed (found by the soak)', () => {
+  const W = 10_000_000;
+  const live = T0 + 90 * 60_000_000;
+  const run = (laneQuietInputs: number) => {
+    const agg = new MetricAggregator({ windowUs: W, allowedLatenessUs: 5_000_000, laneQuietInputs });
+    const out: EmittedWindow[] = [];
+    let offset = 0;
+    const batch = (records: LogRecord[]) => {
+      for (const r of records) out.push(...agg.add(r, offset++));
+      out.push(...agg.takeLate(offset - 1));
+    };
+    batch([record({ event_id: 'live0', timestamp: live })]);
+    batch(Array.from({ length: 50 }, (_, i) => record({ event_id: `late${i}`, timestamp: T0 + i * 1000 }))); // 90 minutes old, one window
+    // Then on-time lines, 100 per batch, time moving on: nothing moves the lane watermark.
+    const committed: number[] = [];
+    for (let b = 0; b < 30; b++) {
+      batch(Array.from({ length: 100 }, (_, i) => record({ event_id: `on${b}-${i}`, timestamp: live + (b * 100 + i) * 10_000 })));
+      committed.push(Number(agg.checkpoint(String(offset)).offset));
+    }
+    return { out, committed };
+  };
+
+  test('the lane window is emitted once it has been quiet for laneQuietInputs inputs, and the committed offset moves on', () => {
+    const { out, committed } = run(1000);
+    const deltas = out.filter((e) => e.late);
+    expect(deltas.map((d) => d.window.count)).toEqual([50]); // one delta, all 50
+    // The live window holds offset 0 for its 15 s; then only open on-time windows hold the offset.
+    expect(committed.slice(15).every((c) => c > 1000)).toBe(true);
+    expect(committed.at(-1)!).toBeGreaterThan(2000);
+  });
+
+  test('with the rule off (0) the lane window holds the committed offset for as long as the feed lasts', () => {
+    const { out, committed } = run(0);
+    expect(out.filter((e) => e.late)).toEqual([]);
+    expect(committed.slice(15).every((c) => c === 1)).toBe(true); // the first late input, for good
+  });
+});

@@ -36,7 +36,9 @@
  * (`laneWatermark`): a lane window collects the late events of its start and is emitted,
  * one delta per series, once the lane watermark reaches its window_end + allowedLateness
  * (checked by `takeLate()`, which the enricher calls at the end of every input batch,
- * shared/stage.ts `endOfBatch`), when the partition goes idle (`flushLane`), or at
+ * shared/stage.ts `endOfBatch`), once it has had no late event for `laneQuietInputs`
+ * inputs of the partition (so a burst of late events followed by an on-time feed does
+ * not hold the committed offset), when the partition goes idle (`flushLane`), or at
  * `drain`. So a backfill of old lines, or a catch-up after an outage, in event-time order
  * gives ONE delta per (series, window) however many batches it spans (issue #11). An
  * event late even for the lane (its lane window already emitted) reopens that lane window,
@@ -130,6 +132,12 @@ export interface MetricOptions {
   sketchMaxBuckets: number;
   /** Distinct series per window before folding (see MEMORY BOUND). Default 10 000. */
   maxSeriesPerWindow: number;
+  /**
+   * A lane window that has had no late event for this many inputs of the partition is
+   * emitted at the next batch end, even if the lane watermark has not passed it (see
+   * LATE EVENTS). 0: never. Default 10 000.
+   */
+  laneQuietInputs: number;
 }
 
 export const DEFAULT_METRIC_OPTIONS: Readonly<MetricOptions> = Object.freeze({
@@ -139,6 +147,7 @@ export const DEFAULT_METRIC_OPTIONS: Readonly<MetricOptions> = Object.freeze({
   sketchAlpha: DEFAULT_ALPHA,
   sketchMaxBuckets: DEFAULT_MAX_BUCKETS,
   maxSeriesPerWindow: 10_000,
+  laneQuietInputs: 10_000,
 });
 
 /** A lane window still open at a checkpoint: its start and the first input offset in it. */
@@ -233,6 +242,8 @@ interface OpenWindow {
   /** Every series of the window, in order of creation. */
   series: Acc[];
   minOffset: number;
+  /** Offset of the last input added (lane windows: the last late event). */
+  lastOffset: number;
 }
 
 const EMPTY: readonly EmittedWindow[] = Object.freeze([]);
@@ -293,6 +304,7 @@ function ranksAbove(aTrace: string | null, aError: boolean, aDur: number, aEvent
 function validateOptions(o: MetricOptions): void {
   if (!Number.isSafeInteger(o.windowUs) || o.windowUs <= 0) throw new RangeError(`windowUs must be a positive integer, got ${o.windowUs}`);
   if (!Number.isSafeInteger(o.allowedLatenessUs) || o.allowedLatenessUs < 0) throw new RangeError(`allowedLatenessUs must be an integer >= 0, got ${o.allowedLatenessUs}`);
+  if (!Number.isSafeInteger(o.laneQuietInputs) || o.laneQuietInputs < 0) throw new RangeError(`laneQuietInputs must be an integer >= 0, got ${o.laneQuietInputs}`);
   if (!Number.isSafeInteger(o.maxSeriesPerWindow) || o.maxSeriesPerWindow < 1) throw new RangeError(`maxSeriesPerWindow must be an integer >= 1, got ${o.maxSeriesPerWindow}`);
   const b = o.bucketBoundsUs;
   for (let i = 0; i < b.length; i++) {
@@ -419,7 +431,7 @@ export class MetricAggregator {
     this.counters.events++;
     let win = this.open.get(start);
     if (win === undefined) {
-      win = { start, end, root: new Map(), series: [], minOffset: offset };
+      win = { start, end, root: new Map(), series: [], minOffset: offset, lastOffset: offset };
       this.open.set(start, win);
       const closeAt = end + this.options.allowedLatenessUs;
       if (closeAt < this.nextCloseAt) this.nextCloseAt = closeAt;
@@ -460,15 +472,21 @@ export class MetricAggregator {
   }
 
   /**
-   * The lane windows the lane watermark has passed (window_end + allowedLateness ≤ it), as
-   * one delta per series window (see LATE EVENTS); called at the end of every batch. A
-   * no-op while replaying: a lane window pending at the checkpoint is still being rebuilt.
+   * The lane windows the lane watermark has passed (window_end + allowedLateness ≤ it), and
+   * those without a late event for `laneQuietInputs` inputs up to `offset` (the partition's
+   * last input), as one delta per series window (see LATE EVENTS); called at the end of
+   * every batch. The second rule ends a burst of late events followed by a steady on-time
+   * feed: nothing moves the lane watermark then, and an open lane window would hold the
+   * committed offset at its first input for as long as the feed lasts. It depends on
+   * offsets only, so a replay decides the same. A no-op while replaying: a lane window
+   * pending at the checkpoint is still being rebuilt.
    */
-  takeLate(): readonly EmittedWindow[] {
+  takeLate(offset?: number): readonly EmittedWindow[] {
     if (this.lateOpen.size === 0 || this.until !== null) return EMPTY;
     const lw = this.laneWm as number;
     const lateness = this.options.allowedLatenessUs;
-    return this.emitLanes((w) => w.end + lateness <= lw);
+    const quiet = this.options.laneQuietInputs;
+    return this.emitLanes((w) => w.end + lateness <= lw || (quiet > 0 && offset !== undefined && offset - w.lastOffset >= quiet));
   }
 
   /**
@@ -590,7 +608,8 @@ export class MetricAggregator {
   private late(record: LogRecord, start: number, end: number, offset: number): readonly EmittedWindow[] {
     this.counters.lateEvents++;
     let win = this.lateOpen.get(start);
-    if (win === undefined) this.lateOpen.set(start, (win = { start, end, root: new Map(), series: [], minOffset: offset }));
+    if (win === undefined) this.lateOpen.set(start, (win = { start, end, root: new Map(), series: [], minOffset: offset, lastOffset: offset }));
+    win.lastOffset = offset;
     if (this.laneWm === null || record.timestamp > this.laneWm) this.laneWm = record.timestamp;
     const { level, isErrorLevel, http, duration, statusClass, isHttp, isError } = classifyRecord(record);
     this.countLate(win, newAcc(record.tenant, record.service, null, null, null, level, false, this.bounds.length), record, isErrorLevel, duration, false);

@@ -48,7 +48,7 @@ export function enricherStages(config: ConfigOf<typeof schema>, context: EnrichC
         topics: { enriched: config.topicEnriched, metrics: config.topicMetrics, spans: config.topicSpans },
         enrich: (r) => enrich(r, context),
         ...(routing && routing.router.size > 0 ? { store: (r: LogRecord) => routed(routing, r) } : {}),
-        metrics: { windowUs: config.windowMs * 1000, allowedLatenessUs: config.allowedLatenessMs * 1000 },
+        metrics: { windowUs: config.windowMs * 1000, allowedLatenessUs: config.allowedLatenessMs * 1000, laneQuietInputs: config.lateQuietInputs },
         spans: { inactivityTimeoutUs: config.spanInactivityMs * 1000 },
         idleAfterMs: config.idleAfterMs,
         flushIntervalMs,
