@@ -18,7 +18,7 @@ import { fmt, isolatedEnv } from './bench-common.js';
 import { checkEnv, cleanupRun, countRun, emptyCounts, produceLive, sample, settle, sumsExact, workload, type RunCounts, type S3 } from './pipeline-check.js';
 import { esCount, topicMessageCount } from './probes.js';
 import { ES_URL, S3 as S3_CONF } from './pipeline-run.js';
-import { freePort, SERVICE_NAMES, startServices, stopServices, waitReady, type ServiceName, type ServiceProcess } from './services.js';
+import { freePort, scrape, SERVICE_NAMES, startServices, stopServices, waitReady, type ServiceName, type ServiceProcess } from './services.js';
 
 /** How big and how long each case is. */
 export interface ChaosOptions {
@@ -476,8 +476,14 @@ export async function runCase(c: Case, o: ChaosOptions, kafka: KafkaClient, es: 
     }
     await faultDone;
     say(`${c.name}: ${fmt(r.linesIn)} lines sent; waiting until every one is stored and the windows are quiet`);
-    const settled = await settle({ procs: () => procs, es, tenant, lines: r.linesIn, timeoutMs: o.timeoutMs, say, esToo: true, parquetRows: parquetRowsAcrossRestarts(ctx) });
-    r.caughtUpSeconds = (settled.storedAtMs - lastSent) / 1000;
+    try {
+      const settled = await settle({ procs: () => procs, es, tenant, lines: r.linesIn, timeoutMs: o.timeoutMs, say, esToo: true, parquetRows: parquetRowsAcrossRestarts(ctx) });
+      r.caughtUpSeconds = (settled.storedAtMs - lastSent) / 1000;
+    } catch (err) {
+      // Not recovered in time: still stopped and counted, so the table says what is where.
+      r.error = `not recovered within ${o.timeoutMs / 1000} s (${err instanceof Error ? err.message : String(err)})`;
+      say(`${c.name}: ${r.error}`);
+    }
     await stopServices(procs);
     await countRun(r, { runId, tenant, bucket, s3, es, scratch: join(logDir, 'parquet') });
     rmSync(join(logDir, 'parquet'), { recursive: true, force: true });
@@ -508,7 +514,11 @@ function parquetRowsAcrossRestarts(ctx: Ctx): () => Promise<number> {
   const seen = new Map<number, number>();
   return async () => {
     const sink = ctx.procs.find((p) => p.name === 'sink');
-    if (sink?.child.pid !== undefined && sink.child.exitCode === null) seen.set(sink.child.pid, await sample(sink, 'sluice_parquet_rows_total{dataset="logs"}'));
+    if (sink?.child.pid !== undefined && sink.child.exitCode === null && sink.child.signalCode === null) {
+      // Only an answer counts: a sink just killed (not yet replaced) answers nothing, and its last count stays.
+      const m = await scrape(sink);
+      if (m.size > 0) seen.set(sink.child.pid, m.get('sluice_parquet_rows_total{dataset="logs"}') ?? 0);
+    }
     return [...seen.values()].reduce((a, b) => a + b, 0);
   };
 }
