@@ -18,7 +18,7 @@ import { fmt, isolatedEnv } from './bench-common.js';
 import { checkEnv, cleanupRun, countRun, emptyCounts, produceLive, sample, settle, sumsExact, workload, type RunCounts, type S3 } from './pipeline-check.js';
 import { esCount, topicMessageCount } from './probes.js';
 import { ES_URL, S3 as S3_CONF } from './pipeline-run.js';
-import { freePort, scrape, SERVICE_NAMES, startServices, stopServices, waitReady, type ServiceName, type ServiceProcess } from './services.js';
+import { freePort, SERVICE_NAMES, startServices, stopServices, waitReady, type ServiceName, type ServiceProcess } from './services.js';
 
 /** How big and how long each case is. */
 export interface ChaosOptions {
@@ -477,7 +477,7 @@ export async function runCase(c: Case, o: ChaosOptions, kafka: KafkaClient, es: 
     await faultDone;
     say(`${c.name}: ${fmt(r.linesIn)} lines sent; waiting until every one is stored and the windows are quiet`);
     try {
-      const settled = await settle({ procs: () => procs, es, tenant, lines: r.linesIn, timeoutMs: o.timeoutMs, say, esToo: true, parquetRows: parquetRowsAcrossRestarts(ctx) });
+      const settled = await settle({ procs: () => procs, es, tenant, lines: r.linesIn, timeoutMs: o.timeoutMs, say, esToo: true, parquetRows: parquetRowsDurable(ctx, kafka, r.linesIn) });
       r.caughtUpSeconds = (settled.storedAtMs - lastSent) / 1000;
     } catch (err) {
       // Not recovered in time: still stopped and counted, so the table says what is where.
@@ -505,21 +505,33 @@ export async function runCase(c: Case, o: ChaosOptions, kafka: KafkaClient, es: 
 }
 
 /**
- * Logs rows durable in Parquet as far as the sinks have said: the sum of the counter over
- * every sink process of the run (a restarted sink starts from 0). It can run ahead of
- * the truth after a SIGKILL (rows of an uncommitted batch are written again): the exact
- * count afterwards decides.
+ * Logs rows durable in Parquet, for the settle: the logs' Parquet writer group has
+ * committed every partition of the enriched topic to its end (the end is the last
+ * transaction's commit marker, so committed = high watermark − 1; an empty partition
+ * counts when committed or untouched), then all `lines` are durable; until then, the
+ * running sink's counter, as progress. A sink restarted mid-run starts its counter from
+ * 0, so counters alone cannot say it; the exact count afterwards decides anyway.
  */
-function parquetRowsAcrossRestarts(ctx: Ctx): () => Promise<number> {
-  const seen = new Map<number, number>();
+function parquetRowsDurable(ctx: Ctx, kafka: KafkaClient, lines: number): () => Promise<number> {
+  const topic = String(ctx.env['SLUICE_TOPIC_ENRICHED']);
+  const groupId = String(ctx.env['SLUICE_SINK_PARQUET_GROUP']);
   return async () => {
-    const sink = ctx.procs.find((p) => p.name === 'sink');
-    if (sink?.child.pid !== undefined && sink.child.exitCode === null && sink.child.signalCode === null) {
-      // Only an answer counts: a sink just killed (not yet replaced) answers nothing, and its last count stays.
-      const m = await scrape(sink);
-      if (m.size > 0) seen.set(sink.child.pid, m.get('sluice_parquet_rows_total{dataset="logs"}') ?? 0);
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const ends = await admin.fetchTopicOffsets(topic);
+      const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+      const done = ends.every((e) => {
+        const c = Number(committed.find((p) => p.partition === e.partition)?.offset ?? -1);
+        return Number(e.high) === Number(e.low) ? true : c >= Number(e.high) - 1;
+      });
+      if (done) return lines;
+    } catch {
+      // The broker may be down in this very case: no answer is no progress.
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
-    return [...seen.values()].reduce((a, b) => a + b, 0);
+    return sample(ctx.procs.find((p) => p.name === 'sink'), 'sluice_parquet_rows_total{dataset="logs"}');
   };
 }
 
