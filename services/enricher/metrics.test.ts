@@ -642,7 +642,7 @@ describe('a burst of late events followed by an on-time feed (found by the soak)
     const committed: number[] = [];
     for (let b = 0; b < 30; b++) {
       batch(Array.from({ length: 100 }, (_, i) => record({ event_id: `on${b}-${i}`, timestamp: live + (b * 100 + i) * 10_000 })));
-      committed.push(Number(agg.checkpoint(String(offset)).offset));
+      committed.push(Number(agg.checkpoint(offset).offset));
     }
     return { out, committed };
   };
