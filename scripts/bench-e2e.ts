@@ -40,7 +40,7 @@ import kafkajs from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
 import { repoRoot } from '../shared/schemas.js';
 import type { KafkaClient } from '../shared/kafka.js';
-import { arg, fmt, groupCpuSeconds, median, processCpuSeconds, runMain, stackPgid } from './lib/bench-common.js';
+import { arg, argString, fmt, groupCpuSeconds, median, processCpuSeconds, runMain, stackPgid } from './lib/bench-common.js';
 import type { KafkaMessage } from './lib/generator.js';
 import {
   BROKERS, ES_URL, deleteRunEverywhere, logsIndex, parquetCounts, rssMb, runEnv, searchable, secondsUntil, sleep, stackClients, workload, type S3Client,
@@ -60,10 +60,7 @@ const FUSED = process.argv.includes('--fused');
 const PROCESSES: readonly ServiceName[] = FUSED ? ['collector-normalizer', 'enricher', 'sink'] : SERVICE_NAMES;
 const SEED = arg('--seed', 2026);
 /** NODE_OPTIONS for the four services only (e.g. a heap limit), not for this process. */
-const SERVICE_NODE_OPTIONS = (() => {
-  const i = process.argv.indexOf('--service-node-options');
-  return i >= 0 ? process.argv[i + 1] : undefined;
-})();
+const SERVICE_NODE_OPTIONS = argString('--service-node-options');
 const PARTITIONS = 3;
 const say = (s: string) => process.stdout.write(`[bench:e2e] ${s}\n`);
 

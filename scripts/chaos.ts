@@ -58,7 +58,7 @@ import { cpus, hostname } from 'node:os';
 import { createEsClient } from '../services/sink/es-writer.js';
 import { createS3Client } from '../services/sink/object-store.js';
 import { repoRoot } from '../shared/schemas.js';
-import { arg, benchKafka, fmt, runMain } from './lib/bench-common.js';
+import { arg, argString, benchKafka, fmt, runMain } from './lib/bench-common.js';
 import { CASES, ES_URL, failures, runCase, S3_CONF, say, table, type Case, type CaseResult, type ChaosOptions } from './lib/chaos-cases.js';
 
 const options: ChaosOptions = {
@@ -70,9 +70,9 @@ const options: ChaosOptions = {
 };
 
 function pick(): Case[] {
-  const i = process.argv.indexOf('--cases');
-  if (i < 0) return CASES;
-  const wanted = (process.argv[i + 1] ?? '').split(',').filter(Boolean);
+  const cases = argString('--cases');
+  if (cases === undefined) return CASES;
+  const wanted = cases.split(',').filter(Boolean);
   const chosen = CASES.filter((c) => wanted.some((w) => c.name === w || (w.endsWith('-') && c.name.startsWith(w)) || (w.endsWith('*') && c.name.startsWith(w.slice(0, -1)))));
   const unknown = wanted.filter((w) => !CASES.some((c) => c.name === w || ((w.endsWith('-') || w.endsWith('*')) && c.name.startsWith(w.replace(/\*$/, '')))));
   if (unknown.length > 0) throw new Error(`unknown cases: ${unknown.join(', ')} (--list prints them)`);

@@ -49,16 +49,13 @@ import { createEsClient } from '../services/sink/es-writer.js';
 import { createS3Client } from '../services/sink/object-store.js';
 import { repoRoot } from '../shared/schemas.js';
 import type { KafkaClient } from '../shared/kafka.js';
-import { arg, benchKafka, fmt, isolatedEnv, runMain } from './lib/bench-common.js';
+import { arg, argString, benchKafka, fmt, isolatedEnv, runMain } from './lib/bench-common.js';
 import { generate } from './lib/generator.js';
 import { checkEnv, cleanupRun, countRun, emptyCounts, produceAll, produceLive, sample, settle, sumsExact, toKafka, workload, type RunCounts, type S3 } from './lib/pipeline-check.js';
 import { startServices, stopServices, waitReady, type ServiceProcess } from './lib/services.js';
 
 type Scenario = 'backfill' | 'enricher-kill';
-const SCENARIO_ARG = (() => {
-  const i = process.argv.indexOf('--scenario');
-  return i >= 0 ? (process.argv[i + 1] ?? '') : 'both';
-})();
+const SCENARIO_ARG = argString('--scenario') ?? 'both';
 const EVENTS = Math.round(arg('--events', 100_000));
 const SEED = arg('--seed', 2026);
 const AGE_MINUTES = arg('--age-minutes', 90);

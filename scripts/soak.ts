@@ -46,7 +46,7 @@ import { basename, dirname, join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { repoRoot } from '../shared/schemas.js';
 import type { KafkaClient } from '../shared/kafka.js';
-import { arg, fmt, runMain } from './lib/bench-common.js';
+import { arg, argString, fmt, runMain } from './lib/bench-common.js';
 import type { KafkaMessage } from './lib/generator.js';
 import { deleteRunEverywhere, logsIndex, parquetCounts, rssMb, runEnv, searchable, secondsUntil, sleep, stackClients, workload } from './lib/pipeline-run.js';
 import { produceAll, toKafka } from './lib/pipeline-check.js';
@@ -64,10 +64,7 @@ const DRAIN_MS = arg('--drain-seconds', 300) * 1000;
 const DOCS = process.argv.includes('--docs');
 const KEEP_DATA = process.argv.includes('--keep-data');
 /** --judge DIR: judge and plot a finished run's samples.csv again (another warm-up, say) without running anything. */
-const JUDGE = (() => {
-  const i = process.argv.indexOf('--judge');
-  return i >= 0 ? process.argv[i + 1] : undefined;
-})();
+const JUDGE = argString('--judge');
 /** The warm-up of a run of `seconds`: --warmup-minutes, else 20% of it. */
 const warmupOf = (seconds: number): number => arg('--warmup-minutes', (seconds / 60) * 0.2) * 60;
 const say = (s: string) => process.stdout.write(`[soak] ${s}\n`);

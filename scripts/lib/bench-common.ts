@@ -19,6 +19,12 @@ export function arg(name: string, fallback: number): number {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
+/** The word after option `name` (`--scenario backfill`); undefined when the option is absent. */
+export function argString(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? '') : undefined;
+}
+
 /** A rate or count as printed: rounded, with thousands separators. */
 export const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
