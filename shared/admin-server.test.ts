@@ -22,6 +22,21 @@ test('serves /metrics, /healthz and /readyz on loopback', async () => {
   }
 });
 
+test('/healthz fails once a runner stopped for good (the liveness probe restarts the pod)', async () => {
+  let alive = true;
+  const server = await startAdminServer({ host: '127.0.0.1', port: 0, registry: new Registry(), ready: () => true, alive: () => alive });
+  try {
+    const url = `http://127.0.0.1:${server.port}/healthz`;
+    expect((await fetch(url)).status).toBe(200);
+    alive = false;
+    const res = await fetch(url);
+    expect(res.status).toBe(503);
+    expect(await res.text()).toBe('failed\n');
+  } finally {
+    await server.close();
+  }
+});
+
 test('/metrics carries the runner vocabulary and the process and runtime metrics', async () => {
   const registry = new Registry();
   const m = runnerMetrics(registry);

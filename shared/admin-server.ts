@@ -39,6 +39,8 @@ export async function startAdminServer(opts: {
   port: number;
   registry: Registry;
   ready: () => boolean;
+  /** /healthz: false once a runner stopped for good (default: always alive). */
+  alive?: () => boolean;
 }): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -52,7 +54,8 @@ export async function startAdminServer(opts: {
         (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${errorMessage(err)}\n`),
       );
     } else if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      const ok = opts.alive?.() ?? true;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'failed\n');
     } else if (path === '/readyz') {
       const ok = opts.ready();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');

@@ -22,6 +22,8 @@ export function runMain(start: () => Promise<RunningService>): void {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      // A runner that stopped for good (logged at fatal there): shut down in order, exit 1.
+      void svc.failed.then(() => svc.shutdown('a runner stopped for good').then(() => process.exit(1)));
     },
     (err: unknown) => {
       if (err instanceof ConfigError) {

@@ -1,4 +1,4 @@
-import { backoffDelay, CircuitBreaker, withRetry } from './retry.js';
+import { backoffDelay, CircuitBreaker, DeadlineError, withDeadline, withRetry } from './retry.js';
 
 describe('backoff and circuit breaker', () => {
   test('backoff ceilings double up to the cap, with full jitter', () => {
@@ -54,4 +54,28 @@ test('withRetry: delayOf sets the wait of an error that says it, instead of the 
   expect(r).toBe('done');
   expect(waits[0]).toBe(5);
   expect(waits[1]).toBeLessThanOrEqual(1);
+});
+
+describe('withDeadline', () => {
+  it('returns the work when it finishes in time, and ticks while waiting', async () => {
+    let ticks = 0;
+    const work = new Promise<string>((resolve) => setTimeout(() => resolve('done'), 60));
+    await expect(withDeadline(work, 1_000, 'step', { fn: async () => void ticks++, everyMs: 10 })).resolves.toBe('done');
+    expect(ticks).toBeGreaterThan(0);
+    const after = ticks;
+    await new Promise((r) => setTimeout(r, 40));
+    expect(ticks).toBe(after); // the ticker stopped with the work
+  });
+
+  it('gives up with a DeadlineError naming the step; a late failure of the work is not unhandled', async () => {
+    const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('late')), 50));
+    const err = await withDeadline(late, 10, 'transaction commit').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeadlineError);
+    expect((err as Error).message).toBe('transaction commit did not finish within 10 ms');
+    await new Promise((r) => setTimeout(r, 80)); // jest fails the test on an unhandled rejection
+  });
+
+  it("passes the work's own error through", async () => {
+    await expect(withDeadline(Promise.reject(new Error('refused')), 1_000, 'step')).rejects.toThrow('refused');
+  });
 });

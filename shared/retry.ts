@@ -100,3 +100,32 @@ export class CircuitBreaker {
     this.onChange(true, { failures: this.failures, error });
   }
 }
+
+/** A step given up by `withDeadline`: it may still complete in the background. */
+export class DeadlineError extends Error {
+  constructor(what: string, readonly ms: number) {
+    super(`${what} did not finish within ${ms} ms`);
+    this.name = 'DeadlineError';
+  }
+}
+
+/**
+ * `work`, or a DeadlineError once `ms` pass, whichever comes first. The work itself is
+ * not cancelled (a promise cannot be): the caller must make a late outcome harmless
+ * (the runner drops and fences the producer that ran it). `tick`, when given, runs every
+ * `tickMs` while waiting (the runner's consumer heartbeat).
+ */
+export async function withDeadline<T>(work: Promise<T>, ms: number, what: string, tick?: { fn: () => Promise<void>; everyMs: number }): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(what, ms)), ms);
+  });
+  if (tick) ticker = setInterval(() => void tick.fn().catch(() => undefined), tick.everyMs);
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+    if (ticker) clearInterval(ticker);
+  }
+}

@@ -22,6 +22,10 @@ export type CommonConfig = ConfigOf<typeof commonSchema>;
 
 export interface Runnable {
   isReady(): boolean;
+  /** False once the runnable stopped for good (default: alive). */
+  isAlive?(): boolean;
+  /** Resolves when the runnable stopped for good (a dead consumer). */
+  readonly failed?: Promise<Error>;
   shutdown(): Promise<void>;
 }
 
@@ -38,6 +42,8 @@ export interface RunningService {
   readonly adminPort: number;
   /** Idempotent; resolves when the shutdown order has run (or its deadline passed). */
   shutdown(reason: string): Promise<void>;
+  /** Resolves when a runner stopped for good: main.ts shuts down and exits non-zero. */
+  readonly failed: Promise<Error>;
 }
 
 export async function startService<S extends Schema>(opts: {
@@ -64,6 +70,7 @@ export async function startService<S extends Schema>(opts: {
     port: opts.adminPort,
     registry,
     ready: () => ready && runnables.every((r) => r.isReady()),
+    alive: () => runnables.every((r) => r.isAlive?.() ?? true),
     log,
   });
 
@@ -88,8 +95,10 @@ export async function startService<S extends Schema>(opts: {
   log.info(`${name} running`);
 
   let stopping: Promise<void> | undefined;
+  const failed = Promise.race(runnables.flatMap((r) => (r.failed ? [r.failed] : [])).concat(new Promise<never>(() => undefined)));
   return {
     adminPort: admin.port,
+    failed,
     shutdown(reason: string) {
       stopping ??= (async () => {
         ready = false;

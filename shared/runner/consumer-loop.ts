@@ -84,6 +84,11 @@ export abstract class ConsumerLoop<I> {
   protected producer: Producer | undefined;
   private ready = false;
   protected stopping = false;
+  /** Set when the consumer stopped for good (a crash kafkajs does not restart). */
+  private failure: Error | undefined;
+  private onFailed: ((err: Error) => void) | undefined;
+  /** Resolves when the consumer stopped for good: the runner is dead and its process must restart. */
+  readonly failed: Promise<Error> = new Promise((resolve) => (this.onFailed = resolve));
   protected readonly abort = new AbortController();
   protected readonly now: () => number;
   protected readonly log: Logger;
@@ -98,6 +103,11 @@ export abstract class ConsumerLoop<I> {
 
   isReady(): boolean {
     return this.ready && !this.stopping;
+  }
+
+  /** False once the consumer stopped for good (/healthz then fails). */
+  isAlive(): boolean {
+    return this.failure === undefined;
   }
 
   /** Connect, subscribe and start consuming. Resolves once the consumer runs. */
@@ -123,7 +133,15 @@ export abstract class ConsumerLoop<I> {
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => this.onBatchEnd(e.payload.topic, e.payload.partition, e.payload.offsetLag === '0'));
     consumer.on(consumer.events.CRASH, (e) => {
       this.ready = false;
-      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (e.payload.restart || this.stopping) {
+        this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+        return;
+      }
+      // kafkajs restarts a consumer only after a retriable error; after any other it stays
+      // stopped, and so would this runner. Said loudly, and the process is restarted.
+      this.failure = e.payload.error instanceof Error ? e.payload.error : new Error(String(e.payload.error));
+      this.log.fatal({ err: e.payload.error }, 'consumer stopped for good after an error kafkajs does not retry: the service shuts down and exits 1, for its supervisor to restart it');
+      this.onFailed?.(this.failure);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [this.opts.inputTopic], fromBeginning: this.opts.fromBeginning ?? true });

@@ -7,6 +7,7 @@ import type { EachBatchPayload, Producer } from 'kafkajs';
 import { isStateful, statelessPartition } from '../stage.js';
 import type { Checkpoint, Envelope, PartitionStage, Stage, StageContext, StageInput, StageOutput, StatefulStage } from '../stage.js';
 import { classify, DeferredError, ErrorCodes, errorMessage, RetryableError } from '../errors.js';
+import { backoffDelay, DeadlineError, sleep, withDeadline } from '../retry.js';
 import { ConsumerLoop, nextOffset, envelopeOf, type RunnerOptions } from './consumer-loop.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES, type Encoded } from './batching.js';
 import { dropReasonOf, encodeOutputs, type OutputEncoding } from './step.js';
@@ -20,10 +21,32 @@ interface PartitionEntry<I> {
   next: string | undefined;
   /** The last fetch reached the partition's high watermark. */
   caughtUp: boolean;
+  /** The first offset this state read: where a partition with no committed offset resumes after a failed transaction. */
+  start: string;
 }
 
 /** Our transaction was fenced: another instance owns the partition now. */
 class FencedError extends Error {}
+
+/**
+ * A transaction step failed or passed its deadline: the transaction may be open,
+ * aborted, or committed (an EndTxn the broker took before the connection broke). Only
+ * a new producer's InitProducerId settles it (see commitOrForget).
+ */
+class TransactionInDoubt extends Error {}
+
+/**
+ * Deadline of one transaction step (open, send, offsets, commit) and of a producer's
+ * initialization. kafkajs retries a request 8 times with backoff up to 30 s
+ * (shared/kafka.ts), about 65 s in all; a step still pending after this is treated as
+ * failed. Seen in the fault matrix: after a broker restart, kafkajs's transactional
+ * producer retried CONCURRENT_TRANSACTIONS and then never settled.
+ */
+const TXN_STEP_DEADLINE_MS = 60_000;
+/** How often a runner waiting on a transaction step heartbeats its consumer group. */
+const TXN_HEARTBEAT_MS = 3_000;
+/** Deadline of a producer's disconnect (a stuck producer is dropped, not waited for). */
+const DISCONNECT_DEADLINE_MS = 5_000;
 
 function isFenced(err: unknown): boolean {
   for (let e = err as { type?: string; code?: number; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
@@ -69,6 +92,8 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   private readonly producers = new Map<string, Producer>();
   /** Partitions whose transaction was fenced: not touched again until the next group join. */
   private readonly fenced = new Set<string>();
+  /** Consecutive transactions in doubt per partition (backoff of the resets); cleared by a commit. */
+  private readonly inDoubt = new Map<string, number>();
   /** Serializes batches and timer flushes: a partition state is never used concurrently. */
   private lock: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -102,10 +127,23 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       idempotent: true,
       maxInFlightRequests: 1,
     });
-    await producer.connect();
-    // InitProducerId happens at the first transaction: an empty one fences the previous owner now.
-    const txn = await producer.transaction();
-    await txn.abort();
+    try {
+      // InitProducerId happens at the first transaction: an empty one fences the previous
+      // owner now, and makes the coordinator finish (commit or abort) any transaction of
+      // this id still in flight before it answers.
+      await withDeadline(
+        (async () => {
+          await producer.connect();
+          const txn = await producer.transaction();
+          await txn.abort();
+        })(),
+        TXN_STEP_DEADLINE_MS,
+        'transactional producer initialization',
+      );
+    } catch (err) {
+      await this.disconnect(producer);
+      throw err;
+    }
     this.producers.set(key, producer);
     return producer;
   }
@@ -114,8 +152,12 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     for (const key of [...keys]) {
       const producer = this.producers.get(key);
       this.producers.delete(key);
-      await producer?.disconnect().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'producer disconnect failed'));
+      if (producer) await this.disconnect(producer);
     }
+  }
+
+  private async disconnect(producer: Producer): Promise<void> {
+    await withDeadline(producer.disconnect(), DISCONNECT_DEADLINE_MS, 'producer disconnect').catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'producer disconnect failed'));
   }
 
   override async start(): Promise<void> {
@@ -154,6 +196,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
       this.partitions.clear();
       this.reportHeld();
       this.fenced.clear();
+      this.inDoubt.clear();
       await this.dropProducers(this.producers.keys());
     });
   }
@@ -198,7 +241,7 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
     } else {
       state = statelessPartition(this.stage);
     }
-    p = { topic, partition, state, next: undefined, caughtUp: false };
+    p = { topic, partition, state, next: undefined, caughtUp: false, start: firstOffset };
     this.partitions.set(key, p);
     return p;
   }
@@ -272,53 +315,83 @@ export class PipelineRunner<I> extends ConsumerLoop<I> {
   }
 
   /**
-   * Commit `out` with the partition's checkpoint; false when the transaction was fenced
-   * (the partition has a new owner: its state and producer are dropped, and the
-   * partition is left alone until the next group join). If the commit fails for good
-   * otherwise (only while stopping), the in-memory state is ahead of what was committed:
-   * it is forgotten, so a later batch rebuilds it from the committed checkpoint.
+   * Commit `out` with the partition's checkpoint; false when it was not committed here,
+   * and the partition's state was dropped:
+   * - fenced: the partition has a new owner; its producer is dropped and the partition
+   *   left alone until the next group join;
+   * - in doubt (a step failed or passed its deadline): the partition is reset (below) and
+   *   read again from its committed offset.
+   * If the commit fails while stopping, the error is thrown (the state is dropped too:
+   * whatever was not committed is read again by the next owner).
+   *
+   * Reset: the producer is dropped and a new one initialized with the same
+   * transactional id. Its InitProducerId fences the old one and returns only once the
+   * coordinator has finished the transaction in doubt, committed or aborted. The group's
+   * committed offset then tells which: the consumer seeks there, so the batch is read
+   * again if the transaction aborted and not again if it committed. Exactly once either
+   * way, with no guess about what a broken connection did.
    */
   private async commitOrForget(p: PartitionEntry<I>, out: Encoded[], heartbeat: () => Promise<void>): Promise<boolean> {
     const key = `${p.topic}:${p.partition}`;
     try {
       await this.produceAndCommit(out, p.topic, p.partition, p.state.checkpoint(p.next as string), heartbeat);
+      this.inDoubt.delete(key);
       return true;
     } catch (err) {
       this.partitions.delete(key);
-      if (!(err instanceof FencedError)) throw err;
-      this.log.warn({ topic: p.topic, partition: p.partition }, 'fenced: another instance owns this partition now; its batch is dropped here and processed there');
-      this.fenced.add(key);
+      this.reportHeld();
+      if (err instanceof FencedError) {
+        this.log.warn({ topic: p.topic, partition: p.partition }, 'fenced: another instance owns this partition now; its batch is dropped here and processed there');
+        this.fenced.add(key);
+        await this.dropProducers([key]);
+        return false;
+      }
+      if (!(err instanceof TransactionInDoubt)) throw err;
+      if (!this.running) throw new RetryableError(ErrorCodes.kafkaProduce, `transaction failed during shutdown: ${errorMessage(err)}`, err);
+      const failures = (this.inDoubt.get(key) ?? 0) + 1;
+      this.inDoubt.set(key, failures);
+      this.opts.metrics.retries.inc({ op: 'transaction' });
+      const delayMs = backoffDelay(failures - 1);
+      if (failures === 1 || failures % 10 === 0) {
+        this.log.warn({ topic: p.topic, partition: p.partition, attempt: failures, delayMs, err: errorMessage(err) }, 'transaction failed: resuming the partition from its committed offset with a new producer');
+      }
       await this.dropProducers([key]);
+      await sleep(delayMs, this.abort.signal);
+      await this.resume(p, heartbeat);
       return false;
     }
   }
 
-  /** Outputs and the checkpoint, in one transaction; retried whole until committed or stopped. */
+  /** Reset step 2 (see commitOrForget): a new producer, then the consumer moved to the committed offset. */
+  private async resume(p: PartitionEntry<I>, heartbeat: () => Promise<void>): Promise<void> {
+    const committed = await this.retrying('transaction', heartbeat, (err) => !isFenced(err), async () => {
+      await this.producerFor(p.topic, p.partition);
+      return this.committedCheckpoint(p.topic, p.partition);
+    });
+    const offset = committed?.offset ?? p.start;
+    this.log.info({ topic: p.topic, partition: p.partition, offset }, committed ? 'resuming from the committed offset' : 'nothing committed yet: resuming from the first offset read');
+    this.consumer?.seek({ topic: p.topic, partition: p.partition, offset });
+  }
+
+  /**
+   * Outputs and the checkpoint, in one transaction, each step under a deadline (the
+   * consumer heartbeats meanwhile). Throws FencedError, or TransactionInDoubt for any
+   * other failure: it is not aborted or retried here (see commitOrForget).
+   */
   private async produceAndCommit(messages: Encoded[], topic: string, partition: number, checkpoint: Checkpoint, heartbeat: () => Promise<void>): Promise<void> {
     const offsets = { consumerGroupId: this.opts.groupId, topics: [{ topic, partitions: [{ partition, offset: checkpoint.offset, metadata: checkpoint.metadata }] }] };
     const producer = await this.producerFor(topic, partition);
-    /** Failing to open a transaction is not retried here (as before): it propagates. */
-    class OpenFailed extends Error {}
+    const step = <T>(what: string, work: Promise<T>) => withDeadline(work, TXN_STEP_DEADLINE_MS, `transaction ${what}`, { fn: heartbeat, everyMs: TXN_HEARTBEAT_MS });
     try {
-      await this.retrying('transaction', heartbeat, (err) => !isFenced(err) && !(err instanceof OpenFailed), async () => {
-        const txn = await producer.transaction().catch((err: unknown) => {
-          throw Object.assign(new OpenFailed(errorMessage(err)), { cause: err });
-        });
-        try {
-          for (const chunk of chunkByBytes(messages, MAX_PRODUCE_BYTES)) {
-            await txn.sendBatch({ topicMessages: byTopic(chunk), acks: -1 });
-          }
-          await txn.sendOffsets(offsets);
-          await txn.commit();
-        } catch (err) {
-          await txn.abort().catch(() => undefined);
-          throw err;
-        }
-      });
+      const txn = await step('begin', producer.transaction());
+      for (const chunk of chunkByBytes(messages, MAX_PRODUCE_BYTES)) {
+        await step('send', txn.sendBatch({ topicMessages: byTopic(chunk), acks: -1 }));
+      }
+      await step('offsets', txn.sendOffsets(offsets));
+      await step('commit', txn.commit());
     } catch (err) {
-      if (err instanceof OpenFailed) throw err.cause;
       if (isFenced(err)) throw new FencedError(errorMessage(err));
-      throw new RetryableError(ErrorCodes.kafkaProduce, `transaction failed during shutdown: ${errorMessage(err)}`, err);
+      throw Object.assign(new TransactionInDoubt(err instanceof DeadlineError ? err.message : errorMessage(err)), { cause: err });
     }
   }
 
