@@ -40,7 +40,8 @@ const serviceConfig: Record<Service, { schema: Schema; strictPrefixes: readonly 
   sink: sinkConfig,
 };
 const CREDENTIALS = [
-  'SLUICE_KAFKA_SASL_USERNAME', 'SLUICE_KAFKA_SASL_PASSWORD', 'SLUICE_REGISTRY_USERNAME', 'SLUICE_REGISTRY_PASSWORD',
+  'SLUICE_KAFKA_SASL_USERNAME', 'SLUICE_KAFKA_SASL_PASSWORD', 'SLUICE_KAFKA_KEY_PASSWORD',
+  'SLUICE_REGISTRY_USERNAME', 'SLUICE_REGISTRY_PASSWORD', 'SLUICE_REGISTRY_TOKEN', 'SLUICE_REGISTRY_KEY_PASSWORD',
   'SLUICE_ES_USERNAME', 'SLUICE_ES_PASSWORD', 'SLUICE_ES_API_KEY', 'SLUICE_S3_ACCESS_KEY', 'SLUICE_S3_SECRET_KEY',
 ];
 
@@ -183,12 +184,12 @@ describe.each(['default', 'features', 'credentials', 'existing-secret'])('render
       if (!filesCm) throw new Error('no -files ConfigMap');
       for (const [k, v] of Object.entries(filesCm['data'] as Record<string, string>)) writeFileSync(join(files, k), v);
       mkdirSync(join(files, 'tls'));
-      writeFileSync(join(files, 'tls', 'ca.crt'), '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+      for (const f of ['ca.crt', 'tls.crt', 'tls.key']) writeFileSync(join(files, 'tls', f), '-----BEGIN PLACEHOLDER-----\n-----END PLACEHOLDER-----\n');
       for (const name of SERVICES) {
         const { container, env } = deploymentParts(docs, name);
         const podEnv: Record<string, string> = {};
         // Files mounted in the pod, here from the rendered ConfigMap.
-        for (const [k, v] of Object.entries(env)) podEnv[k] = v.replace(/^\/etc\/sluice\//, `${files}/`).replace(/^\/etc\/sluice-tls\/elasticsearch\//, `${files}/tls/`);
+        for (const [k, v] of Object.entries(env)) podEnv[k] = v.replace(/^\/etc\/sluice\//, `${files}/`).replace(/^\/etc\/sluice-tls\/[a-z]+\//, `${files}/tls/`);
         for (const e of (container['env'] ?? []) as Obj[]) podEnv[e['name'] as string] = e['valueFrom'] ? 'placeholder' : String(e['value']);
         const { schema, strictPrefixes } = serviceConfig[name];
         expect(() => loadConfig(schema, podEnv, strictPrefixes, stackVariables)).not.toThrow();
@@ -200,6 +201,31 @@ describe.each(['default', 'features', 'credentials', 'existing-secret'])('render
       expect(() => loadConfig(sinkConfig.schema, linked, sinkConfig.strictPrefixes, stackVariables)).toThrow(/SLUICE_SINK_PORT is not a known setting/);
     } finally {
       rmSync(files, { recursive: true, force: true });
+    }
+  });
+
+  test('TLS files: the Kafka and registry Secrets mounted read-only in every service, where their variables point', () => {
+    const docs = manifests(set);
+    for (const name of SERVICES) {
+      const { deployment, container, env } = deploymentParts(docs, name);
+      const volumes = (deployment['spec']['template']['spec']['volumes'] ?? []) as Obj[];
+      const mounts = (container['volumeMounts'] ?? []) as Obj[];
+      const tlsVars = Object.keys(env).filter((k) => /^SLUICE_(KAFKA|REGISTRY)_(CA|CERT|KEY)_FILE$/.test(k)).sort();
+      if (set !== 'credentials') {
+        expect(tlsVars).toEqual([]);
+        expect(volumes.map((v) => v['name'])).not.toEqual(expect.arrayContaining(['kafka-tls']));
+        continue;
+      }
+      expect(tlsVars).toEqual(['SLUICE_KAFKA_CA_FILE', 'SLUICE_KAFKA_CERT_FILE', 'SLUICE_KAFKA_KEY_FILE', 'SLUICE_REGISTRY_CA_FILE']);
+      for (const [kind, secretName, keys] of [['kafka', 'kafka-client-tls', ['ca.crt', 'tls.crt', 'tls.key']], ['registry', 'registry-ca', ['ca.crt']]] as const) {
+        const volume = volumes.find((v) => v['name'] === `${kind}-tls`);
+        expect(volume?.['secret']).toMatchObject({ secretName, items: keys.map((k) => ({ key: k, path: k })) });
+        expect(mounts.find((m) => m['name'] === `${kind}-tls`)).toEqual({ name: `${kind}-tls`, mountPath: `/etc/sluice-tls/${kind}`, readOnly: true });
+      }
+      expect(env['SLUICE_KAFKA_CERT_FILE']).toBe('/etc/sluice-tls/kafka/tls.crt');
+      expect(env['SLUICE_REGISTRY_CA_FILE']).toBe('/etc/sluice-tls/registry/ca.crt');
+      // The key's passphrase comes from the Secret, never the ConfigMap.
+      expect(((container['env'] ?? []) as Obj[]).find((e) => e['name'] === 'SLUICE_KAFKA_KEY_PASSWORD')?.['valueFrom']?.['secretKeyRef']).toBeDefined();
     }
   });
 

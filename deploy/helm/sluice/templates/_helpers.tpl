@@ -83,8 +83,11 @@ Credentials. The variables that hold them, per service, and the Secret they come
 {{- define "sluice.secretVariables" -}}
 SLUICE_KAFKA_SASL_USERNAME: kafkaSaslUsername
 SLUICE_KAFKA_SASL_PASSWORD: kafkaSaslPassword
+SLUICE_KAFKA_KEY_PASSWORD: kafkaKeyPassword
 SLUICE_REGISTRY_USERNAME: registryUsername
 SLUICE_REGISTRY_PASSWORD: registryPassword
+SLUICE_REGISTRY_TOKEN: registryToken
+SLUICE_REGISTRY_KEY_PASSWORD: registryKeyPassword
 SLUICE_ES_USERNAME: esUsername
 SLUICE_ES_PASSWORD: esPassword
 SLUICE_ES_API_KEY: esApiKey
@@ -95,7 +98,7 @@ SLUICE_S3_SECRET_KEY: s3SecretKey
 {{/* The credential variables one service reads (JSON list): Kafka and the registry for
 all, Elasticsearch and S3 for the sink only. */}}
 {{- define "sluice.componentSecretVariables" -}}
-{{- $all := list "SLUICE_KAFKA_SASL_USERNAME" "SLUICE_KAFKA_SASL_PASSWORD" "SLUICE_REGISTRY_USERNAME" "SLUICE_REGISTRY_PASSWORD" -}}
+{{- $all := list "SLUICE_KAFKA_SASL_USERNAME" "SLUICE_KAFKA_SASL_PASSWORD" "SLUICE_KAFKA_KEY_PASSWORD" "SLUICE_REGISTRY_USERNAME" "SLUICE_REGISTRY_PASSWORD" "SLUICE_REGISTRY_TOKEN" "SLUICE_REGISTRY_KEY_PASSWORD" -}}
 {{- if eq .component "sink" -}}
 {{- $all = concat $all (list "SLUICE_ES_USERNAME" "SLUICE_ES_PASSWORD" "SLUICE_ES_API_KEY" "SLUICE_S3_ACCESS_KEY" "SLUICE_S3_SECRET_KEY") -}}
 {{- end -}}
@@ -182,6 +185,22 @@ setting nor carry a credential.
 -}}
 {{- if $v.kafka.sasl.mechanism -}}
 {{- $_ := set $env "SLUICE_KAFKA_SASL_MECHANISM" $v.kafka.sasl.mechanism -}}
+{{- end -}}
+{{- range $kind := list "kafka" "registry" -}}
+{{- $tls := (index $v $kind).tls -}}
+{{- if $tls.secret -}}
+{{- if ne (empty $tls.certKey) (empty $tls.keyKey) -}}
+{{- fail (printf "%s.tls: certKey and keyKey go together (mutual TLS needs both), or neither" $kind) -}}
+{{- end -}}
+{{- if and (eq $kind "registry") (not (hasPrefix "https://" $v.registry.url)) -}}
+{{- fail "registry.tls.secret is set but registry.url is not https://" -}}
+{{- end -}}
+{{- $dir := printf "/etc/sluice-tls/%s" $kind -}}
+{{- $var := printf "SLUICE_%s" (upper $kind) -}}
+{{- if $tls.caKey -}}{{- $_ := set $env (printf "%s_CA_FILE" $var) (printf "%s/%s" $dir $tls.caKey) -}}{{- end -}}
+{{- if $tls.certKey -}}{{- $_ := set $env (printf "%s_CERT_FILE" $var) (printf "%s/%s" $dir $tls.certKey) -}}{{- end -}}
+{{- if $tls.keyKey -}}{{- $_ := set $env (printf "%s_KEY_FILE" $var) (printf "%s/%s" $dir $tls.keyKey) -}}{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- $upper := upper $name -}}
 {{- if ne $name "sink" -}}
