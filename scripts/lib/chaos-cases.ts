@@ -6,7 +6,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
@@ -16,7 +15,7 @@ import { repoRoot } from '../../shared/schemas.js';
 import type { KafkaClient } from '../../shared/kafka.js';
 import { fmt, isolatedEnv } from './bench-common.js';
 import { checkEnv, cleanupRun, countRun, emptyCounts, produceLive, sample, settle, sumsExact, workload, type RunCounts, type S3 } from './pipeline-check.js';
-import { esCount, topicMessageCount } from './probes.js';
+import { esCount, reachable, topicMessageCount } from './probes.js';
 import { ES_URL, S3 as S3_CONF } from './pipeline-run.js';
 import { freePort, SERVICE_NAMES, startServices, stopServices, waitReady, type ServiceName, type ServiceProcess } from './services.js';
 
@@ -34,20 +33,6 @@ const TOXIPROXY_DIR = join(repoRoot(), '.stack', 'toxiproxy');
 /** The broker's listener for network faults and the port it advertises (scripts/stack.d/kafka.sh). */
 const KAFKA_PROXIED = { port: Number(process.env['SLUICE_KAFKA_PROXIED_PORT'] || 9096), advertised: Number(process.env['SLUICE_KAFKA_PROXIED_ADVERTISED_PORT'] || 19096) };
 
-/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
-function reachable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port }, () => {
-      sock.end();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-    sock.setTimeout(2000, () => {
-      sock.destroy();
-      resolve(false);
-    });
-  });
-}
 const TOXIPROXY_VERSION = 'v2.12.0';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0Process = Date.now();
@@ -457,18 +442,31 @@ export async function runCase(c: Case, o: ChaosOptions, kafka: KafkaClient, es: 
     await waitReady(procs, o.timeoutMs);
     const { lines } = workload(o.events, o.seed, () => Date.now() + 2_000, o.liveSeconds, tenant);
     r.linesIn = lines.length;
-    const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, retry: { retries: 30 } });
+    // The shipper: idempotent, so a request resent across a broker outage (produceAll) is written once.
+    const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, retry: { retries: 30 } });
     await producer.connect();
     const faultDone = c.fault(ctx);
     let lastSent = 0;
+    let feedWaited = false;
     try {
-      await produceLive(producer, `${runId}.logs.raw`, lines, tenant, (n) => {
-        sent = n;
-        for (const w of waiters.splice(0)) {
-          if (ctx.progress() >= w.f) w.resolve();
-          else waiters.push(w);
-        }
-      });
+      await produceLive(
+        producer,
+        `${runId}.logs.raw`,
+        lines,
+        tenant,
+        (n) => {
+          sent = n;
+          for (const w of waiters.splice(0)) {
+            if (ctx.progress() >= w.f) w.resolve();
+            else waiters.push(w);
+          }
+        },
+        (err) => {
+          if (feedWaited) return;
+          feedWaited = true;
+          ctx.note(`the feed waits for Kafka, resending (as a shipper's queue would): ${err instanceof Error ? err.message : String(err)}`);
+        },
+      );
       lastSent = Date.now();
       resolveFed();
     } finally {

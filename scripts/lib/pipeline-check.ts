@@ -21,6 +21,7 @@ import kafkajs from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
 import type { createS3Client } from '../../services/sink/object-store.js';
 import type { KafkaClient } from '../../shared/kafka.js';
+import { withRetry } from '../../shared/retry.js';
 import { deleteRun, fmt } from './bench-common.js';
 import { generate, type KafkaMessage } from './generator.js';
 import { esCount, listObjects } from './probes.js';
@@ -79,23 +80,41 @@ export function toKafka(m: KafkaMessage, tenant: string): kafkajs.Message {
   return { key: m.key, value: m.value, headers: { service: m.headers.service, tenant } };
 }
 
-/** Send `messages` in order, 2,000 per request, acks=all. */
-export async function produceAll(producer: kafkajs.Producer, topic: string, messages: kafkajs.Message[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2000) });
+/** How long `produceAll` keeps resending one request before it gives up: longer than any outage a case makes. */
+const FEED_GIVE_UP_MS = 10 * 60_000;
+
+/**
+ * Send `messages` in order, 2,000 per request, acks=all. Like a shipper with a queue
+ * (rsyslog's omkafka, Fluent Bit), a request kafkajs gives up on (a broker down longer
+ * than its retries) is sent again with backoff, for up to 10 minutes: an outage delays
+ * the feed, it does not drop lines. Give it an idempotent producer when a line must not
+ * be written twice (a resent request whose first answer was lost is then deduplicated by
+ * the broker).
+ */
+export async function produceAll(producer: kafkajs.Producer, topic: string, messages: kafkajs.Message[], onRetry?: (err: unknown) => void): Promise<void> {
+  for (let i = 0; i < messages.length; i += 2000) {
+    const chunk = messages.slice(i, i + 2000);
+    await withRetry(() => producer.send({ topic, acks: -1, messages: chunk }), {
+      retryable: () => true,
+      policy: { baseMs: 500, capMs: 5_000 },
+      maxAttempts: Math.ceil(FEED_GIVE_UP_MS / 2_500),
+      onRetry: (err) => onRetry?.(err),
+    });
+  }
 }
 
 /**
  * Send `lines` live: each once the wall clock reaches its generator emission time
  * (100 ms ticks), the first at once. `onProgress(sent)` runs after every tick.
  */
-export async function produceLive(producer: kafkajs.Producer, topic: string, lines: readonly KafkaMessage[], tenant: string, onProgress?: (sent: number) => void): Promise<void> {
+export async function produceLive(producer: kafkajs.Producer, topic: string, lines: readonly KafkaMessage[], tenant: string, onProgress?: (sent: number) => void, onRetry?: (err: unknown) => void): Promise<void> {
   const messages = lines.map((m) => toKafka(m, tenant));
   const emitAt = lines.map((m) => Number(m.timestamp));
   for (let i = 0; i < messages.length; ) {
     const now = Date.now();
     let j = i;
     while (j < messages.length && emitAt[j]! <= now) j++;
-    if (j > i) await produceAll(producer, topic, messages.slice(i, j));
+    if (j > i) await produceAll(producer, topic, messages.slice(i, j), onRetry);
     i = j;
     onProgress?.(i);
     if (i < messages.length) await sleep(Math.max(0, Math.min(100, emitAt[i]! - Date.now())));

@@ -4,6 +4,7 @@
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@elastic/elasticsearch';
+import { connect } from 'node:net';
 import type { KafkaClient } from '../../shared/kafka.js';
 
 export async function esCount(client: Client, index: string): Promise<number> {
@@ -53,4 +54,19 @@ export async function deleteKafkaRun(kafka: KafkaClient, runId: string): Promise
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port }, () => {
+      sock.end();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+    sock.setTimeout(2000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+  });
 }
