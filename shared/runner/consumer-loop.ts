@@ -15,20 +15,23 @@
  * committing, so nothing is lost.
  */
 import kafkajs from 'kafkajs';
-import type { Consumer, EachBatchPayload, KafkaMessage, Producer, ProducerConfig, IHeaders } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, EachBatchPayload, KafkaMessage, Producer, ProducerConfig, IHeaders } from 'kafkajs';
 import type { KafkaClient } from '../kafka.js';
 import type { Logger } from '../logger.js';
 import type { RunnerMetrics } from '../metrics.js';
 import type { TopicCodecs } from '../codec.js';
 import type { Envelope } from '../stage.js';
 import { classify, DeferredError, ErrorCodes, errorMessage, RetryableError, SluiceError } from '../errors.js';
-import { withRetry } from '../retry.js';
+import { backoffDelay, withRetry } from '../retry.js';
 import type { Encoded } from './batching.js';
 import { deadLetterOf } from './step.js';
 import { byTopic, chunkByBytes, MAX_PRODUCE_BYTES } from './batching.js';
 
 /** Longest single wait for a DeferredError's time: the runner heartbeats (and sees a stop) in between. */
 const MAX_DEFER_STEP_MS = 1_000;
+
+/** Restarts of a consumer kafkajs left stopped, without a group join in between, before the runner gives up (restartAfterCrash). */
+const MAX_CONSUMER_RESTARTS = 10;
 
 /** Longest wait of a fetch for data, and of a fully paused consumer before it looks again, ms. */
 export const FETCH_MAX_WAIT_MS = 100;
@@ -126,6 +129,7 @@ export abstract class ConsumerLoop<I> {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.ready = true;
+      this.restarts = 0;
       this.onAssignment(e.payload.memberAssignment);
     });
     // Every fetched batch, also one holding only transaction markers (kafkajs does not
@@ -137,20 +141,48 @@ export abstract class ConsumerLoop<I> {
         this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
         return;
       }
-      // kafkajs restarts a consumer only after a retriable error; after any other it stays
-      // stopped, and so would this runner. Said loudly, and the process is restarted.
-      this.failure = e.payload.error instanceof Error ? e.payload.error : new Error(String(e.payload.error));
-      this.log.fatal({ err: e.payload.error }, 'consumer stopped for good after an error kafkajs does not retry: the service shuts down and exits 1, for its supervisor to restart it');
-      this.onFailed?.(this.failure);
+      this.restartAfterCrash(consumer, e.payload.error);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [this.opts.inputTopic], fromBeginning: this.opts.fromBeginning ?? true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.track(this.eachBatch(payload)),
-    });
+    await consumer.run(this.runConfig);
+  }
+
+  private readonly runConfig: ConsumerRunConfig = {
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: (payload) => this.track(this.eachBatch(payload)),
+  };
+
+  /** Restarts after crashes kafkajs left stopped, since the last group join. */
+  private restarts = 0;
+
+  /**
+   * kafkajs restarts a crashed consumer itself only after an error it classifies as
+   * retriable; after any other it leaves the consumer stopped. Some of those are
+   * transient: a connection reset mid-request surfaces as a plain
+   * `Error: Broker not connected` (seen in the fault matrix, net-kafka-reset). So the
+   * runner starts the same consumer again (kafkajs's own restart: `run` after the crash
+   * left it disconnected; its subscription is kept), with backoff, up to
+   * MAX_CONSUMER_RESTARTS times without a group join in between. After that it is
+   * stopped for good: logged at fatal, /healthz fails, and the service shuts down and
+   * exits 1 for its supervisor to restart it.
+   */
+  private restartAfterCrash(consumer: Consumer, error: unknown): void {
+    this.restarts++;
+    if (this.restarts > MAX_CONSUMER_RESTARTS) {
+      this.failure = error instanceof Error ? error : new Error(String(error));
+      this.log.fatal({ err: error, restarts: this.restarts - 1 }, 'consumer stopped for good after errors kafkajs does not retry: the service shuts down and exits 1, for its supervisor to restart it');
+      this.onFailed?.(this.failure);
+      return;
+    }
+    const delayMs = 1_000 + backoffDelay(this.restarts - 1, { baseMs: 1_000, capMs: 30_000 });
+    this.log.error({ err: error, attempt: this.restarts, delayMs }, 'consumer stopped after an error kafkajs does not retry; starting it again');
+    setTimeout(() => {
+      if (this.stopping) return;
+      consumer.run(this.runConfig).catch((err: unknown) => this.restartAfterCrash(consumer, err));
+    }, delayMs).unref();
   }
 
   /** Extra producer settings (the pipeline runner makes its producer transactional). */
