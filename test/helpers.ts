@@ -55,12 +55,20 @@ export function clients(label: string) {
   return { kafka, es, s3, log };
 }
 
-/** Download every object under `prefix` into a fresh temp dir (same relative keys); returns the dir. */
+/**
+ * Download every object under `prefix` into a fresh temp dir (same relative keys); returns
+ * the dir. An object listed but gone before its GET (a running sink deleted a superseded
+ * object in between: NoSuchKey) is skipped: it is no longer in the store.
+ */
 export async function downloadPrefix(s3: ReturnType<typeof clients>['s3'], prefix: string): Promise<{ dir: string; files: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-parquet-'));
   const files: string[] = [];
   for (const o of await listObjects(s3, endpoints.bucket, prefix)) {
-    const r = await s3.send(new GetObjectCommand({ Bucket: endpoints.bucket, Key: o.key }));
+    const r = await s3.send(new GetObjectCommand({ Bucket: endpoints.bucket, Key: o.key })).catch((err: unknown) => {
+      if ((err as { name?: string }).name === 'NoSuchKey') return null;
+      throw err;
+    });
+    if (!r) continue;
     const bytes = await r.Body!.transformToByteArray();
     const file = join(dir, o.key.replace(/[^A-Za-z0-9._=-]+/g, '_'));
     writeFileSync(file, bytes);
