@@ -225,9 +225,15 @@ kafka_start() {
   local cp="$KAFKA_DIR/lib/*" log4j="-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2.xml"
   if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
     # First start (or after reset): format the KRaft storage with a fresh random cluster id
-    # (16 random bytes, base64url without padding, as `kafka-storage random-uuid` prints).
+    # (16 random bytes, base64url without padding, as `kafka-storage random-uuid` prints). Like
+    # Kafka's Uuid.randomUuid, draw again while it starts with '-': the tool's argument parser
+    # reads such an id as an option ("argument --cluster-id/-t: expected one argument"), which
+    # failed one CI run in 64.
     local cid out=$LOG_DIR/kafka-format.log
-    cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    cid=-
+    while [ "${cid#-}" != "$cid" ]; do
+      cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    done
     mkdir -p "$KAFKA_DATA"
     say "formatting Kafka storage in $KAFKA_DATA (cluster id $cid)"
     if ! java -Xmx256m "$log4j" -cp "$cp" kafka.tools.StorageTool format --ignore-formatted \
