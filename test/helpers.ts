@@ -156,6 +156,43 @@ export async function readTopic(kafka: KafkaClient, topic: string, count: number
 }
 
 /**
+ * A reader that has joined its (throwaway) group before the caller goes on, so that
+ * `until(n)` returns as soon as the n-th committed message is fetched, with no group join
+ * in between (a join takes seconds under load; tests that time a quiet gap use this).
+ */
+export async function openReader(kafka: KafkaClient, topic: string): Promise<{ count: () => number; until: (n: number, timeoutMs: number) => Promise<void>; close: () => Promise<void> }> {
+  const consumer = kafka.consumer({ groupId: `reader-${topic}-${Date.now()}-${Math.random()}` });
+  let n = 0;
+  let wake: (() => void) | undefined;
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        n += batch.messages.length;
+        wake?.();
+      },
+    });
+    await joined;
+  } catch (err) {
+    await consumer.disconnect();
+    throw err;
+  }
+  const until = async (want: number, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (n < want) {
+      if (Date.now() > deadline) throw new Error(`${topic}: ${n} of ${want} messages after ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 200);
+      });
+    }
+  };
+  return { count: () => n, until, close: () => consumer.disconnect() };
+}
+
+/**
  * The committed message values of a topic, read from the beginning with a throwaway
  * group until at least `expected` arrived and then nothing more for `idleMs` (so extra
  * messages are seen too); throws after `timeoutMs`.

@@ -49,6 +49,7 @@ export class UpstreamWatch {
   private admin: Admin | undefined;
   private timer: NodeJS.Timeout | undefined;
   private answer = false;
+  private stopped = false;
   private readonly warned = new Set<string>();
 
   constructor(
@@ -68,12 +69,23 @@ export class UpstreamWatch {
     this.admin = this.kafka.admin();
     await this.admin.connect();
     await this.poll();
-    this.timer = setInterval(() => void this.poll(), this.intervalMs);
+    this.schedule();
+  }
+
+  /**
+   * The next look `intervalMs` after this one ended, never two at once: a look slower than
+   * the interval (a loaded broker) would otherwise run beside the next, and the older
+   * answer, landing last, would stand for the newer one.
+   */
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.poll().finally(() => this.schedule()), this.intervalMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
     await this.admin?.disconnect().catch(() => undefined);
   }
 
