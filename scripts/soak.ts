@@ -12,7 +12,8 @@
  *    chunk of the generator whose event times start a minute before: live timestamps
  *    throughout, never going back from one chunk to the next.
  * 3. Every --interval-seconds (default 10), per service: RSS (/proc/<pid>/status
- *    VmRSS), heap used (nodejs_heap_size_used_bytes of its /metrics), event-loop delay
+ *    VmRSS), heap used (nodejs_heap_size_used_bytes of its /metrics; heap total and external
+ *    memory too, reported to tell where memory goes, not judged), event-loop delay
  *    (nodejs_eventloop_lag_p99_seconds, the p99 since the previous scrape), consumer lag
  *    (Kafka admin: high watermark minus committed offset over all the service's groups)
  *    and open files (entries of /proc/<pid>/fd). Rows go to samples.csv as they come,
@@ -133,6 +134,7 @@ function startSampler(procs: readonly ServiceProcess[], kafka: KafkaClient, runI
           const pid = p.child.pid!;
           const s: Sample = {
             t, service: p.name, rssMb: rssMb(pid), heapUsedMb: (m.get('nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
+            heapTotalMb: (m.get('nodejs_heap_size_total_bytes') ?? NaN) / 2 ** 20, externalMb: (m.get('nodejs_external_memory_bytes') ?? NaN) / 2 ** 20,
             loopP99Ms: (m.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000, lag: lag.get(p.name) ?? NaN, openFiles: openFiles(pid), produced: n,
           };
           samples.push(s);

@@ -3,7 +3,7 @@ import { CSV_HEADER, csvLine, failed, fitLine, formatTable, groupLag, parseCsv, 
 /** 30 minutes of samples every 10 s for one service; `f(t)` gives the varying fields. */
 function run(service: string, f: (t: number) => Partial<Sample>): Sample[] {
   const out: Sample[] = [];
-  for (let t = 0; t <= 1800; t += 10) out.push({ t, service, rssMb: 150, heapUsedMb: 40, loopP99Ms: 12, lag: 500, openFiles: 30, produced: t * 1000, ...f(t) });
+  for (let t = 0; t <= 1800; t += 10) out.push({ t, service, rssMb: 150, heapUsedMb: 40, heapTotalMb: 60, externalMb: 8, loopP99Ms: 12, lag: 500, openFiles: 30, produced: t * 1000, ...f(t) });
   return out;
 }
 const opts = { warmupS: 360, rate: 1000 };
@@ -33,7 +33,7 @@ describe('trendTable', () => {
   test('flat series with a warm-up ramp pass', () => {
     // RSS climbs 100 MB during the first 5 minutes, then stays: the warm-up hides the ramp.
     const rows = trendTable(run('enricher', (t) => ({ rssMb: 100 + Math.min(t, 300) / 3 + (t % 20 === 0 ? 3 : -3) })), opts);
-    expect(rows.map((r) => r.verdict)).toEqual(['ok', 'ok', 'info', 'ok', 'ok']);
+    expect(rows.map((r) => r.verdict)).toEqual(['ok', 'ok', 'info', 'info', 'info', 'ok', 'ok']);
     expect(failed(rows)).toBe(false);
     const rss = rows.find((r) => r.metric === 'rssMb')!;
     expect(rss.min).toBeCloseTo(197);
@@ -70,6 +70,12 @@ describe('trendTable', () => {
     expect(verdict(trendTable(run('normalizer', (t) => ({ openFiles: 30 + Math.floor(t / 60) })), opts), 'openFiles')).toBe('RISING');
     expect(verdict(trendTable(run('normalizer', (t) => ({ openFiles: 30 + (t % 40 === 0 ? 2 : 0) })), opts), 'openFiles')).toBe('ok');
   });
+  test('heap total and external memory are reported, never judged, even rising or missing', () => {
+    const rows = trendTable(run('enricher', (t) => ({ heapTotalMb: 60 + t, externalMb: NaN })), opts);
+    expect(verdict(rows, 'heapTotalMb')).toBe('info');
+    expect(verdict(rows, 'externalMb')).toBe('no data');
+    expect(failed(rows)).toBe(false);
+  });
   test('a series with no samples after the warm-up fails the run', () => {
     const rows = trendTable(run('collector', () => ({ heapUsedMb: NaN })), opts);
     expect(verdict(rows, 'heapUsedMb')).toBe('no data');
@@ -77,9 +83,9 @@ describe('trendTable', () => {
   });
   test('one row per service and series, in sample order; Markdown table', () => {
     const rows = trendTable([...run('collector', () => ({})), ...run('sink', () => ({}))], opts);
-    expect(rows.map((r) => `${r.service}/${r.metric}`).slice(0, 6)).toEqual(['collector/rssMb', 'collector/heapUsedMb', 'collector/loopP99Ms', 'collector/lag', 'collector/openFiles', 'sink/rssMb']);
+    expect(rows.map((r) => `${r.service}/${r.metric}`).slice(0, 8)).toEqual(['collector/rssMb', 'collector/heapUsedMb', 'collector/heapTotalMb', 'collector/externalMb', 'collector/loopP99Ms', 'collector/lag', 'collector/openFiles', 'sink/rssMb']);
     const md = formatTable(rows).split('\n');
-    expect(md).toHaveLength(2 + 10);
+    expect(md).toHaveLength(2 + 14);
     expect(md[2]).toMatch(/^\| collector \| RSS MB \| 150 \| 150 \| 150 \| 0\.0 \| ok \|/);
   });
 });
@@ -87,16 +93,22 @@ describe('trendTable', () => {
 describe('CSV', () => {
   test('round trip, NaN as an empty cell', () => {
     const s: Sample[] = [
-      { t: 10.123, service: 'sink', rssMb: 201.456, heapUsedMb: 55.5, loopP99Ms: 13.1, lag: 1200, openFiles: 41, produced: 10_000 },
-      { t: 20, service: 'enricher', rssMb: NaN, heapUsedMb: 60, loopP99Ms: NaN, lag: 0, openFiles: 33, produced: 20_000 },
+      { t: 10.123, service: 'sink', rssMb: 201.456, heapUsedMb: 55.5, heapTotalMb: 70, externalMb: 9.25, loopP99Ms: 13.1, lag: 1200, openFiles: 41, produced: 10_000 },
+      { t: 20, service: 'enricher', rssMb: NaN, heapUsedMb: 60, heapTotalMb: 80, externalMb: NaN, loopP99Ms: NaN, lag: 0, openFiles: 33, produced: 20_000 },
     ];
     const text = `${CSV_HEADER}\n${s.map(csvLine).join('\n')}\n`;
-    expect(text.split('\n')[1]).toBe('10.12,sink,201.46,55.5,13.1,1200,41,10000');
-    expect(text.split('\n')[2]).toBe('20,enricher,,60,,0,33,20000');
+    expect(text.split('\n')[1]).toBe('10.12,sink,201.46,55.5,13.1,1200,41,10000,70,9.25');
+    expect(text.split('\n')[2]).toBe('20,enricher,,60,,0,33,20000,80,');
     const back = parseCsv(text);
     expect(back[0]).toEqual({ ...s[0], t: 10.12, rssMb: 201.46 });
     expect(back[1]!.rssMb).toBeNaN();
     expect(back[1]!.service).toBe('enricher');
+  });
+  test('a run from before heap total and external were sampled still reads (those two NaN)', () => {
+    const [old] = parseCsv('t_s,service,rss_mb,heap_used_mb,loop_p99_ms,lag,open_files,produced\n10,sink,200,50,12,3,40,1000\n');
+    expect(old).toMatchObject({ t: 10, service: 'sink', rssMb: 200, heapUsedMb: 50, lag: 3, produced: 1000 });
+    expect(old!.heapTotalMb).toBeNaN();
+    expect(old!.externalMb).toBeNaN();
   });
   test('a file of another shape is refused', () => {
     expect(() => parseCsv('a,b\n1,2\n')).toThrow(/not a soak CSV/);

@@ -24,6 +24,10 @@ export interface Sample {
   service: string;
   rssMb: number;
   heapUsedMb: number;
+  /** V8 heap reserved (nodejs_heap_size_total_bytes), MB: reported, not judged. */
+  heapTotalMb: number;
+  /** Memory of Buffers and other objects outside the V8 heap (nodejs_external_memory_bytes), MB: reported, not judged. */
+  externalMb: number;
   /** Event-loop delay, p99 over the last scrape interval, ms. */
   loopP99Ms: number;
   /** Records behind: high watermark minus committed offset, over the service's groups. */
@@ -33,13 +37,16 @@ export interface Sample {
   produced: number;
 }
 
-export type Metric = 'rssMb' | 'heapUsedMb' | 'loopP99Ms' | 'lag' | 'openFiles';
+export type Metric = 'rssMb' | 'heapUsedMb' | 'heapTotalMb' | 'externalMb' | 'loopP99Ms' | 'lag' | 'openFiles';
 
 const COLUMNS: ReadonlyArray<[string, keyof Sample]> = [
   ['t_s', 't'], ['service', 'service'], ['rss_mb', 'rssMb'], ['heap_used_mb', 'heapUsedMb'], ['loop_p99_ms', 'loopP99Ms'], ['lag', 'lag'], ['open_files', 'openFiles'], ['produced', 'produced'],
+  ['heap_total_mb', 'heapTotalMb'], ['external_mb', 'externalMb'],
 ];
 
 export const CSV_HEADER = COLUMNS.map(([c]) => c).join(',');
+/** The header of runs before heap_total_mb and external_mb were sampled (still judged; those two read as NaN). */
+const CSV_HEADER_V1 = COLUMNS.slice(0, 8).map(([c]) => c).join(',');
 
 /** One CSV line of a sample (no newline); numbers rounded for reading, NaN as empty. */
 export function csvLine(s: Sample): string {
@@ -53,7 +60,7 @@ export function csvLine(s: Sample): string {
 /** Samples back from CSV text with CSV_HEADER as its first line. */
 export function parseCsv(text: string): Sample[] {
   const [head, ...lines] = text.trim().split('\n');
-  if (head?.trim() !== CSV_HEADER) throw new Error(`not a soak CSV (header ${JSON.stringify(head)})`);
+  if (head?.trim() !== CSV_HEADER && head?.trim() !== CSV_HEADER_V1) throw new Error(`not a soak CSV (header ${JSON.stringify(head)})`);
   return lines.filter((l) => l.trim() !== '').map((l) => {
     const cells = l.split(',');
     const s: Record<string, number | string> = {};
@@ -126,7 +133,9 @@ export interface TrendOptions {
 }
 
 const HALF_HOUR = 1800;
-export const METRICS: readonly Metric[] = ['rssMb', 'heapUsedMb', 'loopP99Ms', 'lag', 'openFiles'];
+export const METRICS: readonly Metric[] = ['rssMb', 'heapUsedMb', 'heapTotalMb', 'externalMb', 'loopP99Ms', 'lag', 'openFiles'];
+/** Reported to tell where memory goes, never judged. */
+const INFO: ReadonlySet<Metric> = new Set(['heapTotalMb', 'externalMb', 'loopP99Ms']);
 
 /** Judge one series (the samples of one service after the warm-up). */
 function judge(metric: Metric, points: Array<[number, number]>, opts: TrendOptions): Pick<TrendRow, 'risePer30Min' | 'verdict' | 'why'> & { mean: number } {
@@ -154,6 +163,8 @@ function judge(metric: Metric, points: Array<[number, number]>, opts: TrendOptio
       const rising = rise > 10 && ys[ys.length - 1]! > ys[0]!;
       return r(rising ? 'RISING' : 'ok', `limit: +10 per 30 min and last (${ys[ys.length - 1]}) above first (${ys[0]})`);
     }
+    case 'heapTotalMb':
+    case 'externalMb':
     case 'loopP99Ms':
       return r('info', 'reported, not judged');
   }
@@ -180,10 +191,10 @@ export function trendTable(samples: readonly Sample[], opts: TrendOptions): Tren
 
 /** True when any judged series rises (or a judged one has no data). */
 export function failed(rows: readonly TrendRow[]): boolean {
-  return rows.some((r) => r.verdict === 'RISING' || (r.verdict === 'no data' && r.metric !== 'loopP99Ms'));
+  return rows.some((r) => r.verdict === 'RISING' || (r.verdict === 'no data' && !INFO.has(r.metric)));
 }
 
-const UNITS: Record<Metric, string> = { rssMb: 'RSS MB', heapUsedMb: 'heap used MB', loopP99Ms: 'loop delay p99 ms', lag: 'lag (records)', openFiles: 'open files' };
+const UNITS: Record<Metric, string> = { rssMb: 'RSS MB', heapUsedMb: 'heap used MB', heapTotalMb: 'heap total MB', externalMb: 'external MB', loopP99Ms: 'loop delay p99 ms', lag: 'lag (records)', openFiles: 'open files' };
 
 /** The table as Markdown. */
 export function formatTable(rows: readonly TrendRow[]): string {
