@@ -70,7 +70,7 @@ const JUDGE = argString('--judge');
 const warmupOf = (seconds: number): number => arg('--warmup-minutes', (seconds / 60) * 0.2) * 60;
 const say = (s: string) => process.stdout.write(`[soak] ${s}\n`);
 
-/** Why the load ends before its time: Ctrl-C (then the run still counts, judges and cleans up) or a service that exited. */
+/** Why the load ends before its time: Ctrl-C or SIGTERM (then the run still counts, judges and cleans up) or a service that exited. */
 let stopReason: string | undefined;
 
 /** Consumer lag of every group of the run, summed over its topics and partitions. */
@@ -277,6 +277,20 @@ async function main(): Promise<void> {
   const topic = `${runId}.logs.raw`;
   const index = logsIndex(tenant);
   const procs = await startServices({ env: runEnv(runId), logDir: dir });
+  // Ctrl-C or SIGTERM ends the load early (or skips it, during the calibration); the run
+  // still counts, judges and cleans up. A second signal stops the services (started
+  // detached: no signal of the terminal reaches them) and quits at once.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopReason !== undefined) {
+      say(`${signal} again: stopping the services and quitting`);
+      void stopServices(procs).finally(() => process.exit(130));
+      return;
+    }
+    stopReason = `interrupted (${signal})`;
+    say(`${signal}: ending the load now; counting, judging and cleaning up follow (again to quit at once)`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let exitCode = 0;
   try {
     await waitReady(procs);
@@ -305,12 +319,6 @@ async function main(): Promise<void> {
     const sampler = startSampler(procs, kafka, runId, t0, () => produced, join(dir, 'samples.csv'));
     let samples: Sample[];
     try {
-      // Ctrl-C ends the load early; the run still counts, judges and cleans up. A second one exits at once.
-      process.once('SIGINT', () => {
-        stopReason = 'interrupted (Ctrl-C)';
-        say('Ctrl-C: ending the load now; counting, judging and cleaning up follow (Ctrl-C again to quit at once)');
-        process.once('SIGINT', () => process.exit(130));
-      });
       await produceSteady(producer, topic, tenant, rate, MINUTES * 60, calibrationEndMs, (n) => (produced += n), procs);
       if (stopReason) say(`load ended early: ${stopReason}`);
       const achieved = (produced - (RATE === 0 ? CALIBRATE_EVENTS : 0)) / ((Date.now() - t0) / 1000);
@@ -344,6 +352,8 @@ async function main(): Promise<void> {
   } finally {
     await stopServices(procs);
     if (!KEEP_DATA) await deleteRunEverywhere(runId, clients);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
   process.exitCode = exitCode;
   say(exitCode === 0 ? 'PASS' : 'FAIL');
