@@ -160,7 +160,7 @@ export async function readTopic(kafka: KafkaClient, topic: string, count: number
  * `until(n)` returns as soon as the n-th committed message is fetched, with no group join
  * in between (a join takes seconds under load; tests that time a quiet gap use this).
  */
-export async function openReader(kafka: KafkaClient, topic: string): Promise<{ count: () => number; until: (n: number, timeoutMs: number) => Promise<void>; close: () => Promise<void> }> {
+export async function openReader(kafka: KafkaClient, topic: string): Promise<{ until: (n: number, timeoutMs: number) => Promise<void>; close: () => Promise<void> }> {
   const consumer = kafka.consumer({ groupId: `reader-${topic}-${Date.now()}-${Math.random()}` });
   let n = 0;
   let wake: (() => void) | undefined;
@@ -189,7 +189,7 @@ export async function openReader(kafka: KafkaClient, topic: string): Promise<{ c
       });
     }
   };
-  return { count: () => n, until, close: () => consumer.disconnect() };
+  return { until, close: () => consumer.disconnect() };
 }
 
 /**
