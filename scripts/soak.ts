@@ -28,7 +28,7 @@
  *    files rising beyond their limits fail the run (exit 1), and so do short counts.
  *    A table per service (min/mean/max/rise/verdict) is printed and written to
  *    summary.md, the plot to soak.png (matplotlib, in the project .venv if the system
- *    python3 has none); with --docs the plot is also copied to docs/img/soak-<date>.png.
+ *    python3 has none); with --docs the plot is also copied to docs/img/soak-<date>-<run>.png.
  *
  *   npm run soak [-- --minutes 30] [-- --rate 1000] [-- --calibrate-events 30000]
  *                [-- --warmup-minutes 6] [-- --interval-seconds 10] [-- --seed 2026]
@@ -210,8 +210,8 @@ async function produceSteady(producer: kafkajs.Producer, topic: string, tenant: 
 /** The latest Kafka timestamp of `lines`, ms. */
 const lastTimestamp = (lines: readonly KafkaMessage[]): number => lines.reduce((m, l) => Math.max(m, Number(l.timestamp)), 0);
 
-/** A dated PNG name under docs/img, e.g. soak-2026-12-03.png. */
-const docsPng = () => join(repoRoot(), 'docs', 'img', `soak-${new Date().toISOString().slice(0, 10)}.png`);
+/** A PNG name under docs/img of the day and the run (its directory's name), e.g. soak-2026-12-03-soakmx7a9pky.png: a second run never replaces a plot the docs show. */
+const docsPng = (dir: string) => join(repoRoot(), 'docs', 'img', `soak-${new Date().toISOString().slice(0, 10)}-${basename(dir)}.png`);
 
 /**
  * The trend table of `samples` (printed and written to summary<suffix>.md with `counted`,
@@ -243,8 +243,9 @@ function judgeAndPlot(python: string, dir: string, samples: readonly Sample[], o
   say(`plot: ${png}`);
   if (DOCS) {
     mkdirSync(join(repoRoot(), 'docs', 'img'), { recursive: true });
-    copyFileSync(png, docsPng());
-    say(`plot copied to ${docsPng()}`);
+    const to = docsPng(dir);
+    copyFileSync(png, to);
+    say(`plot copied to ${to}`);
   }
   return { rising, plotted };
 }
@@ -283,7 +284,7 @@ async function main(): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopReason !== undefined) {
       say(`${signal} again: stopping the services and quitting`);
-      void stopServices(procs).finally(() => process.exit(130));
+      void stopServices(procs).finally(() => process.exit(signal === 'SIGTERM' ? 143 : 130));
       return;
     }
     stopReason = `interrupted (${signal})`;
